@@ -1,0 +1,111 @@
+"""Tasks: queue (all or none), read, list, log, cancel."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from flask import Blueprint, Response, jsonify, request
+
+from api import auth, context, parsing
+from api.views import task_json
+from ironworks.errors import BadRequest, TooLarge
+from ironworks.model import PRIORITIES, Task, TaskStatus, new_id
+
+bp = Blueprint("tasks", __name__, url_prefix="/2/projects/<project_id>/tasks")
+
+CLUSTER_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+MAX_TASKS_PER_REQUEST = 1000
+
+
+@bp.before_request
+def authenticate():
+    auth.require_project(request.view_args["project_id"])
+
+
+@bp.post("")
+def queue_tasks(project_id: str):
+    items = parsing.json_body().get("tasks")
+    if not isinstance(items, list) or not items:
+        raise BadRequest("'tasks' must be a non-empty list")
+    if len(items) > MAX_TASKS_PER_REQUEST:
+        raise BadRequest(f"at most {MAX_TASKS_PER_REQUEST} tasks per request")
+    now = time.time()
+    tasks = [_new_task(project_id, item, now) for item in items]  # all checked before any is stored
+    stored = context.store().tasks.enqueue(tasks, now)
+    return jsonify(msg="Queued up", tasks=[{"id": t.id} for t in stored])
+
+
+@bp.get("")
+def list_tasks(project_id: str):
+    page, per_page = parsing.paging()
+    store = context.store()
+    status = _status_filter(request.args.get("status"))
+    code_name = request.args.get("code_name")
+    code_id = store.codes.by_name(project_id, code_name).id if code_name else None
+    tasks = store.tasks.list(
+        project_id, status=status, code_id=code_id, offset=page * per_page, limit=per_page
+    )
+    return jsonify(tasks=[task_json(t) for t in tasks])
+
+
+@bp.get("/<task_id>")
+def get_task(project_id: str, task_id: str):
+    return jsonify(task_json(context.store().tasks.get_in_project(project_id, task_id)))
+
+
+@bp.get("/<task_id>/log")
+def get_log(project_id: str, task_id: str):
+    store = context.store()
+    store.tasks.get_in_project(project_id, task_id)
+    return Response(store.tasks.log(task_id), mimetype="text/plain")
+
+
+@bp.post("/<task_id>/cancel")
+def cancel(project_id: str, task_id: str):
+    task = context.store().tasks.cancel(project_id, task_id, time.time())
+    return jsonify(msg="Cancelled", task=task_json(task))
+
+
+def _status_filter(raw: str | None) -> TaskStatus | None:
+    if not raw:
+        return None
+    try:
+        return TaskStatus(raw)
+    except ValueError as e:
+        known = ", ".join(s.value for s in TaskStatus)
+        raise BadRequest(f"unknown status {raw!r}; known: {known}") from e
+
+
+def _new_task(project_id: str, item: object, now: float) -> Task:
+    if not isinstance(item, dict):
+        raise BadRequest("each task must be a JSON object")
+    settings = context.settings()
+    code = context.store().codes.by_name(project_id, parsing.required_str(item, "code_name"))
+    payload = item.get("payload")
+    if payload is None:
+        payload = ""
+    if not isinstance(payload, str):
+        raise BadRequest("'payload' must be a string (JSON-encode objects)")
+    if len(payload.encode()) > settings.max_payload_bytes:
+        raise TooLarge(f"payload is larger than {settings.max_payload_bytes} bytes")
+    cluster = parsing.optional_str(item, "cluster", max_len=32) or "default"
+    if not CLUSTER_RE.match(cluster):
+        raise BadRequest("'cluster' may hold lower-case letters, digits, '_' and '-'")
+    priority = parsing.optional_int(item, "priority", low=min(PRIORITIES), high=max(PRIORITIES))
+    timeout = parsing.optional_int(item, "timeout", low=1, high=settings.max_timeout_s)
+    return Task(
+        id=new_id(),
+        project_id=project_id,
+        code_id=code.id,
+        code_name=code.name,
+        code_rev=code.rev,
+        status=TaskStatus.QUEUED,
+        payload=payload,
+        priority=priority or 0,
+        timeout=timeout or code.timeout or settings.default_timeout_s,
+        created_at=now,
+        cluster=cluster,
+        delay=parsing.optional_int(item, "delay", low=0, high=settings.max_delay_s) or 0,
+        label=parsing.optional_str(item, "label", max_len=100),
+    )

@@ -1,0 +1,64 @@
+"""JSON shapes of the API's objects (IronWorker v2 field names, ISO 8601 times)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from ironworks.model import Code, Project, Task
+
+
+def iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def project_json(project: Project) -> dict:
+    return {
+        "id": project.id,
+        "name": project.name,
+        "max_concurrency": project.max_concurrency,
+        "created_at": iso(project.created_at),
+    }
+
+
+def code_json(code: Code) -> dict:
+    return {
+        "id": code.id,
+        "project_id": code.project_id,
+        "name": code.name,
+        "rev": code.rev,
+        "stack": code.stack,
+        "command": code.command,
+        "max_concurrency": code.max_concurrency,
+        "timeout": code.timeout,
+        "env_vars": code.env_vars,
+        "archive_size": code.archive_size,
+        "archive_sha256": code.archive_sha256,
+        "created_at": iso(code.created_at),
+    }
+
+
+def task_json(task: Task) -> dict:
+    return {
+        "id": task.id,
+        "project_id": task.project_id,
+        "code_id": task.code_id,
+        "code_name": task.code_name,
+        "code_rev": task.code_rev,
+        "status": str(task.status),
+        "msg": task.msg or None,
+        "exit_code": task.exit_code,
+        "priority": task.priority,
+        "timeout": task.timeout,
+        "delay": task.delay,
+        "label": task.label,
+        "cluster": task.cluster,
+        "attempt": task.attempt,
+        "payload": task.payload,
+        "result": task.result,
+        "created_at": iso(task.created_at),
+        "start_time": iso(task.start_time),
+        "end_time": iso(task.end_time),
+        "duration": task.duration_ms,
+    }

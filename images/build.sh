@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Builds every image Ironworks needs without any container registry:
+#   ironworks/base          Debian rootfs from debootstrap, `docker import`ed
+#   ironworks/stack-sh      busybox-static on an empty image
+#   ironworks/stack-python  base + Debian's python3
+# Each step is keyed by content: the base is tagged with a hash of its inputs and skipped
+# when that tag exists; the stacks use the engine's build cache, so a second run is a no-op.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+export DOCKER_BUILDKIT=0  # BuildKit (buildx) is not packaged here; the classic builder caches too.
+
+debian_suite() { . /etc/os-release && echo "${VERSION_CODENAME:-bookworm}"; }
+
+# The mirror the host's apt already uses: the only registry we may reach.
+debian_mirror() {
+  if [ -n "${DEBIAN_MIRROR:-}" ]; then echo "$DEBIAN_MIRROR"; return; fi
+  local uri
+  uri=$(grep -hm1 '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}' | head -1)
+  [ -n "$uri" ] || uri=$(awk '$1=="deb"{print $2; exit}' /etc/apt/sources.list 2>/dev/null)
+  [ -n "$uri" ] || { echo "no Debian mirror found in apt sources; set DEBIAN_MIRROR" >&2; exit 1; }
+  echo "$uri"
+}
+
+build_base() {
+  local suite mirror key tag rootfs
+  suite=$(debian_suite); mirror=$(debian_mirror)
+  key=$(printf '%s\n%s\n%s' "$suite" "$mirror" "$(declare -f build_base)" | sha256sum | cut -c1-16)
+  tag="ironworks/base:$key"
+  if docker image inspect "$tag" >/dev/null 2>&1; then
+    echo "base: $tag is up to date"
+  else
+    command -v debootstrap >/dev/null || { echo "debootstrap is missing (apt-get install debootstrap)" >&2; exit 1; }
+    rootfs=$(mktemp -d)
+    trap 'rm -rf "$rootfs"' RETURN
+    echo "base: debootstrap $suite from the host's mirror (about a minute)"
+    debootstrap --variant=minbase "$suite" "$rootfs" "$mirror" >"$rootfs.log" 2>&1 \
+      || { tail -20 "$rootfs.log" >&2; exit 1; }
+    rm -f "$rootfs.log"
+    rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
+    tar -C "$rootfs" -c . | docker import --change 'CMD ["/bin/sh"]' - "$tag" >/dev/null
+  fi
+  docker tag "$tag" ironworks/base:latest
+}
+
+build_stack() {
+  local name=$1 context
+  context=$(mktemp -d)
+  cp -a "$here/$name/." "$context/"
+  if [ "$name" = sh ]; then
+    command -v busybox >/dev/null || { echo "busybox is missing (apt-get install busybox-static)" >&2; exit 1; }
+    cp "$(readlink -f "$(command -v busybox)")" "$context/busybox"
+  fi
+  docker build -q -t "ironworks/stack-$name:latest" "$context" 2>&1 | grep -v DEPRECATED | grep -v -i buildx || true
+  rm -rf "$context"
+  docker image inspect "ironworks/stack-$name:latest" >/dev/null
+  echo "stack-$name: built"
+}
+
+build_base
+for stack in sh python; do build_stack "$stack"; done

@@ -1,0 +1,143 @@
+"""Python SDK for the Ironworks REST API (what the CLI uses)."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from urllib3 import encode_multipart_formdata
+
+from ironworks.errors import IronworksError
+
+TERMINAL = frozenset({"complete", "error", "cancelled", "killed", "timeout"})
+
+
+class ApiError(IronworksError):
+    def __init__(self, status: int, msg: str) -> None:
+        super().__init__(f"{msg} (HTTP {status})")
+        self.status, self.msg = status, msg
+
+
+@dataclass(frozen=True)
+class Client:
+    url: str
+    token: str
+    project_id: str = ""
+    timeout_s: float = 60
+
+    def _request(
+        self, method: str, path: str, headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> requests.Response:
+        headers = dict(headers or {})
+        if self.token:
+            headers["Authorization"] = f"OAuth {self.token}"
+        try:
+            response = requests.request(
+                method,
+                self.url.rstrip("/") + path,
+                headers=headers,
+                timeout=self.timeout_s,
+                **kwargs,
+            )
+        except requests.ConnectionError as e:
+            raise IronworksError(f"cannot reach Ironworks at {self.url}: is it running?") from e
+        if response.status_code >= 400:
+            try:
+                msg = response.json().get("msg", response.text)
+            except ValueError:
+                msg = response.text
+            raise ApiError(response.status_code, msg)
+        return response
+
+    def _project_path(self, suffix: str) -> str:
+        if not self.project_id:
+            raise IronworksError("no project selected: set IRONWORKS_PROJECT_ID")
+        return f"/2/projects/{self.project_id}{suffix}"
+
+    # -- projects -------------------------------------------------------------------------
+    def create_project(self, name: str, max_concurrency: int | None = None) -> dict:
+        body = {"name": name, "max_concurrency": max_concurrency}
+        return self._request("POST", "/2/projects", json=body).json()
+
+    # -- codes ----------------------------------------------------------------------------
+    def upload_code(
+        self,
+        archive: bytes,
+        data: dict[str, Any],
+        on_progress: Callable[[int], None] | None = None,
+    ) -> dict:
+        fields = {
+            "data": (None, json.dumps(data), "application/json"),
+            "file": ("code.zip", archive, "application/zip"),
+        }
+        body, content_type = encode_multipart_formdata(fields)
+        return self._request(
+            "POST",
+            self._project_path("/codes"),
+            data=_ProgressReader(body, on_progress),
+            headers={"Content-Type": content_type},
+        ).json()
+
+    def codes(self) -> list[dict]:
+        return self._request("GET", self._project_path("/codes")).json()["codes"]
+
+    # -- tasks ----------------------------------------------------------------------------
+    def queue(self, code_name: str, payload: str = "", **options: Any) -> str:
+        task = {"code_name": code_name, "payload": payload, **options}
+        response = self._request("POST", self._project_path("/tasks"), json={"tasks": [task]})
+        return response.json()["tasks"][0]["id"]
+
+    def task(self, task_id: str) -> dict:
+        return self._request("GET", self._project_path(f"/tasks/{task_id}")).json()
+
+    def tasks(self, **filters: Any) -> list[dict]:
+        params = {k: v for k, v in filters.items() if v is not None}
+        return self._request("GET", self._project_path("/tasks"), params=params).json()["tasks"]
+
+    def log(self, task_id: str) -> str:
+        return self._request("GET", self._project_path(f"/tasks/{task_id}/log")).text
+
+    def cancel(self, task_id: str) -> dict:
+        return self._request("POST", self._project_path(f"/tasks/{task_id}/cancel")).json()
+
+    def wait(self, task_id: str, poll_s: float = 0.5, timeout_s: float | None = None) -> dict:
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while True:
+            task = self.task(task_id)
+            if task["status"] in TERMINAL:
+                return task
+            if deadline is not None and time.monotonic() > deadline:
+                raise IronworksError(f"task {task_id} still {task['status']} after {timeout_s} s")
+            time.sleep(poll_s)
+
+
+class _ProgressReader:
+    """A body requests sends with a Content-Length, reporting bytes sent as it goes."""
+
+    def __init__(self, data: bytes, on_progress: Callable[[int], None] | None) -> None:
+        self._data, self._pos, self._on_progress = data, 0, on_progress
+
+    def __len__(self) -> int:
+        return len(self._data) - self._pos
+
+    def read(self, size: int = -1) -> bytes:
+        size = len(self._data) - self._pos if size < 0 else size
+        chunk = self._data[self._pos : self._pos + size]
+        self._pos += len(chunk)
+        if self._on_progress and chunk:
+            self._on_progress(len(chunk))
+        return chunk
+
+
+def from_config(config: dict[str, str]) -> Client:
+    """Environment variables win over the config file, as users expect."""
+    return Client(
+        url=os.environ.get("IRONWORKS_URL") or config.get("url", "http://127.0.0.1:8080"),
+        token=os.environ.get("IRONWORKS_TOKEN") or config.get("token", ""),
+        project_id=os.environ.get("IRONWORKS_PROJECT_ID") or config.get("project_id", ""),
+    )

@@ -1,0 +1,87 @@
+"""One settings object per process, built once at start from the environment.
+
+Every server-side variable is `IRONWORKS_<FIELD>` (upper case); units are in the names.
+Unknown `IRONWORKS_*` variables are rejected so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from ironworks.errors import ConfigError
+
+# Variables read by the CLI / SDK, not by the servers; tolerated in a server's environment.
+CLIENT_VARIABLES = frozenset({"IRONWORKS_URL", "IRONWORKS_TOKEN", "IRONWORKS_PROJECT_ID"})
+PREFIX = "IRONWORKS_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    key_prefix: str = "iw"
+    admin_token: str = ""
+    data_dir: Path = Path.home() / ".ironworks"
+    api_bind: str = "127.0.0.1:8080"
+    api_workers: int = 2
+    max_payload_bytes: int = 64 * 1024
+    max_archive_bytes: int = 100 * 1024 * 1024
+    max_archive_files: int = 10_000
+    max_unpacked_bytes: int = 500 * 1024 * 1024
+    default_timeout_s: int = 3600
+    max_timeout_s: int = 24 * 3600
+    max_delay_s: int = 7 * 24 * 3600
+    log_max_bytes: int = 10 * 1024 * 1024
+    runner_concurrency: int = 2
+    runner_clusters: str = "default"
+    runner_id: str = ""
+    scheduler_idle_wait_s: float = 0.5
+    container_memory_mb: int = 512
+    container_pids_limit: int = 256
+    container_tmpfs_mb: int = 64
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        environ = os.environ if environ is None else environ
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        values: dict[str, object] = {}
+        if "REDIS_URL" in environ:  # the conventional name, as platforms like Heroku set it
+            values["redis_url"] = environ["REDIS_URL"]
+        for name, raw in environ.items():
+            if not name.startswith(PREFIX) or name in CLIENT_VARIABLES:
+                continue
+            field_name = name[len(PREFIX) :].lower()
+            if field_name not in fields:
+                raise ConfigError(f"unknown setting {name}")
+            values[field_name] = _parse(name, raw, fields[field_name].default)
+        return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    @property
+    def runner_dir(self) -> Path:
+        return self.data_dir / "runner"
+
+    @property
+    def clusters(self) -> list[str]:
+        return [c.strip() for c in self.runner_clusters.split(",") if c.strip()]
+
+
+def _parse(name: str, raw: str, default: object) -> object:
+    try:
+        if isinstance(default, bool):
+            return raw.lower() in ("1", "true", "yes", "on")
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+        if isinstance(default, Path):
+            return Path(raw).expanduser()
+    except ValueError as e:
+        raise ConfigError(f"{name}={raw!r} is not a valid {type(default).__name__}") from e
+    return raw

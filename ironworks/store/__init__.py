@@ -1,0 +1,43 @@
+"""The only module that knows Redis keys: every read and write of platform state goes here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis import Redis
+
+from ironworks.settings import Settings
+from ironworks.store.admission import AdmissionStore
+from ironworks.store.codes import CodeStore
+from ironworks.store.keys import Keys
+from ironworks.store.projects import ProjectStore
+from ironworks.store.scripts import Scripts
+from ironworks.store.tasks import TaskStore
+
+
+@dataclass(frozen=True)
+class Store:
+    redis: Redis
+    projects: ProjectStore
+    codes: CodeStore
+    tasks: TaskStore
+    admission: AdmissionStore
+
+    @classmethod
+    def connect(cls, settings: Settings) -> Store:
+        redis = Redis.from_url(settings.redis_url, decode_responses=True)
+        return cls.for_redis(redis, settings.key_prefix)
+
+    @classmethod
+    def for_redis(cls, redis: Redis, prefix: str = "iw") -> Store:
+        keys, scripts = Keys(prefix), Scripts(redis)
+        return cls(
+            redis=redis,
+            projects=ProjectStore(redis, keys),
+            codes=CodeStore(redis, keys),
+            tasks=TaskStore(redis, keys, scripts),
+            admission=AdmissionStore(redis, keys, scripts),
+        )
+
+    def ping(self) -> bool:
+        return bool(self.redis.ping())

@@ -1,0 +1,87 @@
+"""Every Redis key Ironworks uses, under one configurable prefix. No key is built elsewhere."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Keys:
+    prefix: str = "iw"
+
+    def _k(self, *parts: str) -> str:
+        return ":".join((self.prefix, *parts))
+
+    # projects and auth
+    def project(self, project_id: str) -> str:
+        return self._k("project", project_id)
+
+    def projects(self) -> str:
+        return self._k("projects")
+
+    def token(self, token_hash: str) -> str:
+        return self._k("token", token_hash)
+
+    # codes
+    def code(self, code_id: str) -> str:
+        """Hash of the code's current revision (what new tasks pin)."""
+        return self._k("code", code_id)
+
+    def code_revision(self, code_id: str, rev: int) -> str:
+        return self._k("code", code_id, "rev", str(rev))
+
+    def code_names(self, project_id: str) -> str:
+        """Hash name -> code id for one project."""
+        return self._k("project", project_id, "codes")
+
+    # tasks and their indexes
+    def task(self, task_id: str) -> str:
+        return self._k("task", task_id)
+
+    def task_log(self, task_id: str) -> str:
+        return self._k("task", task_id, "log")
+
+    def task_seq(self) -> str:
+        return self._k("seq", "task")
+
+    def project_tasks(self, project_id: str) -> str:
+        """Sorted set of all of a project's tasks, by creation time."""
+        return self._k("project", project_id, "tasks")
+
+    def project_status(self, project_id: str, status: str) -> str:
+        """Sorted set of a project's tasks in one status, by creation time."""
+        return self._k("project", project_id, "status", status)
+
+    def code_tasks(self, code_id: str) -> str:
+        return self._k("code", code_id, "tasks")
+
+    # admission
+    def waiting(self, code_id: str) -> str:
+        """Sorted set of a code's tasks waiting for admission, by admission_score."""
+        return self._k("code", code_id, "waiting")
+
+    def project_waiting_codes(self, project_id: str) -> str:
+        return self._k("project", project_id, "waiting_codes")
+
+    def ready_projects(self) -> str:
+        """Projects that may have waiting tasks: the scheduler's work index."""
+        return self._k("ready_projects")
+
+    def delayed(self) -> str:
+        """Sorted set of delayed tasks by the time they become due."""
+        return self._k("delayed")
+
+    def project_active(self, project_id: str) -> str:
+        """Set of a project's tasks holding a concurrency slot (admitted, not yet finished)."""
+        return self._k("project", project_id, "active")
+
+    def code_active(self, code_id: str) -> str:
+        return self._k("code", code_id, "active")
+
+    def scheduler_wake(self) -> str:
+        """List pushed to whenever admission may make progress."""
+        return self._k("scheduler", "wake")
+
+    # events (the outbox)
+    def events(self) -> str:
+        return self._k("events")

@@ -1,0 +1,188 @@
+"""Task records: queueing, the runner's fenced writes, cancellation, listing and logs."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+from redis import Redis
+
+from ironworks.codec import from_hash, to_hash
+from ironworks.errors import Conflict, NotFound
+from ironworks.model import Task, TaskStatus, admission_score
+from ironworks.store.keys import Keys
+from ironworks.store.scripts import Scripts
+
+LOG_TRUNCATED_MARK = "\n[ironworks] log truncated: the task wrote more than its log cap\n"
+
+
+class TaskStore:
+    def __init__(self, redis: Redis, keys: Keys, scripts: Scripts) -> None:
+        self._r, self._k, self._scripts = redis, keys, scripts
+
+    # -- queueing -----------------------------------------------------------------------
+    def enqueue(self, tasks: Sequence[Task], now: float) -> list[Task]:
+        """Store tasks and put them up for admission, all or none (one MULTI)."""
+        first_seq = int(self._r.incrby(self._k.task_seq(), len(tasks))) - len(tasks) + 1
+        stored = [dataclasses.replace(t, seq=first_seq + i) for i, t in enumerate(tasks)]
+        with self._r.pipeline(transaction=True) as pipe:
+            for task in stored:
+                self._write_new(pipe, task, now)
+            pipe.lpush(self._k.scheduler_wake(), "1")
+            pipe.ltrim(self._k.scheduler_wake(), 0, 99)
+            pipe.execute()
+        return stored
+
+    def _write_new(self, pipe, task: Task, now: float) -> None:
+        k = self._k
+        pipe.hset(k.task(task.id), mapping=to_hash(task))
+        pipe.zadd(k.project_tasks(task.project_id), {task.id: task.created_at})
+        pipe.zadd(k.project_status(task.project_id, task.status), {task.id: task.created_at})
+        pipe.zadd(k.code_tasks(task.code_id), {task.id: task.created_at})
+        if task.delay > 0:
+            pipe.zadd(k.delayed(), {task.id: now + task.delay})
+        else:
+            pipe.zadd(k.waiting(task.code_id), {task.id: admission_score(task.priority, task.seq)})
+            pipe.sadd(k.project_waiting_codes(task.project_id), task.code_id)
+            pipe.sadd(k.ready_projects(), task.project_id)
+
+    # -- reading --------------------------------------------------------------------------
+    def get(self, task_id: str) -> Task:
+        raw = self._r.hgetall(self._k.task(task_id))
+        if not raw:
+            raise NotFound("Task not found")
+        return from_hash(Task, raw)
+
+    def get_in_project(self, project_id: str, task_id: str) -> Task:
+        task = self.get(task_id)
+        if task.project_id != project_id:
+            raise NotFound("Task not found")
+        return task
+
+    def list(
+        self,
+        project_id: str,
+        *,
+        status: TaskStatus | None = None,
+        code_id: str | None = None,
+        offset: int = 0,
+        limit: int = 30,
+    ) -> list[Task]:
+        """Newest first. Filters by one index and checks the other on the records."""
+        index = (
+            self._k.project_status(project_id, status)
+            if status
+            else self._k.code_tasks(code_id)
+            if code_id
+            else self._k.project_tasks(project_id)
+        )
+        wanted = (lambda t: t.code_id == code_id) if status and code_id else (lambda t: True)
+        found: list[Task] = []
+        skipped, cursor, batch = 0, 0, max(limit, 100)
+        while len(found) < limit:
+            ids = self._r.zrevrange(index, cursor, cursor + batch - 1)
+            if not ids:
+                break
+            cursor += len(ids)
+            for task in self._get_many(ids):
+                if not wanted(task):
+                    continue
+                if skipped < offset:
+                    skipped += 1
+                elif len(found) < limit:
+                    found.append(task)
+        return found
+
+    def _get_many(self, ids: list[str]) -> list[Task]:
+        with self._r.pipeline(transaction=False) as pipe:
+            for task_id in ids:
+                pipe.hgetall(self._k.task(task_id))
+            return [from_hash(Task, raw) for raw in pipe.execute() if raw]
+
+    def status(self, task_id: str) -> TaskStatus | None:
+        raw = self._r.hget(self._k.task(task_id), "status")
+        return None if raw is None else TaskStatus(raw)
+
+    def log(self, task_id: str) -> str:
+        return self._r.get(self._k.task_log(task_id)) or ""
+
+    # -- the runner's writes, each fenced by the attempt it was dispatched with --------------
+    def start(self, task: Task, attempt: int, runner: str, now: float) -> bool:
+        k = self._k
+        keys = [
+            k.task(task.id),
+            k.project_status(task.project_id, TaskStatus.QUEUED),
+            k.project_status(task.project_id, TaskStatus.RUNNING),
+            k.events(),
+        ]
+        return self._scripts.run("start", keys, [task.id, attempt, now, runner]) == 1
+
+    def append_log(self, task_id: str, attempt: int, chunk: str, max_bytes: int) -> bool:
+        """False when the write was refused because the runner no longer owns the task."""
+        keys = [self._k.task(task_id), self._k.task_log(task_id)]
+        args = [attempt, chunk, max_bytes, LOG_TRUNCATED_MARK]
+        return self._scripts.run("append_log", keys, args) != -1
+
+    def finish(
+        self,
+        task: Task,
+        attempt: int,
+        status: TaskStatus,
+        *,
+        now: float,
+        exit_code: int | None = None,
+        msg: str = "",
+        result: str | None = None,
+    ) -> bool:
+        """Record the end of a running task. False if this attempt no longer owns it."""
+        return self._transition(
+            task, TaskStatus.RUNNING, attempt, status, now, exit_code, msg, result
+        )
+
+    def cancel(self, project_id: str, task_id: str, now: float) -> Task:
+        """Cancel a queued or running task; a runner running it sees the status and stops."""
+        for _ in range(5):  # retried only if the task moved between our read and the script
+            task = self.get_in_project(project_id, task_id)
+            if task.status.is_terminal:
+                raise Conflict(f"Task is already {task.status}")
+            done = self._transition(
+                task, task.status, None, TaskStatus.CANCELLED, now, None, "Cancelled by user", None
+            )
+            if done:
+                return self.get(task_id)
+        raise Conflict("Task is changing state; try again")
+
+    def _transition(
+        self,
+        task: Task,
+        expected: TaskStatus,
+        attempt: int | None,
+        new: TaskStatus,
+        now: float,
+        exit_code: int | None,
+        msg: str,
+        result: str | None,
+    ) -> bool:
+        k = self._k
+        keys = [
+            k.task(task.id),
+            k.project_status(task.project_id, expected),
+            k.project_status(task.project_id, new),
+            k.project_active(task.project_id),
+            k.code_active(task.code_id),
+            k.waiting(task.code_id),
+            k.delayed(),
+            k.events(),
+            k.scheduler_wake(),
+        ]
+        args = [
+            task.id,
+            expected,
+            "" if attempt is None else attempt,
+            new,
+            "" if exit_code is None else exit_code,
+            msg,
+            now,
+            result or "",
+        ]
+        return self._scripts.run("finish", keys, args) == 1

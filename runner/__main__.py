@@ -1,0 +1,61 @@
+"""`python -m runner [--concurrency N]`: a pool of RQ workers, each running one task at a time."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import socket
+import time
+
+from redis import Redis
+from rq.worker_pool import WorkerPool
+
+from ironworks.model import TaskStatus
+from ironworks.preflight import check_redis
+from ironworks.settings import Settings
+from ironworks.store import Store
+from runner.docker_driver import DockerDriver
+from runner.spec import LABEL_ATTEMPT, LABEL_TASK
+
+log = logging.getLogger("runner")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s runner %(levelname)s %(message)s")
+    settings = Settings.from_env()
+    parser = argparse.ArgumentParser(prog="python -m runner")
+    parser.add_argument("--concurrency", type=int, default=settings.runner_concurrency)
+    args = parser.parse_args()
+
+    runner_id = settings.runner_id or socket.gethostname()
+    # Jobs run in forked processes that rebuild their settings from the environment.
+    os.environ["IRONWORKS_RUNNER_ID"] = runner_id
+    store = Store.connect(settings)
+    check_redis(store)
+    driver = DockerDriver()
+    driver.ping()
+    reclaim_leftovers(store, driver, runner_id)
+    log.info("runner %s serving %s with %d slots", runner_id, settings.clusters, args.concurrency)
+    pool = WorkerPool(
+        settings.clusters,
+        connection=Redis.from_url(settings.redis_url),
+        num_workers=args.concurrency,
+    )
+    pool.start(logging_level="WARNING")
+
+
+def reclaim_leftovers(store: Store, driver: DockerDriver, runner_id: str) -> None:
+    """Remove containers a previous life of this runner left behind and end their tasks."""
+    for container in driver.leftovers(runner_id):
+        labels = container.labels
+        container.remove()
+        task = store.tasks.get(labels[LABEL_TASK])
+        ended = store.tasks.finish(
+            task, int(labels[LABEL_ATTEMPT]), TaskStatus.KILLED, now=time.time(), msg="runner lost"
+        )
+        log.warning("removed leftover container of task %s (ended: %s)", task.id, ended)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""Every Docker call Ironworks makes, behind a small interface the task lifecycle uses."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import docker
+import docker.errors
+from docker.models.containers import Container
+
+from ironworks.errors import IronworksError
+from runner.spec import CODE_DIR, LABEL_RUNNER, TASK_DIR, WORKER_USER, ContainerSpec
+
+
+class DriverError(IronworksError):
+    """The Docker engine refused or failed an operation (a platform fault, not the task's)."""
+
+
+@dataclass(frozen=True)
+class Exit:
+    code: int
+    oom_killed: bool
+
+
+class TaskContainer:
+    def __init__(self, container: Container) -> None:
+        self._c = container
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return self._c.labels
+
+    def output(self) -> Iterator[bytes]:
+        """stdout and stderr as they are written, until the container exits."""
+        return self._c.logs(stream=True, follow=True, stdout=True, stderr=True)
+
+    def kill(self) -> None:
+        try:
+            self._c.kill()
+        except docker.errors.APIError:
+            pass  # already exited: nothing left to stop
+
+    def wait(self) -> Exit:
+        status = self._c.wait()
+        self._c.reload()
+        return Exit(int(status["StatusCode"]), bool(self._c.attrs["State"].get("OOMKilled")))
+
+    def remove(self) -> None:
+        try:
+            self._c.remove(force=True)
+        except docker.errors.NotFound:
+            pass
+
+
+class DockerDriver:
+    def __init__(self) -> None:
+        try:
+            self._client = docker.from_env()
+        except docker.errors.DockerException as e:
+            raise DriverError(f"cannot reach the Docker engine: {e}") from e
+
+    def ping(self) -> None:
+        try:
+            self._client.ping()
+        except docker.errors.DockerException as e:
+            raise DriverError(f"Docker engine is not answering: {e}") from e
+
+    def start(self, spec: ContainerSpec) -> TaskContainer:
+        try:
+            container = self._client.containers.create(**_create_args(spec))
+        except docker.errors.DockerException as e:
+            raise DriverError(f"cannot create the task's container: {e}") from e
+        try:
+            container.start()
+        except docker.errors.DockerException as e:
+            container.remove(force=True)
+            raise DriverError(f"cannot start the task's container: {e}") from e
+        return TaskContainer(container)
+
+    def leftovers(self, runner_id: str) -> list[TaskContainer]:
+        found = self._client.containers.list(
+            all=True, filters={"label": f"{LABEL_RUNNER}={runner_id}"}
+        )
+        return [TaskContainer(c) for c in found]
+
+
+def _create_args(spec: ContainerSpec) -> dict[str, object]:
+    """Hardened by default: no network, read-only root, no capabilities, non-root, limits."""
+    return {
+        "image": spec.image,
+        "command": spec.command,
+        "environment": spec.environment,
+        "labels": spec.labels,
+        "working_dir": CODE_DIR,
+        "user": WORKER_USER,
+        "network_mode": "none",
+        "read_only": True,
+        "tmpfs": {"/tmp": f"rw,noexec,nosuid,size={spec.tmpfs_mb}m"},
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges"],
+        "pids_limit": spec.pids_limit,
+        "mem_limit": f"{spec.memory_mb}m",
+        "memswap_limit": f"{spec.memory_mb}m",
+        "volumes": {
+            str(spec.code_dir): {"bind": CODE_DIR, "mode": "ro"},
+            str(spec.task_dir): {"bind": TASK_DIR, "mode": "rw"},
+        },
+    }

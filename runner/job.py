@@ -1,0 +1,32 @@
+"""The function RQ calls for each dispatched task (referenced by name by the scheduler)."""
+
+from __future__ import annotations
+
+from ironworks.archive import ArchiveLimits
+from ironworks.blobs import LocalBlobStore
+from ironworks.settings import Settings
+from ironworks.store import Store
+from runner.cache import CodeCache
+from runner.docker_driver import DockerDriver
+from runner.execute import RunnerContext, execute
+
+
+def run_task(task_id: str, attempt: int) -> None:
+    # Built per job: RQ runs each job in a freshly forked process, and neither a Redis
+    # connection nor a Docker client may be shared across a fork.
+    execute(context_from_env(), task_id, int(attempt))
+
+
+def context_from_env() -> RunnerContext:
+    settings = Settings.from_env()
+    return RunnerContext(
+        settings=settings,
+        store=Store.connect(settings),
+        driver=DockerDriver(),
+        cache=CodeCache(
+            settings.runner_dir / "code",
+            LocalBlobStore(settings.blob_dir),
+            ArchiveLimits.from_settings(settings),
+        ),
+        runner_id=settings.runner_id,
+    )

@@ -1,0 +1,38 @@
+"""Hands admitted tasks to runners as RQ jobs, one queue per cluster."""
+
+from __future__ import annotations
+
+from redis import Redis
+from rq import Queue
+
+from ironworks.settings import Settings
+from ironworks.store.admission import Admission
+
+# By name, so the scheduler never imports the runner.
+RUN_TASK = "runner.job.run_task"
+# RQ's own timeout is only a backstop: the runner enforces each task's timeout itself.
+BACKSTOP_MARGIN_S = 300
+
+
+class Dispatcher:
+    def __init__(self, settings: Settings) -> None:
+        self._redis = Redis.from_url(settings.redis_url)  # RQ stores bytes: its own connection
+        self._job_timeout = settings.max_timeout_s + BACKSTOP_MARGIN_S
+        self._queues: dict[str, Queue] = {}
+
+    def dispatch(self, admission: Admission) -> None:
+        queue = self._queues.get(admission.cluster)
+        if queue is None:
+            queue = self._queues[admission.cluster] = Queue(
+                admission.cluster, connection=self._redis
+            )
+        queue.enqueue_call(
+            RUN_TASK,
+            args=(admission.task_id, admission.attempt),
+            # One job per attempt: a repeated dispatch of the same attempt is refused by the
+            # runner's fenced start, so a duplicate can never run the task twice.
+            job_id=f"{admission.task_id}-{admission.attempt}",
+            timeout=self._job_timeout,
+            result_ttl=0,
+            failure_ttl=24 * 3600,
+        )

@@ -47,10 +47,14 @@ build_stack() {
   context=$(mktemp -d)
   cp -a "$here/$name/." "$context/"
   if [ "$name" = sh ]; then
-    command -v busybox >/dev/null || { echo "busybox is missing (apt-get install busybox-static)" >&2; exit 1; }
-    cp "$(readlink -f "$(command -v busybox)")" "$context/busybox"
+    # busybox-static's binary: it needs no libc, so it runs in an image with nothing else.
+    dpkg -s busybox-static >/dev/null 2>&1 \
+      || { echo "busybox-static is missing (apt-get install busybox-static)" >&2; exit 1; }
+    cp /bin/busybox "$context/busybox"
   fi
-  docker build -q -t "ironworks/stack-$name:latest" "$context" 2>&1 | grep -v DEPRECATED | grep -v -i buildx || true
+  docker build -q -t "ironworks/stack-$name:latest" "$context" >"$context.log" 2>&1 \
+    || { cat "$context.log" >&2; exit 1; }
+  rm -f "$context.log"
   rm -rf "$context"
   docker image inspect "ironworks/stack-$name:latest" >/dev/null
   echo "stack-$name: built"

@@ -48,7 +48,8 @@ def _check_member(member: zipfile.ZipInfo) -> None:
     if name.is_absolute() or ".." in name.parts or "\\" in member.filename:
         raise BadRequest(f"archive member {member.filename!r} has an unsafe path")
     mode = member.external_attr >> 16
-    if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+    kind = stat.S_IFMT(mode)  # 0 when the archiver recorded permissions only
+    if kind and kind not in (stat.S_IFREG, stat.S_IFDIR):
         raise BadRequest(f"archive member {member.filename!r} is not a regular file")
     if mode & (stat.S_ISUID | stat.S_ISGID):
         raise BadRequest(f"archive member {member.filename!r} has a setuid/setgid bit")

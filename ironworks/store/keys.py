@@ -45,11 +45,11 @@ class Keys:
         return self._k("seq", "task")
 
     def project_tasks(self, project_id: str) -> str:
-        """Sorted set of all of a project's tasks, by creation time."""
+        """Sorted set of all of a project's tasks, by arrival (seq)."""
         return self._k("project", project_id, "tasks")
 
     def project_status(self, project_id: str, status: str) -> str:
-        """Sorted set of a project's tasks in one status, by creation time."""
+        """Sorted set of a project's tasks in one status, by arrival (seq)."""
         return self._k("project", project_id, "status", status)
 
     def code_tasks(self, code_id: str) -> str:

@@ -36,9 +36,10 @@ class TaskStore:
     def _write_new(self, pipe, task: Task, now: float) -> None:
         k = self._k
         pipe.hset(k.task(task.id), mapping=to_hash(task))
-        pipe.zadd(k.project_tasks(task.project_id), {task.id: task.created_at})
-        pipe.zadd(k.project_status(task.project_id, task.status), {task.id: task.created_at})
-        pipe.zadd(k.code_tasks(task.code_id), {task.id: task.created_at})
+        # Indexes are ordered by seq: unique and in arrival order, even within one request.
+        pipe.zadd(k.project_tasks(task.project_id), {task.id: task.seq})
+        pipe.zadd(k.project_status(task.project_id, task.status), {task.id: task.seq})
+        pipe.zadd(k.code_tasks(task.code_id), {task.id: task.seq})
         if task.delay > 0:
             pipe.zadd(k.delayed(), {task.id: now + task.delay})
         else:

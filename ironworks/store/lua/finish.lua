@@ -13,9 +13,9 @@ if ARGV[3] ~= '' and redis.call('HGET', KEYS[1], 'attempt') ~= ARGV[3] then retu
 
 redis.call('HSET', KEYS[1], 'status', ARGV[4], 'exit_code', ARGV[5], 'msg', ARGV[6],
            'end_time', ARGV[7], 'result', ARGV[8])
-local created = redis.call('HGET', KEYS[1], 'created_at')
+local seq = redis.call('HGET', KEYS[1], 'seq')
 redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('ZADD', KEYS[3], created, ARGV[1])
+redis.call('ZADD', KEYS[3], seq, ARGV[1])
 redis.call('SREM', KEYS[4], ARGV[1])
 redis.call('SREM', KEYS[5], ARGV[1])
 redis.call('ZREM', KEYS[6], ARGV[1])

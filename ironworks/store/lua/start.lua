@@ -9,9 +9,9 @@ if redis.call('HGET', KEYS[1], 'status') ~= 'queued'
   return 0
 end
 redis.call('HSET', KEYS[1], 'status', 'running', 'start_time', ARGV[3], 'runner', ARGV[4])
-local created = redis.call('HGET', KEYS[1], 'created_at')
+local seq = redis.call('HGET', KEYS[1], 'seq')
 redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('ZADD', KEYS[3], created, ARGV[1])
+redis.call('ZADD', KEYS[3], seq, ARGV[1])
 redis.call('XADD', KEYS[4], 'MAXLEN', '~', 100000, '*',
            'task_id', ARGV[1], 'status', 'running', 'attempt', ARGV[2])
 return 1

@@ -1,0 +1,155 @@
+"""Fixtures that start the real things: a Redis server, the Flask app, the whole platform."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import sys
+import time
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import redis
+import requests
+
+from ironworks.cli.dev import free_port
+from ironworks.client import Client
+from ironworks.settings import Settings
+from ironworks.store import Store
+
+ADMIN_TOKEN = "test-admin-token"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def wait_until(predicate, timeout_s: float = 30, interval_s: float = 0.05, what: str = "condition"):
+    """Poll with a deadline instead of sleeping a guessed amount."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval_s)
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+
+
+def zip_files(files: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory) -> Iterator[str]:
+    """One real redis-server for the session, on a free port; tests use separate databases."""
+    binary = shutil.which("redis-server")
+    assert binary, "redis-server is not installed (make setup installs it)"
+    port = free_port()
+    workdir = tmp_path_factory.mktemp("redis")
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL,
+    )
+    client = redis.Redis(port=port)
+    wait_until(lambda: _pings(client), what="redis-server to start")
+    yield f"redis://127.0.0.1:{port}"
+    client.close()
+    process.terminate()
+    process.wait()
+
+
+def _pings(client: redis.Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except redis.ConnectionError:
+        return False
+
+
+_next_db = iter(range(2, 16))
+
+
+@pytest.fixture
+def settings(redis_server: str, tmp_path: Path) -> Iterator[Settings]:
+    """Settings on database 1, flushed for each test."""
+    url = f"{redis_server}/1"
+    redis.Redis.from_url(url).flushdb()
+    yield Settings(redis_url=url, admin_token=ADMIN_TOKEN, data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+def store(settings: Settings) -> Store:
+    return Store.connect(settings)
+
+
+@pytest.fixture
+def api(settings: Settings, store: Store):
+    from api import create_app
+
+    return create_app(settings, store).test_client()
+
+
+@dataclass
+class Platform:
+    url: str
+    settings: Settings
+    runner_id: str
+    processes: list[subprocess.Popen]
+
+    def admin(self) -> Client:
+        return Client(self.url, ADMIN_TOKEN)
+
+    def new_project(self, name: str = "p", max_concurrency: int | None = None) -> Client:
+        created = self.admin().create_project(name, max_concurrency)
+        return Client(self.url, created["token"], created["id"])
+
+
+@pytest.fixture(scope="module")
+def platform(redis_server: str, tmp_path_factory) -> Iterator[Platform]:
+    """The whole platform as real processes: API under gunicorn, a scheduler, a runner."""
+    db = next(_next_db)
+    url = f"{redis_server}/{db}"
+    redis.Redis.from_url(url).flushdb()
+    port = free_port()
+    runner_id = f"test-runner-{os.getpid()}-{db}"
+    data_dir = tmp_path_factory.mktemp("platform")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IRONWORKS_")} | {
+        "IRONWORKS_REDIS_URL": url,
+        "IRONWORKS_ADMIN_TOKEN": ADMIN_TOKEN,
+        "IRONWORKS_DATA_DIR": str(data_dir),
+        "IRONWORKS_API_BIND": f"127.0.0.1:{port}",
+        "IRONWORKS_RUNNER_ID": runner_id,
+        "IRONWORKS_SCHEDULER_IDLE_WAIT_S": "0.1",
+    }
+    env.pop("REDIS_URL", None)
+    logs = open(data_dir / "platform.log", "w")  # closed at teardown
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", role, *extra], env=env, cwd=ROOT, stdout=logs, stderr=logs
+        )
+        for role, extra in (("api", []), ("scheduler", []), ("runner", ["--concurrency", "4"]))
+    ]
+    base = f"http://127.0.0.1:{port}"
+    wait_until(lambda: _healthy(base), timeout_s=30, what="the API to answer /healthz")
+    settings = Settings(redis_url=url, admin_token=ADMIN_TOKEN, data_dir=data_dir)
+    yield Platform(base, settings, runner_id, processes)
+    for process in reversed(processes):
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    logs.close()
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return requests.get(f"{url}/healthz", timeout=1).ok
+    except requests.ConnectionError:
+        return False

@@ -1,0 +1,184 @@
+"""The REST API against a real Redis: shapes, auth, validation, and nothing half-stored."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from ironworks.model import TaskStatus
+from tests.conftest import ADMIN_TOKEN
+from tests.helpers import auth, create_project, queue, upload
+
+
+def test_create_project_needs_the_admin_token(api):
+    assert api.post("/2/projects", json={"name": "x"}).status_code == 401
+    response = api.post("/2/projects", json={"name": "x"}, headers=auth("wrong"))
+    assert response.status_code == 401
+    assert response.json["msg"] == "Admin token required"
+
+
+def test_created_project_token_is_shown_once_and_stored_only_hashed(api, store):
+    project = create_project(api, max_concurrency=3)
+    assert set(project) >= {"id", "name", "max_concurrency", "token"}
+    assert project["max_concurrency"] == 3
+    everything = "".join(
+        str(store.redis.dump(key)) + key for key in store.redis.scan_iter()
+    )  # a test may scan; the platform never does
+    assert project["token"] not in everything
+    response = api.get(f"/2/projects/{project['id']}", headers=auth(project["token"]))
+    assert response.status_code == 200 and response.json["name"] == "acme"
+
+
+def test_bearer_and_query_tokens_are_accepted(api):
+    project = create_project(api)
+    bearer = {"Authorization": f"Bearer {project['token']}"}
+    assert api.get(f"/2/projects/{project['id']}/tasks", headers=bearer).status_code == 200
+    query = f"/2/projects/{project['id']}/tasks?oauth={project['token']}"
+    assert api.get(query).status_code == 200
+
+
+def test_upload_same_name_makes_a_new_revision(api):
+    project = create_project(api)
+    first = upload(api, project, {"name": "w", "stack": "sh", "command": "sh run.sh"})
+    second = upload(api, project, {"name": "w", "stack": "sh", "command": "sh run.sh -v"})
+    assert first.status_code == second.status_code == 200
+    assert (first.json["rev"], second.json["rev"]) == (1, 2)
+    assert first.json["id"] == second.json["id"]
+    listed = api.get(f"/2/projects/{project['id']}/codes", headers=auth(project["token"])).json
+    assert [(c["name"], c["rev"], c["command"]) for c in listed["codes"]] == [
+        ("w", 2, "sh run.sh -v")
+    ]
+
+
+def test_legacy_runtime_and_file_name_derive_the_command(api):
+    project = create_project(api)
+    response = upload(api, project, {"name": "hello", "runtime": "python", "file_name": "hello.py"})
+    assert response.status_code == 200, response.json
+    assert (response.json["stack"], response.json["command"]) == ("python", "python3 hello.py")
+
+
+def test_upload_rejects_bad_input_with_a_message(api):
+    project = create_project(api)
+    unknown_stack = upload(api, project, {"name": "w", "stack": "cobol", "command": "x"})
+    assert unknown_stack.status_code == 400 and "unknown stack" in unknown_stack.json["msg"]
+    no_command = upload(api, project, {"name": "w", "stack": "sh"})
+    assert no_command.status_code == 400 and "command" in no_command.json["msg"]
+    not_zip = api.post(
+        f"/2/projects/{project['id']}/codes",
+        data={"data": json.dumps({"name": "w", "command": "x"}), "file": (io.BytesIO(b"no"), "a")},
+        headers=auth(project["token"]),
+        content_type="multipart/form-data",
+    )
+    assert not_zip.status_code == 400 and "zip" in not_zip.json["msg"]
+    unsafe = upload(api, project, {"name": "w", "command": "x"}, {"../evil.sh": "rm -rf /"})
+    assert unsafe.status_code == 400 and "../evil.sh" in unsafe.json["msg"]
+    listed = api.get(f"/2/projects/{project['id']}/codes", headers=auth(project["token"])).json
+    assert listed["codes"] == []
+
+
+def test_queue_returns_ids_and_the_task_reads_back(api):
+    project = create_project(api)
+    upload(api, project, {"name": "w", "command": "sh run.sh", "timeout": 30})
+    response = queue(
+        api,
+        project,
+        {"code_name": "w", "payload": '{"n": 1}', "priority": 2, "label": "nightly"},
+        {"code_name": "w", "payload": None, "priority": None, "timeout": None, "delay": None},
+    )
+    assert response.status_code == 200, response.json
+    assert response.json["msg"] == "Queued up"
+    first, second = (t["id"] for t in response.json["tasks"])
+    task = api.get(f"/2/projects/{project['id']}/tasks/{first}", headers=auth(project["token"]))
+    body = task.json
+    assert (body["status"], body["payload"], body["priority"], body["label"]) == (
+        "queued",
+        '{"n": 1}',
+        2,
+        "nightly",
+    )
+    assert body["code_name"] == "w" and body["code_rev"] == 1 and body["timeout"] == 30
+    assert body["created_at"].endswith("Z") and body["start_time"] is None
+    other = api.get(f"/2/projects/{project['id']}/tasks/{second}", headers=auth(project["token"]))
+    assert other.json["payload"] == "" and other.json["priority"] == 0
+
+
+def test_bad_queue_requests_get_json_errors_and_store_nothing(api, store):
+    project = create_project(api)
+    upload(api, project, {"name": "w", "command": "sh run.sh"})
+    path, headers = f"/2/projects/{project['id']}/tasks", auth(project["token"])
+
+    unknown = queue(api, project, {"code_name": "nope"})
+    assert unknown.status_code == 404 and "nope" in unknown.json["msg"]
+    malformed = api.post(path, data="{not json", headers=headers)
+    assert malformed.status_code == 400 and malformed.json["msg"]
+    too_big = queue(api, project, {"code_name": "w"}, {"code_name": "w", "payload": "x" * 65537})
+    assert too_big.status_code == 413 and too_big.json["msg"]
+    bad_priority = queue(api, project, {"code_name": "w"}, {"code_name": "w", "priority": 7})
+    assert bad_priority.status_code == 400 and "priority" in bad_priority.json["msg"]
+    no_token = api.post(path, json={"tasks": [{"code_name": "w"}]})
+    assert no_token.status_code == 401 and no_token.json["msg"]
+
+    assert api.get(path, headers=headers).json["tasks"] == []
+    assert store.admission.ready_projects() == []
+
+
+def test_another_projects_objects_are_not_found(api):
+    mine, theirs = create_project(api, "mine"), create_project(api, "theirs")
+    upload(api, theirs, {"name": "w", "command": "sh run.sh"})
+    task_id = queue(api, theirs, {"code_name": "w"}).json["tasks"][0]["id"]
+    code_id = api.get(f"/2/projects/{theirs['id']}/codes", headers=auth(theirs["token"])).json[
+        "codes"
+    ][0]["id"]
+
+    for path in (f"tasks/{task_id}", f"tasks/{task_id}/log", f"codes/{code_id}"):
+        response = api.get(f"/2/projects/{mine['id']}/{path}", headers=auth(mine["token"]))
+        assert response.status_code == 404, path
+    foreign = api.get(f"/2/projects/{theirs['id']}/tasks", headers=auth(mine["token"]))
+    assert foreign.status_code == 404 and foreign.json["msg"] == "Project not found"
+    admin = api.get(f"/2/projects/{theirs['id']}/tasks/{task_id}", headers=auth(ADMIN_TOKEN))
+    assert admin.status_code == 200
+
+
+def test_cancel_queued_task_takes_it_out_of_admission(api, store):
+    project = create_project(api)
+    upload(api, project, {"name": "w", "command": "sh run.sh"})
+    task_id = queue(api, project, {"code_name": "w"}).json["tasks"][0]["id"]
+    path = f"/2/projects/{project['id']}/tasks/{task_id}/cancel"
+
+    response = api.post(path, headers=auth(project["token"]))
+    assert response.status_code == 200 and response.json["task"]["status"] == "cancelled"
+    assert store.admission.admit(project["id"]) == []
+    again = api.post(path, headers=auth(project["token"]))
+    assert again.status_code == 409 and "already cancelled" in again.json["msg"]
+
+
+def test_list_filters_by_status_and_code(api, store):
+    project = create_project(api)
+    for name in ("a", "b"):
+        upload(api, project, {"name": name, "command": "true"})
+    ids = [
+        t["id"]
+        for t in queue(
+            api, project, {"code_name": "a"}, {"code_name": "b"}, {"code_name": "a"}
+        ).json["tasks"]
+    ]
+    api.post(f"/2/projects/{project['id']}/tasks/{ids[0]}/cancel", headers=auth(project["token"]))
+    base, headers = f"/2/projects/{project['id']}/tasks", auth(project["token"])
+
+    def listed(query: str) -> list[str]:
+        return [t["id"] for t in api.get(f"{base}?{query}", headers=headers).json["tasks"]]
+
+    assert listed("") == ids[::-1]
+    assert listed("status=cancelled") == [ids[0]]
+    assert listed("code_name=a") == [ids[2], ids[0]]
+    assert listed("code_name=a&status=queued") == [ids[2]]
+    assert listed("per_page=1&page=1") == [ids[1]]
+    bad = api.get(f"{base}?status=sleeping", headers=headers)
+    assert bad.status_code == 400 and "sleeping" in bad.json["msg"]
+    assert store.tasks.get(ids[0]).status is TaskStatus.CANCELLED
+
+
+def test_unknown_routes_and_methods_answer_json(api):
+    response = api.get("/nope")
+    assert response.status_code == 404 and response.json["msg"]
+    assert api.get("/healthz").json == {"msg": "ok"}

@@ -1,0 +1,146 @@
+"""The whole platform as a user meets it: real processes, real Redis, real Docker."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import docker
+import pytest
+
+from ironworks.cli.main import zip_directory
+from ironworks.client import ApiError
+from runner.spec import LABEL_PROJECT, LABEL_RUNNER, LABEL_TASK
+from tests.conftest import ROOT, wait_until, zip_files
+
+SHELL = {"stack": "sh", "command": "sh run.sh"}
+
+
+@pytest.fixture(scope="module")
+def engine():
+    client = docker.from_env()
+    yield client
+    client.close()
+
+
+def containers(engine, **labels: str) -> list[dict]:
+    """Summaries straight from the engine's list call: no per-container inspect to race with."""
+    filters = [f"{k}={v}" for k, v in labels.items()]
+    return engine.api.containers(all=True, filters={"label": filters})
+
+
+def upload_script(project, name: str, script: str, **fields) -> dict:
+    data = {"name": name, **SHELL, **fields}
+    return project.upload_code(zip_files({"run.sh": script}), data)
+
+
+def test_hello_runs_each_payload_in_its_own_container(platform):
+    project = platform.new_project("hello")
+    hello = zip_directory(ROOT / "examples" / "hello")
+    project.upload_code(hello, {"name": "hello", "stack": "python", "command": "python3 hello.py"})
+    names = ["Ada", "Grace", "Linus", "Barbara", "Ken"]
+    ids = [project.queue("hello", json.dumps({"name": n})) for n in names]
+    for task_id, name in zip(ids, names, strict=True):
+        task = project.wait(task_id, timeout_s=120)
+        assert (task["status"], task["exit_code"]) == ("complete", 0), task
+        assert project.log(task_id) == f"Hello, {name}!\n"
+        assert json.loads(task["result"]) == {"greeted": name}
+        assert task["start_time"] and task["end_time"] and task["duration"] >= 0
+
+
+def test_the_container_contract_is_what_the_worker_sees(platform):
+    project = platform.new_project("contract")
+    script = (
+        'echo "args=$*"; echo "id=$TASK_ID"; cat "$PAYLOAD_FILE"; echo;'
+        ' echo "dirs=$TASK_DIR $RESULT_FILE $CONFIG_FILE"; echo "greeting=$GREETING";'
+        ' echo "uid=$(id -u)"; pwd; touch /mnt/code/x 2>/dev/null || echo "code is read-only"'
+    )
+    upload_script(project, "contract", script, env_vars={"GREETING": "hi"})
+    task_id = project.queue("contract", "the-payload")
+    assert project.wait(task_id, timeout_s=60)["status"] == "complete"
+    log = project.log(task_id)
+    iron_args = "-payload /mnt/task/payload.json -config /mnt/task/config.json"
+    assert f"args={iron_args} -id {task_id} -d /mnt/task" in log
+    assert f"id={task_id}" in log and "the-payload" in log and "greeting=hi" in log
+    assert "dirs=/mnt/task /mnt/task/result.json /mnt/task/config.json" in log
+    assert "uid=10001" in log and "/mnt/code" in log and "code is read-only" in log
+
+
+def test_non_zero_exit_is_an_error_with_its_exit_code(platform):
+    project = platform.new_project("fails")
+    upload_script(project, "fails", "echo failing >&2; exit 3")
+    task = project.wait(project.queue("fails"), timeout_s=60)
+    assert (task["status"], task["exit_code"]) == ("error", 3)
+    assert project.log(task["id"]) == "failing\n"
+
+
+def test_timeout_kills_the_container_and_records_timeout(platform, engine):
+    project = platform.new_project("slow")
+    upload_script(project, "slow", "echo started; sleep 60")
+    task_id = project.queue("slow", timeout=2)
+    task = project.wait(task_id, timeout_s=60)
+    assert task["status"] == "timeout" and "timed out" in task["msg"]
+    assert project.log(task_id) == "started\n"
+    assert containers(engine, **{LABEL_TASK: task_id}) == []
+
+
+def test_cancel_stops_a_running_task_and_its_container(platform, engine):
+    project = platform.new_project("cancel")
+    upload_script(project, "sleeper", "echo up; sleep 60")
+    task_id = project.queue("sleeper")
+    wait_until(lambda: project.task(task_id)["status"] == "running", what="the task to run")
+    wait_until(lambda: containers(engine, **{LABEL_TASK: task_id}), what="its container")
+    cancelled_at = time.monotonic()
+    assert project.cancel(task_id)["task"]["status"] == "cancelled"
+    wait_until(lambda: not containers(engine, **{LABEL_TASK: task_id}), timeout_s=5, what="removal")
+    assert time.monotonic() - cancelled_at < 2
+    assert project.task(task_id)["status"] == "cancelled"
+
+
+def test_project_limit_is_never_exceeded_and_other_projects_still_run(platform, engine):
+    limited = platform.new_project("limited", max_concurrency=2)
+    other = platform.new_project("other")
+    upload_script(limited, "nap", "sleep 2")
+    upload_script(other, "quick", "echo quick")
+    ids = [limited.queue("nap") for _ in range(6)]
+    peak, stop = [0], threading.Event()
+
+    def sample():
+        while not stop.is_set():
+            running = containers(engine, **{LABEL_PROJECT: limited.project_id})
+            peak[0] = max(peak[0], len([c for c in running if c["State"] == "running"]))
+            time.sleep(0.1)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        quick = other.wait(other.queue("quick"), timeout_s=30)
+        assert quick["status"] == "complete"
+        assert any(limited.task(i)["status"] == "queued" for i in ids), "limit had no effect"
+        finished = [limited.wait(i, timeout_s=120) for i in ids]
+    finally:
+        stop.set()
+        sampler.join()
+    assert [t["status"] for t in finished] == ["complete"] * 6
+    assert 1 <= peak[0] <= 2
+
+
+def test_no_containers_are_left_behind(platform, engine):
+    project = platform.new_project("tidy")
+    upload_script(project, "tidy", "echo done")
+    assert project.wait(project.queue("tidy"), timeout_s=60)["status"] == "complete"
+    assert containers(engine, **{LABEL_RUNNER: platform.runner_id}) == []
+
+
+def test_api_errors_reach_the_client_as_messages(platform):
+    project = platform.new_project("errors")
+    with pytest.raises(ApiError) as unknown:
+        project.queue("missing")
+    assert unknown.value.status == 404 and "missing" in unknown.value.msg
+
+
+def test_platform_log_has_no_tracebacks(platform):
+    log = Path(platform.settings.data_dir / "platform.log").read_text()
+    assert "Traceback" not in log, log[-3000:]

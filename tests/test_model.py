@@ -1,0 +1,57 @@
+"""Pure logic: settings, the status machine, the hash codec, admission order. No I/O."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ironworks.codec import from_hash, to_hash
+from ironworks.errors import ConfigError, DecodeError
+from ironworks.model import Code, Task, TaskStatus, admission_score, can_transition
+from ironworks.settings import Settings
+
+
+def test_settings_read_typed_values_and_reject_unknown_names():
+    settings = Settings.from_env(
+        {
+            "IRONWORKS_API_WORKERS": "4",
+            "IRONWORKS_DATA_DIR": "/srv/iw",
+            "REDIS_URL": "redis://r:6379/2",
+            "IRONWORKS_URL": "http://ignored-client-setting",
+            "HOME": "/root",
+        }
+    )
+    assert settings.api_workers == 4 and settings.data_dir == Path("/srv/iw")
+    assert settings.redis_url == "redis://r:6379/2"
+    with pytest.raises(ConfigError, match="IRONWORKS_API_WORKRS"):
+        Settings.from_env({"IRONWORKS_API_WORKRS": "4"})
+    with pytest.raises(ConfigError, match="not a valid int"):
+        Settings.from_env({"IRONWORKS_API_WORKERS": "many"})
+
+
+def test_terminal_statuses_allow_no_further_transition():
+    for status in TaskStatus:
+        if status.is_terminal:
+            assert not any(can_transition(status, new) for new in TaskStatus)
+    assert can_transition(TaskStatus.QUEUED, TaskStatus.RUNNING)
+    assert not can_transition(TaskStatus.QUEUED, TaskStatus.COMPLETE)
+
+
+def test_codec_round_trips_optional_and_json_fields():
+    code = Code("c", "p", "n", 3, "sh", "true", "sha", 10, 1.5, None, 30, {"A": "1"})
+    assert from_hash(Code, to_hash(code)) == code
+    task = Task("t", "p", "c", "n", 1, TaskStatus.ERROR, "", 2, 60, 1.0, exit_code=3)
+    decoded = from_hash(Task, to_hash(task))
+    assert decoded == task and decoded.status is TaskStatus.ERROR and decoded.label is None
+
+
+def test_codec_reports_corrupt_records():
+    raw = to_hash(Task("t", "p", "c", "n", 1, TaskStatus.QUEUED, "", 0, 60, 1.0))
+    with pytest.raises(DecodeError):
+        from_hash(Task, raw | {"priority": "high"})
+
+
+def test_admission_score_orders_by_priority_then_arrival():
+    scores = [admission_score(p, seq) for p, seq in [(2, 9), (1, 1), (1, 5), (0, 2)]]
+    assert scores == sorted(scores)

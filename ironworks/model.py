@@ -5,6 +5,7 @@ Pure: no Redis, Docker or Flask here, so the rules are unit-tested on their own.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -22,6 +23,11 @@ class TaskStatus(StrEnum):
     @property
     def is_terminal(self) -> bool:
         return self not in (TaskStatus.QUEUED, TaskStatus.RUNNING)
+
+    @property
+    def rank(self) -> int:
+        """How far along its life a task in this status is; statuses only move up in rank."""
+        return 0 if self is TaskStatus.QUEUED else 1 if self is TaskStatus.RUNNING else 2
 
 
 # Legal transitions; the store's Lua scripts enforce the same table atomically.
@@ -42,6 +48,10 @@ TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
 def can_transition(current: TaskStatus, new: TaskStatus) -> bool:
     return new in TRANSITIONS.get(current, frozenset())
 
+
+# A task ending in one of these is queued again while its code's `retries` allow.
+RETRIED_STATUSES = frozenset({TaskStatus.ERROR, TaskStatus.TIMEOUT, TaskStatus.KILLED})
+MAX_RETRIES = 10
 
 PRIORITIES = (0, 1, 2)
 
@@ -75,6 +85,8 @@ class Code:
     max_concurrency: int | None = None
     timeout: int | None = None
     env_vars: dict[str, str] = field(default_factory=dict)
+    retries: int = 0
+    retries_delay: int = 0
 
 
 @dataclass(frozen=True)
@@ -100,12 +112,50 @@ class Task:
     end_time: float | None = None
     result: str | None = None
     runner: str | None = None
+    # Retry policy copied from the code when queued, so later uploads do not change it.
+    max_retries: int = 0
+    retries_delay: int = 0
+    retry_count: int = 0
+    retry_of: str | None = None
+
+    @property
+    def should_retry(self) -> bool:
+        return self.status in RETRIED_STATUSES and self.retry_count < self.max_retries
 
     @property
     def duration_ms(self) -> int | None:
         if self.start_time is None or self.end_time is None:
             return None
         return int((self.end_time - self.start_time) * 1000)
+
+
+def derived_id(cause: str, of: str) -> str:
+    """A stable id for the one object `cause` makes of `of` (e.g. the automatic retry of a
+    task), so that doing it twice after a redelivered event finds the first and stops."""
+    return hashlib.sha256(f"{cause}:{of}".encode()).hexdigest()[:24]
+
+
+def retry_of(task: Task, task_id: str, now: float, delay: int | None = None) -> Task:
+    """The task that runs `task` again: same code revision and payload, linked by retry_of."""
+    return Task(
+        id=task_id,
+        project_id=task.project_id,
+        code_id=task.code_id,
+        code_name=task.code_name,
+        code_rev=task.code_rev,
+        status=TaskStatus.QUEUED,
+        payload=task.payload,
+        priority=task.priority,
+        timeout=task.timeout,
+        created_at=now,
+        cluster=task.cluster,
+        delay=task.retries_delay if delay is None else delay,
+        label=task.label,
+        max_retries=task.max_retries,
+        retries_delay=task.retries_delay,
+        retry_count=task.retry_count + 1,
+        retry_of=task.id,
+    )
 
 
 def admission_score(priority: int, seq: int) -> int:

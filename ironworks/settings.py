@@ -39,6 +39,12 @@ class Settings:
     runner_clusters: str = "default"
     runner_id: str = ""
     scheduler_idle_wait_s: float = 0.5
+    # A runner renews its lease every lease_renew_s; one not renewed for lease_ttl_s is lost.
+    lease_ttl_s: float = 15.0
+    lease_renew_s: float = 3.0
+    # An admitted task no runner has started within this is checked and, if lost, requeued.
+    dispatch_lease_s: float = 60.0
+    reaper_interval_s: float = 1.0
     container_memory_mb: int = 512
     container_pids_limit: int = 256
     container_tmpfs_mb: int = 64

@@ -1,9 +1,11 @@
-"""`python -m runner [--concurrency N]`: a pool of RQ workers, each running one task at a time."""
+"""`python -m runner [--concurrency N]`: a pool of RQ workers, each running one task at a time,
+and a janitor process that removes orphaned containers."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import multiprocessing
 import os
 import socket
 import time
@@ -11,10 +13,10 @@ import time
 from redis import Redis
 from rq.worker_pool import WorkerPool
 
-from ironworks.model import TaskStatus
 from ironworks.preflight import check_redis
 from ironworks.settings import Settings
 from ironworks.store import Store
+from runner import janitor
 from runner.docker_driver import DockerDriver
 from runner.spec import LABEL_ATTEMPT, LABEL_TASK
 
@@ -36,6 +38,11 @@ def main() -> None:
     driver = DockerDriver()
     driver.ping()
     reclaim_leftovers(store, driver, runner_id)
+    # Spawned, not forked: it shares no connections or threads with the worker pool.
+    sweeper = multiprocessing.get_context("spawn").Process(
+        target=janitor.main, name="janitor", daemon=True
+    )
+    sweeper.start()
     log.info("runner %s serving %s with %d slots", runner_id, settings.clusters, args.concurrency)
     pool = WorkerPool(
         settings.clusters,
@@ -46,15 +53,16 @@ def main() -> None:
 
 
 def reclaim_leftovers(store: Store, driver: DockerDriver, runner_id: str) -> None:
-    """Remove containers a previous life of this runner left behind and end their tasks."""
-    for container in driver.leftovers(runner_id):
+    """Remove containers a previous life of this runner left behind and end their tasks as
+    `killed` ("runner lost"), without waiting for their leases to run out."""
+    for container in driver.containers_of(store.instance_id(), runner_id):
         labels = container.labels
         container.remove()
         task = store.tasks.get(labels[LABEL_TASK])
-        ended = store.tasks.finish(
-            task, int(labels[LABEL_ATTEMPT]), TaskStatus.KILLED, now=time.time(), msg="runner lost"
+        ended = task.attempt == int(labels[LABEL_ATTEMPT]) and store.tasks.reap(
+            task, time.time(), lease_expired=False
         )
-        log.warning("removed leftover container of task %s (ended: %s)", task.id, ended)
+        log.warning("removed leftover container of task %s (ended now: %s)", task.id, ended)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,14 @@ import docker.errors
 from docker.models.containers import Container
 
 from ironworks.errors import IronworksError
-from runner.spec import CODE_DIR, LABEL_RUNNER, TASK_DIR, WORKER_USER, ContainerSpec
+from runner.spec import (
+    CODE_DIR,
+    LABEL_INSTANCE,
+    LABEL_RUNNER,
+    TASK_DIR,
+    WORKER_USER,
+    ContainerSpec,
+)
 
 
 class DriverError(IronworksError):
@@ -26,6 +33,10 @@ class Exit:
 class TaskContainer:
     def __init__(self, container: Container) -> None:
         self._c = container
+
+    @property
+    def id(self) -> str:
+        return self._c.id
 
     @property
     def labels(self) -> dict[str, str]:
@@ -50,7 +61,10 @@ class TaskContainer:
         try:
             self._c.remove(force=True)
         except docker.errors.NotFound:
-            pass
+            pass  # already gone
+        except docker.errors.APIError as e:
+            if e.status_code != 409:  # 409: another removal of it is already in progress
+                raise
 
 
 class DockerDriver:
@@ -78,10 +92,15 @@ class DockerDriver:
             raise DriverError(f"cannot start the task's container: {e}") from e
         return TaskContainer(container)
 
-    def leftovers(self, runner_id: str) -> list[TaskContainer]:
-        found = self._client.containers.list(
-            all=True, filters={"label": f"{LABEL_RUNNER}={runner_id}"}
-        )
+    def containers_of(self, instance_id: str, runner_id: str | None = None) -> list[TaskContainer]:
+        """Task containers of one installation (and, if given, one runner), running or not."""
+        labels = [f"{LABEL_INSTANCE}={instance_id}"]
+        if runner_id is not None:
+            labels.append(f"{LABEL_RUNNER}={runner_id}")
+        try:
+            found = self._client.containers.list(all=True, filters={"label": labels})
+        except docker.errors.NotFound:
+            return []  # one went away while being listed; the next sweep sees the rest
         return [TaskContainer(c) for c in found]
 
 

@@ -5,8 +5,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
+
+import redis
 
 from ironworks.model import Task, TaskStatus
 from ironworks.settings import Settings
@@ -14,15 +18,17 @@ from ironworks.store import Store
 from runner import taskdir
 from runner.cache import CodeCache
 from runner.docker_driver import DockerDriver, TaskContainer
+from runner.lease import Lease
 from runner.logs import LogPump
-from runner.spec import build_spec
+from runner.spec import Placement, build_spec
 
 log = logging.getLogger(__name__)
 
-# How often a running task's deadline and cancellation are checked.
-POLL_S = 0.2
+# How often a running task's deadline, cancellation and lease are checked.
+POLL_S = 0.25
 # How long to wait for the last log lines after the container has exited.
 LOG_DRAIN_S = 5.0
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -31,7 +37,7 @@ class RunnerContext:
     store: Store
     driver: DockerDriver
     cache: CodeCache
-    runner_id: str
+    placement: Placement
 
     @property
     def task_root(self) -> Path:
@@ -48,43 +54,65 @@ class Outcome:
 
 def execute(ctx: RunnerContext, task_id: str, attempt: int) -> None:
     task = ctx.store.tasks.get(task_id)
-    if not ctx.store.tasks.start(task, attempt, ctx.runner_id, time.time()):
+    started = ctx.store.tasks.start(
+        task, attempt, ctx.placement.runner_id, time.time(), ctx.settings.lease_ttl_s
+    )
+    if not started:
         log.info("task %s attempt %d is no longer this runner's to start", task_id, attempt)
         return
     task = dataclasses.replace(task, status=TaskStatus.RUNNING, attempt=attempt)
+    lease = Lease(ctx.store.tasks, task.id, attempt, ctx.settings.lease_ttl_s)
     try:
-        outcome = _run(ctx, task)
+        outcome = _run(ctx, task, lease)
     except Exception as e:
         # The platform failed, not the task: say so on the task, then let RQ record it too.
-        _record(ctx, task, Outcome(TaskStatus.ERROR, msg=f"platform error: {e}"))
+        _record(ctx, task, lease, Outcome(TaskStatus.ERROR, msg=f"platform error: {e}"))
         raise
     if outcome is not None:
-        _record(ctx, task, outcome)
+        _record(ctx, task, lease, outcome)
 
 
-def _record(ctx: RunnerContext, task: Task, outcome: Outcome) -> None:
-    written = ctx.store.tasks.finish(
-        task,
-        task.attempt,
-        outcome.status,
-        now=time.time(),
-        exit_code=outcome.exit_code,
-        msg=outcome.msg,
-        result=outcome.result,
-    )
-    if not written:
-        log.warning("task %s: end refused, attempt %d no longer owns it", task.id, task.attempt)
+def _record(ctx: RunnerContext, task: Task, lease: Lease, outcome: Outcome) -> None:
+    def write() -> bool:
+        return ctx.store.tasks.finish(
+            task,
+            task.attempt,
+            outcome.status,
+            now=time.time(),
+            exit_code=outcome.exit_code,
+            msg=outcome.msg,
+            result=outcome.result,
+        )
+
+    if not _while_lease_holds(lease, write):
+        log.info(
+            "task %s: ended elsewhere (cancelled or reaped) before attempt %d",
+            task.id,
+            task.attempt,
+        )
 
 
-def _run(ctx: RunnerContext, task: Task) -> Outcome | None:
+def _while_lease_holds(lease: Lease, write: Callable[[], bool]) -> bool:
+    """Retry a write through a Redis outage for as long as our lease could still be valid;
+    after that the reaper has settled the task and the write would be refused anyway."""
+    while True:
+        try:
+            return write()
+        except (redis.ConnectionError, redis.TimeoutError):
+            if lease.surely_expired():
+                return False
+            time.sleep(POLL_S)
+
+
+def _run(ctx: RunnerContext, task: Task, lease: Lease) -> Outcome | None:
     code = ctx.store.codes.revision(task.code_id, task.code_rev)
     code_dir = ctx.cache.directory(code.archive_sha256)
     task_dir = taskdir.prepare(ctx.task_root, task, config={})
     try:
-        spec = build_spec(task, code, code_dir, task_dir, ctx.runner_id, ctx.settings)
+        spec = build_spec(task, code, code_dir, task_dir, ctx.placement, ctx.settings)
         container = ctx.driver.start(spec)
         try:
-            return _supervise(ctx, task, container, task_dir)
+            return _supervise(ctx, task, lease, container, task_dir)
         finally:
             container.remove()
     finally:
@@ -92,30 +120,31 @@ def _run(ctx: RunnerContext, task: Task) -> Outcome | None:
 
 
 def _supervise(
-    ctx: RunnerContext, task: Task, container: TaskContainer, task_dir: Path
+    ctx: RunnerContext, task: Task, lease: Lease, container: TaskContainer, task_dir: Path
 ) -> Outcome | None:
-    """Wait for the container to exit, killing it on timeout or when the task is cancelled.
+    """Wait for the container to exit, killing it on timeout or when the task is no longer ours
+    (cancelled, or reaped after our lease ran out).
 
-    Returns None when the task ended elsewhere (cancelled): there is nothing left to record.
+    Returns None when the task ended elsewhere: there is nothing left to record.
     """
     pump = LogPump(
         container.output(), ctx.store.tasks, task.id, task.attempt, ctx.settings.log_max_bytes
     )
     pump.start()
     deadline = time.monotonic() + task.timeout
-    timed_out = cancelled = False
+    timed_out = lost = False
     while pump.is_alive():
         pump.join(POLL_S)
         if time.monotonic() >= deadline:
             timed_out = True
-        elif ctx.store.tasks.status(task.id) is not TaskStatus.RUNNING:
-            cancelled = True
-        if timed_out or cancelled:
+        elif not lease.renew():
+            lost = True
+        if timed_out or lost:
             container.kill()
             break
     exit_ = container.wait()
     pump.join(LOG_DRAIN_S)
-    if cancelled:
+    if lost:
         return None
     if timed_out:
         return Outcome(TaskStatus.TIMEOUT, msg=f"timed out after {task.timeout} s")

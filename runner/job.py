@@ -9,6 +9,7 @@ from ironworks.store import Store
 from runner.cache import CodeCache
 from runner.docker_driver import DockerDriver
 from runner.execute import RunnerContext, execute
+from runner.spec import Placement
 
 
 def run_task(task_id: str, attempt: int) -> None:
@@ -19,14 +20,15 @@ def run_task(task_id: str, attempt: int) -> None:
 
 def context_from_env() -> RunnerContext:
     settings = Settings.from_env()
+    store = Store.connect(settings)
     return RunnerContext(
         settings=settings,
-        store=Store.connect(settings),
+        store=store,
         driver=DockerDriver(),
         cache=CodeCache(
             settings.runner_dir / "code",
             LocalBlobStore(settings.blob_dir),
             ArchiveLimits.from_settings(settings),
         ),
-        runner_id=settings.runner_id,
+        placement=Placement(store.instance_id(), settings.runner_id),
     )

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import codecs
+import logging
 import threading
 from collections.abc import Iterable
 
+import redis
+
 from ironworks.store.tasks import TaskStore
+
+log = logging.getLogger(__name__)
 
 
 class LogPump(threading.Thread):
@@ -25,11 +30,20 @@ class LogPump(threading.Thread):
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
 
     def run(self) -> None:
-        owned = True
+        self._owned = True
         for chunk in self._output:
-            text = self._decoder.decode(chunk)
-            if owned and text:
-                owned = self._tasks.append_log(self._task_id, self._attempt, text, self._max_bytes)
-        tail = self._decoder.decode(b"", final=True)
-        if owned and tail:
-            self._tasks.append_log(self._task_id, self._attempt, tail, self._max_bytes)
+            self._append(self._decoder.decode(chunk))
+        self._append(self._decoder.decode(b"", final=True))
+
+    def _append(self, text: str) -> None:
+        if not (self._owned and text):
+            return
+        try:
+            self._owned = self._tasks.append_log(
+                self._task_id, self._attempt, text, self._max_bytes
+            )
+        except (redis.ConnectionError, redis.TimeoutError):
+            # Keep draining so the container never blocks on a full pipe; these lines are lost.
+            log.warning(
+                "task %s: Redis unavailable, %d log bytes dropped", self._task_id, len(text)
+            )

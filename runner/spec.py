@@ -20,6 +20,7 @@ LABEL_TASK = "io.ironworks.task_id"
 LABEL_PROJECT = "io.ironworks.project_id"
 LABEL_ATTEMPT = "io.ironworks.attempt"
 LABEL_RUNNER = "io.ironworks.runner"
+LABEL_INSTANCE = "io.ironworks.instance"
 
 
 @dataclass(frozen=True)
@@ -35,8 +36,16 @@ class ContainerSpec:
     tmpfs_mb: int
 
 
+@dataclass(frozen=True)
+class Placement:
+    """Where a container runs: which installation and which runner own it."""
+
+    instance_id: str
+    runner_id: str
+
+
 def build_spec(
-    task: Task, code: Code, code_dir: Path, task_dir: Path, runner_id: str, settings: Settings
+    task: Task, code: Code, code_dir: Path, task_dir: Path, placement: Placement, settings: Settings
 ) -> ContainerSpec:
     # The user's command is a shell line (as on IronWorker); IronWorker's arguments follow it.
     iron_args = ["-payload", PAYLOAD_FILE, "-config", CONFIG_FILE, "-id", task.id, "-d", TASK_DIR]
@@ -54,7 +63,8 @@ def build_spec(
         LABEL_TASK: task.id,
         LABEL_PROJECT: task.project_id,
         LABEL_ATTEMPT: str(task.attempt),
-        LABEL_RUNNER: runner_id,
+        LABEL_RUNNER: placement.runner_id,
+        LABEL_INSTANCE: placement.instance_id,
     }
     return ContainerSpec(
         image=image_for(code.stack),

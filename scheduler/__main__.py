@@ -1,4 +1,4 @@
-"""`python -m scheduler`: run the admission loop until SIGTERM or Ctrl-C."""
+"""`python -m scheduler`: admission, reaper and event consumers until SIGTERM or Ctrl-C."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ import threading
 from ironworks.preflight import check_redis
 from ironworks.settings import Settings
 from ironworks.store import Store
-from scheduler import loop
-from scheduler.dispatch import Dispatcher
+from scheduler import service
 
 
 def main() -> None:
@@ -18,13 +17,19 @@ def main() -> None:
         level=logging.INFO, format="%(asctime)s scheduler %(levelname)s %(message)s"
     )
     settings = Settings.from_env()
-    store = Store.connect(settings)
-    check_redis(store)
+    check_redis(Store.connect(settings))
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    logging.getLogger(__name__).info("scheduler started")
-    loop.run(store, Dispatcher(settings), settings.scheduler_idle_wait_s, stop)
+    failed = service.Failed()
+    workers = service.threads(settings, stop, failed)
+    for worker in workers:
+        worker.start()
+    logging.getLogger(__name__).info("scheduler started: %s", ", ".join(w.name for w in workers))
+    stop.wait()
+    for worker in workers:
+        worker.join(timeout=5)
+    raise SystemExit(1 if failed.is_set() else 0)
 
 
 if __name__ == "__main__":

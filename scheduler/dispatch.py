@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from redis import Redis
 from rq import Queue
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
 
 from ironworks.settings import Settings
 from ironworks.store.admission import Admission
 
 # By name, so the scheduler never imports the runner.
 RUN_TASK = "runner.job.run_task"
+# A job in one of these may still reach a runner.
+ALIVE = frozenset({JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED, JobStatus.STARTED})
 # RQ's own timeout is only a backstop: the runner enforces each task's timeout itself.
 BACKSTOP_MARGIN_S = 300
 
@@ -31,8 +35,20 @@ class Dispatcher:
             args=(admission.task_id, admission.attempt),
             # One job per attempt: a repeated dispatch of the same attempt is refused by the
             # runner's fenced start, so a duplicate can never run the task twice.
-            job_id=f"{admission.task_id}-{admission.attempt}",
+            job_id=job_id(admission.task_id, admission.attempt),
             timeout=self._job_timeout,
             result_ttl=0,
             failure_ttl=24 * 3600,
         )
+
+    def is_waiting(self, task_id: str, attempt: int) -> bool:
+        """Whether the job for this attempt may still reach a runner."""
+        try:
+            job = Job.fetch(job_id(task_id, attempt), connection=self._redis)
+        except NoSuchJobError:
+            return False
+        return job.get_status(refresh=False) in ALIVE
+
+
+def job_id(task_id: str, attempt: int) -> str:
+    return f"{task_id}-{attempt}"

@@ -46,7 +46,7 @@ def admit_ids(store: Store, project: Project) -> list[str]:
 
 def finish(store: Store, task_id: str) -> None:
     task = store.tasks.get(task_id)
-    assert store.tasks.start(task, task.attempt, "r", time.time())
+    assert store.tasks.start(task, task.attempt, "r", time.time(), 15)
     assert store.tasks.finish(store.tasks.get(task_id), task.attempt, TaskStatus.COMPLETE, now=1)
 
 
@@ -99,9 +99,9 @@ def test_admission_increments_the_attempt_and_start_is_fenced_by_it(store):
     (admission,) = store.admission.admit(project.id)
     assert admission.attempt == 1 and admission.cluster == "default"
     task = store.tasks.get(task_id)
-    assert not store.tasks.start(task, 2, "r", time.time())  # a stale or forged attempt
-    assert store.tasks.start(task, 1, "r", time.time())
-    assert not store.tasks.start(task, 1, "r", time.time())  # a duplicate dispatch
+    assert not store.tasks.start(task, 2, "r", time.time(), 15)  # a stale or forged attempt
+    assert store.tasks.start(task, 1, "r", time.time(), 15)
+    assert not store.tasks.start(task, 1, "r", time.time(), 15)  # a duplicate dispatch
 
 
 def test_late_write_from_another_attempt_is_refused(store):
@@ -110,7 +110,7 @@ def test_late_write_from_another_attempt_is_refused(store):
     (task_id,) = queue(store, code)
     store.admission.admit(project.id)
     task = store.tasks.get(task_id)
-    store.tasks.start(task, 1, "r", time.time())
+    store.tasks.start(task, 1, "r", time.time(), 15)
     assert not store.tasks.append_log(task_id, 7, "forged", 1000)
     assert not store.tasks.finish(task, 7, TaskStatus.COMPLETE, now=time.time())
     assert store.tasks.get(task_id).status is TaskStatus.RUNNING
@@ -122,7 +122,7 @@ def test_log_is_capped_with_a_visible_mark(store):
     code = make_code(store, project)
     (task_id,) = queue(store, code)
     store.admission.admit(project.id)
-    store.tasks.start(store.tasks.get(task_id), 1, "r", time.time())
+    store.tasks.start(store.tasks.get(task_id), 1, "r", time.time(), 15)
     for _ in range(5):
         store.tasks.append_log(task_id, 1, "x" * 40, max_bytes=100)
     log = store.tasks.log(task_id)

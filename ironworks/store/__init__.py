@@ -6,9 +6,11 @@ from dataclasses import dataclass
 
 from redis import Redis
 
+from ironworks.model import new_id
 from ironworks.settings import Settings
 from ironworks.store.admission import AdmissionStore
 from ironworks.store.codes import CodeStore
+from ironworks.store.events import EventStore
 from ironworks.store.keys import Keys
 from ironworks.store.projects import ProjectStore
 from ironworks.store.scripts import Scripts
@@ -18,10 +20,12 @@ from ironworks.store.tasks import TaskStore
 @dataclass(frozen=True)
 class Store:
     redis: Redis
+    keys: Keys
     projects: ProjectStore
     codes: CodeStore
     tasks: TaskStore
     admission: AdmissionStore
+    events: EventStore
 
     @classmethod
     def connect(cls, settings: Settings) -> Store:
@@ -33,11 +37,18 @@ class Store:
         keys, scripts = Keys(prefix), Scripts(redis)
         return cls(
             redis=redis,
+            keys=keys,
             projects=ProjectStore(redis, keys),
             codes=CodeStore(redis, keys),
             tasks=TaskStore(redis, keys, scripts),
             admission=AdmissionStore(redis, keys, scripts),
+            events=EventStore(redis, keys, scripts),
         )
+
+    def instance_id(self) -> str:
+        key = self.keys.instance()
+        self.redis.set(key, new_id(), nx=True)
+        return self.redis.get(key)
 
     def ping(self) -> bool:
         return bool(self.redis.ping())

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from redis import Redis
 
-from ironworks.model import admission_score
+from ironworks.model import Task, admission_score
 from ironworks.store.keys import Keys
 from ironworks.store.scripts import Scripts
 
@@ -25,8 +26,14 @@ class AdmissionStore:
     def ready_projects(self) -> list[str]:
         return sorted(self._r.smembers(self._k.ready_projects()))
 
-    def admit(self, project_id: str, per_code: int = 16) -> list[Admission]:
-        """Admit what the project's limits allow, looking at most `per_code` deep per code."""
+    def admit(
+        self, project_id: str, dispatch_lease_s: float = 60, per_code: int = 16
+    ) -> list[Admission]:
+        """Admit what the project's limits allow, looking at most `per_code` deep per code.
+
+        Each admitted task must be started by a runner within `dispatch_lease_s` or the
+        reaper looks at it again.
+        """
         k = self._k
         code_ids = sorted(self._r.smembers(k.project_waiting_codes(project_id)))
         with self._r.pipeline(transaction=False) as pipe:
@@ -38,8 +45,9 @@ class AdmissionStore:
             k.project_active(project_id),
             k.project_waiting_codes(project_id),
             k.ready_projects(),
+            k.leases(),
         ]
-        args: list[object] = [project_id, len(code_ids)]
+        args: list[object] = [project_id, time.time() + dispatch_lease_s, len(code_ids)]
         for code_id, candidates in zip(code_ids, heads, strict=True):
             keys += [k.code(code_id), k.waiting(code_id), k.code_active(code_id)]
             args += [code_id, len(candidates), *candidates]
@@ -68,6 +76,34 @@ class AdmissionStore:
             score = admission_score(int(priority), int(seq))
             moved += int(self._scripts.run("promote", keys, [task_id, score, code_id, project_id]))
         return moved
+
+    def expired_leases(self, now: float, limit: int = 500) -> list[str]:
+        return self._r.zrangebyscore(self._k.leases(), "-inf", now, start=0, num=limit)
+
+    def extend_lease(self, task_id: str, until: float) -> None:
+        """Only for a lease that exists: never resurrect one a finish has removed."""
+        self._r.zadd(self._k.leases(), {task_id: until}, xx=True)
+
+    def requeue(self, task: Task, now: float) -> bool:
+        """Give an admitted task that no runner started back to admission, freeing its slot."""
+        k = self._k
+        keys = [
+            k.task(task.id),
+            k.leases(),
+            k.project_active(task.project_id),
+            k.code_active(task.code_id),
+            k.waiting(task.code_id),
+            k.project_waiting_codes(task.project_id),
+            k.ready_projects(),
+            k.scheduler_wake(),
+        ]
+        score = admission_score(task.priority, task.seq)
+        args = [task.id, task.attempt, now, score, task.code_id, task.project_id]
+        return self._scripts.run("requeue", keys, args) == 1
+
+    def forget_lease(self, task_id: str) -> None:
+        """Drop a lease entry whose task record is gone."""
+        self._r.zrem(self._k.leases(), task_id)
 
     def wait_for_work(self, timeout_s: float) -> None:
         """Block until something may be admissible (a task queued or a slot freed) or timeout."""

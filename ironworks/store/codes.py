@@ -46,6 +46,18 @@ class CodeStore:
             raise NotFound(f"Code {name!r} not found")
         return self.get(project_id, code_id)
 
+    def set_paused(self, code_id: str, paused: bool) -> None:
+        """A paused code admits nothing; what is running goes on. Admission reads the flag."""
+        self._r.hset(self._k.code(code_id), "paused", "1" if paused else "0")
+
+    def is_paused(self, code_id: str) -> bool:
+        return self._r.hget(self._k.code(code_id), "paused") == "1"
+
+    def stats(self, code_id: str) -> dict[str, int]:
+        return {
+            status: int(n) for status, n in self._r.hgetall(self._k.code_stats(code_id)).items()
+        }
+
     def revision(self, code_id: str, rev: int) -> Code:
         raw = self._r.hgetall(self._k.code_revision(code_id, rev))
         if not raw:

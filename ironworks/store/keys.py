@@ -12,6 +12,11 @@ class Keys:
     def _k(self, *parts: str) -> str:
         return ":".join((self.prefix, *parts))
 
+    def instance(self) -> str:
+        """This installation's id: labels its containers so hosts shared by several
+        installations never touch each other's."""
+        return self._k("instance")
+
     # projects and auth
     def project(self, project_id: str) -> str:
         return self._k("project", project_id)
@@ -77,6 +82,18 @@ class Keys:
 
     def code_active(self, code_id: str) -> str:
         return self._k("code", code_id, "active")
+
+    def leases(self) -> str:
+        """Sorted set of admitted and running tasks by the time their lease runs out."""
+        return self._k("leases")
+
+    def code_stats(self, code_id: str) -> str:
+        """Hash status -> number of the code's tasks currently in that status."""
+        return self._k("code", code_id, "stats")
+
+    def code_stats_seen(self, code_id: str) -> str:
+        """Hash task id -> the status the stats last counted it in (makes counting idempotent)."""
+        return self._k("code", code_id, "stats_seen")
 
     def scheduler_wake(self) -> str:
         """List pushed to whenever admission may make progress."""

@@ -7,7 +7,16 @@ from importlib import resources
 from redis import Redis
 from redis.commands.core import Script
 
-NAMES = ("admit", "promote", "start", "finish", "append_log")
+NAMES = (
+    "admit",
+    "promote",
+    "start",
+    "renew",
+    "finish",
+    "requeue",
+    "append_log",
+    "count_status",
+)
 
 
 class Scripts:

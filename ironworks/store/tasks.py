@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from redis import Redis
+from redis import Redis, WatchError
 
 from ironworks.codec import from_hash, to_hash
 from ironworks.errors import Conflict, NotFound
@@ -13,6 +13,9 @@ from ironworks.model import Task, TaskStatus, admission_score
 from ironworks.store.keys import Keys
 from ironworks.store.scripts import Scripts
 
+EVENTS_MAXLEN = 1_000_000  # approximate; consumers keep well ahead of this
+
+RUNNER_LOST = "runner lost"
 LOG_TRUNCATED_MARK = "\n[ironworks] log truncated: the task wrote more than its log cap\n"
 
 
@@ -33,6 +36,26 @@ class TaskStore:
             pipe.execute()
         return stored
 
+    def enqueue_once(self, task: Task, now: float) -> bool:
+        """Enqueue a task whose id is derived from its cause, unless it already exists.
+
+        For consumers that may see an event twice: the second call finds the task and does
+        nothing. One WATCHed transaction, no retry loop: if it aborts, the other one won.
+        """
+        with self._r.pipeline(transaction=True) as pipe:
+            try:
+                pipe.watch(self._k.task(task.id))
+                if pipe.exists(self._k.task(task.id)):
+                    return False
+                seq = int(pipe.incr(self._k.task_seq()))
+                pipe.multi()
+                self._write_new(pipe, dataclasses.replace(task, seq=seq), now)
+                pipe.lpush(self._k.scheduler_wake(), "1")
+                pipe.execute()
+                return True
+            except WatchError:
+                return False
+
     def _write_new(self, pipe, task: Task, now: float) -> None:
         k = self._k
         pipe.hset(k.task(task.id), mapping=to_hash(task))
@@ -46,6 +69,7 @@ class TaskStore:
             pipe.zadd(k.waiting(task.code_id), {task.id: admission_score(task.priority, task.seq)})
             pipe.sadd(k.project_waiting_codes(task.project_id), task.code_id)
             pipe.sadd(k.ready_projects(), task.project_id)
+        pipe.xadd(k.events(), _event(task, TaskStatus.QUEUED), maxlen=EVENTS_MAXLEN)
 
     # -- reading --------------------------------------------------------------------------
     def get(self, task_id: str) -> Task:
@@ -108,15 +132,22 @@ class TaskStore:
         return self._r.get(self._k.task_log(task_id)) or ""
 
     # -- the runner's writes, each fenced by the attempt it was dispatched with --------------
-    def start(self, task: Task, attempt: int, runner: str, now: float) -> bool:
+    def start(self, task: Task, attempt: int, runner: str, now: float, lease_s: float) -> bool:
         k = self._k
         keys = [
             k.task(task.id),
             k.project_status(task.project_id, TaskStatus.QUEUED),
             k.project_status(task.project_id, TaskStatus.RUNNING),
             k.events(),
+            k.leases(),
         ]
-        return self._scripts.run("start", keys, [task.id, attempt, now, runner]) == 1
+        args = [task.id, attempt, now, runner, now + lease_s]
+        return self._scripts.run("start", keys, args) == 1
+
+    def renew(self, task_id: str, attempt: int, now: float, lease_s: float) -> bool:
+        """Extend the lease; False means this runner no longer owns the task."""
+        keys = [self._k.task(task_id), self._k.leases()]
+        return self._scripts.run("renew", keys, [task_id, attempt, now + lease_s]) == 1
 
     def append_log(self, task_id: str, attempt: int, chunk: str, max_bytes: int) -> bool:
         """False when the write was refused because the runner no longer owns the task."""
@@ -163,6 +194,7 @@ class TaskStore:
         exit_code: int | None,
         msg: str,
         result: str | None,
+        lease_expired: bool = False,
     ) -> bool:
         k = self._k
         keys = [
@@ -175,6 +207,7 @@ class TaskStore:
             k.delayed(),
             k.events(),
             k.scheduler_wake(),
+            k.leases(),
         ]
         args = [
             task.id,
@@ -185,5 +218,16 @@ class TaskStore:
             msg,
             now,
             result or "",
+            "1" if lease_expired else "",
         ]
         return self._scripts.run("finish", keys, args) == 1
+
+
+def _event(task: Task, status: TaskStatus) -> dict[str, str | int]:
+    return {
+        "task_id": task.id,
+        "project_id": task.project_id,
+        "code_id": task.code_id,
+        "status": str(status),
+        "attempt": task.attempt,
+    }

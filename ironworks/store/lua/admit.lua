@@ -1,9 +1,9 @@
 -- admit.lua: admit waiting tasks of one project while its limits allow.
 -- KEYS[1] project hash              KEYS[2] project active set
--- KEYS[3] project waiting-codes set KEYS[4] ready-projects set
+-- KEYS[3] project waiting-codes set KEYS[4] ready-projects set  KEYS[5] leases zset
 -- then 3 keys per code (ARGV[3] codes): code hash, code waiting zset, code active set
 -- then one task hash per candidate, in the order the candidates appear in ARGV.
--- ARGV[1] project id  ARGV[2] number of codes
+-- ARGV[1] project id  ARGV[2] dispatch lease expiry (epoch s)  ARGV[3] number of codes
 -- then per code: code id, k, and k candidate task ids (the head of its waiting zset, in order).
 -- Returns a flat list: task id, attempt, cluster, task id, attempt, cluster, ...
 --
@@ -11,16 +11,17 @@
 -- unlimited); a paused code admits nothing; within the project the waiting task with the lowest
 -- score (highest priority, then oldest) among codes that may run goes first; a candidate is
 -- admitted only while it is still the head of its queue, so concurrent schedulers never admit
--- a task twice. Codes whose queue is empty are dropped from the indexes.
+-- a task twice. An admitted task gets a dispatch lease: if no runner starts it in time, the
+-- reaper hands it back. Codes whose queue is empty are dropped from the indexes.
 
 local function has_room(hash, active)
   local limit = tonumber(redis.call('HGET', hash, 'max_concurrency'))
   return (not limit) or redis.call('SCARD', active) < limit
 end
 
-local n_codes = tonumber(ARGV[2])
+local n_codes = tonumber(ARGV[3])
 local codes = {}
-local a, k = 3, 5
+local a, k = 4, 6
 for c = 1, n_codes do
   local code = {id = ARGV[a], hash = KEYS[k], waiting = KEYS[k + 1], active = KEYS[k + 2],
                 n = tonumber(ARGV[a + 1]), pos = 1, cands = {}, tkeys = {}}
@@ -63,6 +64,7 @@ while has_room(KEYS[1], KEYS[2]) do
   redis.call('SADD', KEYS[2], task_id)
   redis.call('SADD', best.active, task_id)
   local attempt = redis.call('HINCRBY', task_key, 'attempt', 1)
+  redis.call('ZADD', KEYS[5], ARGV[2], task_id)
   admitted[#admitted + 1] = task_id
   admitted[#admitted + 1] = attempt
   admitted[#admitted + 1] = redis.call('HGET', task_key, 'cluster')

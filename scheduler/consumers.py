@@ -1,0 +1,43 @@
+"""Consumers of the events stream: each a consumer group that can stop and resume anywhere."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from ironworks.errors import NotFound
+from ironworks.model import RETRIED_STATUSES, derived_id, retry_of
+from ironworks.store import Store
+from ironworks.store.events import Event
+
+Handler = Callable[[Store, Event], None]
+
+
+def count_status(store: Store, event: Event) -> None:
+    """Per-code counts of tasks by status (`GET codes/{id}/stats`); replay-safe."""
+    store.events.count_status(event)
+
+
+def retry_failed(store: Store, event: Event) -> None:
+    """Queue a task that ended in error, timeout or killed again while its retries last."""
+    if event.status not in RETRIED_STATUSES:
+        return
+    try:
+        task = store.tasks.get(event.task_id)
+    except NotFound:
+        return  # nothing left to retry
+    if task.should_retry:
+        now = time.time()
+        store.tasks.enqueue_once(retry_of(task, derived_id("retry", task.id), now), now)
+
+
+CONSUMERS: dict[str, Handler] = {"stats": count_status, "retries": retry_failed}
+
+
+def consume_once(store: Store, group: str, consumer: str, handle: Handler) -> int:
+    """Handle one batch; an event is acknowledged only after its handler succeeded."""
+    events = store.events.read(group, consumer)
+    for event in events:
+        handle(store, event)
+        store.events.ack(group, event)
+    return len(events)

@@ -34,9 +34,11 @@ def retry_failed(store: Store, event: Event) -> None:
 CONSUMERS: dict[str, Handler] = {"stats": count_status, "retries": retry_failed}
 
 
-def consume_once(store: Store, group: str, consumer: str, handle: Handler) -> int:
+def consume_once(
+    store: Store, group: str, consumer: str, handle: Handler, block_ms: int | None = 1000
+) -> int:
     """Handle one batch; an event is acknowledged only after its handler succeeded."""
-    events = store.events.read(group, consumer)
+    events = store.events.read(group, consumer, block_ms=block_ms)
     for event in events:
         handle(store, event)
         store.events.ack(group, event)

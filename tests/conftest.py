@@ -5,12 +5,13 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
+import uuid
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -94,12 +95,69 @@ def api(settings: Settings, store: Store):
     return create_app(settings, store).test_client()
 
 
-@dataclass
 class Platform:
-    url: str
-    settings: Settings
-    runner_id: str
-    processes: list[subprocess.Popen]
+    """The platform as real processes: API under gunicorn, scheduler(s), runner(s).
+
+    Each process gets its own session (process group) so a test can kill -9 one role with
+    everything it started, as when a host dies, and start it again.
+    """
+
+    def __init__(self, redis_url: str, data_dir: Path, **settings: str) -> None:
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        self.runner_id = f"test-runner-{uuid.uuid4().hex[:8]}"
+        self.settings = Settings(redis_url=redis_url, admin_token=ADMIN_TOKEN, data_dir=data_dir)
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("IRONWORKS_")} | {
+            "IRONWORKS_REDIS_URL": redis_url,
+            "IRONWORKS_ADMIN_TOKEN": ADMIN_TOKEN,
+            "IRONWORKS_DATA_DIR": str(data_dir),
+            "IRONWORKS_API_BIND": f"127.0.0.1:{port}",
+            "IRONWORKS_SCHEDULER_IDLE_WAIT_S": "0.1",
+            **{f"IRONWORKS_{k.upper()}": v for k, v in settings.items()},
+        }
+        self.env.pop("REDIS_URL", None)
+        self._log = open(data_dir / "platform.log", "a")  # closed by stop()
+        self.processes: dict[str, subprocess.Popen] = {}
+
+    def start(self, name: str, role: str | None = None, *args: str, runner_id: str = "") -> None:
+        env = self.env | {"IRONWORKS_RUNNER_ID": runner_id or self.runner_id}
+        self.processes[name] = subprocess.Popen(
+            [sys.executable, "-m", role or name, *args],
+            env=env,
+            cwd=ROOT,
+            stdout=self._log,
+            stderr=self._log,
+            start_new_session=True,
+        )
+
+    def start_all(self, runner_concurrency: int = 4) -> Platform:
+        self.start("api")
+        self.start("scheduler")
+        self.start("runner", "runner", "--concurrency", str(runner_concurrency))
+        wait_until(lambda: _healthy(self.url), timeout_s=30, what="the API to answer /healthz")
+        return self
+
+    def kill(self, name: str) -> None:
+        """kill -9 the role and everything it started."""
+        process = self.processes.pop(name)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+    def stop(self) -> None:
+        for process in reversed(self.processes.values()):
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes.values():
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        self.processes.clear()
+        self._log.close()
+
+    def log_text(self) -> str:
+        return (self.settings.data_dir / "platform.log").read_text()
 
     def admin(self) -> Client:
         return Client(self.url, ADMIN_TOKEN)
@@ -111,41 +169,12 @@ class Platform:
 
 @pytest.fixture(scope="module")
 def platform(redis_server: str, tmp_path_factory) -> Iterator[Platform]:
-    """The whole platform as real processes: API under gunicorn, a scheduler, a runner."""
-    db = next(_next_db)
-    url = f"{redis_server}/{db}"
+    """The whole platform on its own Redis database, shared by the tests of one module."""
+    url = f"{redis_server}/{next(_next_db)}"
     redis.Redis.from_url(url).flushdb()
-    port = free_port()
-    runner_id = f"test-runner-{os.getpid()}-{db}"
-    data_dir = tmp_path_factory.mktemp("platform")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("IRONWORKS_")} | {
-        "IRONWORKS_REDIS_URL": url,
-        "IRONWORKS_ADMIN_TOKEN": ADMIN_TOKEN,
-        "IRONWORKS_DATA_DIR": str(data_dir),
-        "IRONWORKS_API_BIND": f"127.0.0.1:{port}",
-        "IRONWORKS_RUNNER_ID": runner_id,
-        "IRONWORKS_SCHEDULER_IDLE_WAIT_S": "0.1",
-    }
-    env.pop("REDIS_URL", None)
-    logs = open(data_dir / "platform.log", "w")  # closed at teardown
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-m", role, *extra], env=env, cwd=ROOT, stdout=logs, stderr=logs
-        )
-        for role, extra in (("api", []), ("scheduler", []), ("runner", ["--concurrency", "4"]))
-    ]
-    base = f"http://127.0.0.1:{port}"
-    wait_until(lambda: _healthy(base), timeout_s=30, what="the API to answer /healthz")
-    settings = Settings(redis_url=url, admin_token=ADMIN_TOKEN, data_dir=data_dir)
-    yield Platform(base, settings, runner_id, processes)
-    for process in reversed(processes):
-        process.terminate()
-    for process in processes:
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-    logs.close()
+    running = Platform(url, tmp_path_factory.mktemp("platform")).start_all()
+    yield running
+    running.stop()
 
 
 def _healthy(url: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 
@@ -15,9 +16,11 @@ def make_project(store: Store, limit: int | None = None) -> Project:
     return project
 
 
-def make_code(store: Store, project: Project, name: str = "w", limit: int | None = None) -> Code:
+def make_code(
+    store: Store, project: Project, name: str = "w", limit: int | None = None, retries: int = 0
+) -> Code:
     draft = Code("", project.id, name, 0, "sh", "true", "sha", 1, time.time(), limit)
-    return store.codes.add_revision(draft)
+    return store.codes.add_revision(dataclasses.replace(draft, retries=retries))
 
 
 def queue(store: Store, code: Code, n: int = 1, priority: int = 0, delay: int = 0) -> list[str]:
@@ -34,6 +37,7 @@ def queue(store: Store, code: Code, n: int = 1, priority: int = 0, delay: int = 
             timeout=60,
             created_at=time.time(),
             delay=delay,
+            max_retries=code.retries,
         )
         for _ in range(n)
     ]

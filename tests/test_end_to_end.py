@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from pathlib import Path
 
 import docker
 import pytest
@@ -142,5 +141,5 @@ def test_api_errors_reach_the_client_as_messages(platform):
 
 
 def test_platform_log_has_no_tracebacks(platform):
-    log = Path(platform.settings.data_dir / "platform.log").read_text()
+    log = platform.log_text()
     assert "Traceback" not in log, log[-3000:]

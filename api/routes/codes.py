@@ -13,7 +13,7 @@ from api.views import code_json
 from ironworks import archive
 from ironworks.archive import ArchiveLimits
 from ironworks.errors import BadRequest
-from ironworks.model import Code
+from ironworks.model import MAX_RETRIES, Code, TaskStatus
 from ironworks.stacks import STACKS, legacy_runtime
 
 bp = Blueprint("codes", __name__, url_prefix="/2/projects/<project_id>/codes")
@@ -38,7 +38,7 @@ def upload(project_id: str):
     code = context.store().codes.add_revision(
         dataclasses.replace(draft, archive_sha256=sha, archive_size=size)
     )
-    return jsonify(code_json(code) | {"msg": "Upload successful."})
+    return jsonify(_code_json(code) | {"msg": "Upload successful."})
 
 
 @bp.get("")
@@ -51,7 +51,37 @@ def list_codes(project_id: str):
 
 @bp.get("/<code_id>")
 def get_code(project_id: str, code_id: str):
-    return jsonify(code_json(context.store().codes.get(project_id, code_id)))
+    return jsonify(_code_json(context.store().codes.get(project_id, code_id)))
+
+
+@bp.post("/<code_id>/pause_task_queue")
+def pause(project_id: str, code_id: str):
+    return _set_paused(project_id, code_id, True, "Paused")
+
+
+@bp.post("/<code_id>/resume_task_queue")
+def resume(project_id: str, code_id: str):
+    return _set_paused(project_id, code_id, False, "Resumed")
+
+
+@bp.get("/<code_id>/stats")
+def stats(project_id: str, code_id: str):
+    """Tasks of this code per status, kept by the stats consumer of the events stream."""
+    store = context.store()
+    code = store.codes.get(project_id, code_id)
+    counts = store.codes.stats(code.id)
+    return jsonify({status.value: counts.get(status.value, 0) for status in TaskStatus})
+
+
+def _set_paused(project_id: str, code_id: str, paused: bool, msg: str):
+    store = context.store()
+    code = store.codes.get(project_id, code_id)
+    store.codes.set_paused(code.id, paused)
+    return jsonify(msg=msg, code=_code_json(code))
+
+
+def _code_json(code: Code) -> dict:
+    return code_json(code) | {"paused": context.store().codes.is_paused(code.id)}
 
 
 def _file_text(field: str) -> str | None:
@@ -75,6 +105,9 @@ def _draft(project_id: str, data: dict) -> Code:
         max_concurrency=_unlimited_as_none(parsing.optional_int(data, "max_concurrency", low=-1)),
         timeout=parsing.optional_int(data, "timeout", low=1, high=settings.max_timeout_s),
         env_vars=parsing.str_dict(data, "env_vars"),
+        retries=parsing.optional_int(data, "retries", low=0, high=MAX_RETRIES) or 0,
+        retries_delay=parsing.optional_int(data, "retries_delay", low=0, high=settings.max_delay_s)
+        or 0,
     )
 
 

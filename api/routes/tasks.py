@@ -9,8 +9,8 @@ from flask import Blueprint, Response, jsonify, request
 
 from api import auth, context, parsing
 from api.views import task_json
-from ironworks.errors import BadRequest, TooLarge
-from ironworks.model import PRIORITIES, Task, TaskStatus, new_id
+from ironworks.errors import BadRequest, Conflict, TooLarge
+from ironworks.model import PRIORITIES, Task, TaskStatus, new_id, retry_of
 
 bp = Blueprint("tasks", __name__, url_prefix="/2/projects/<project_id>/tasks")
 
@@ -67,6 +67,25 @@ def cancel(project_id: str, task_id: str):
     return jsonify(msg="Cancelled", task=task_json(task))
 
 
+@bp.post("/<task_id>/retry")
+def retry(project_id: str, task_id: str):
+    """Run a finished task again now (or after `delay`), as a new task linked by retry_of."""
+    store = context.store()
+    original = store.tasks.get_in_project(project_id, task_id)
+    if not original.status.is_terminal:
+        raise Conflict(f"Task is still {original.status}; only a finished task can be retried")
+    delay = parsing.optional_int(
+        _optional_body(), "delay", low=0, high=context.settings().max_delay_s
+    )
+    now = time.time()
+    (task,) = store.tasks.enqueue([retry_of(original, new_id(), now, delay or 0)], now)
+    return jsonify(msg="Queued up", tasks=[task_json(task)])
+
+
+def _optional_body() -> dict:
+    return parsing.json_body() if request.get_data(cache=True) else {}
+
+
 def _status_filter(raw: str | None) -> TaskStatus | None:
     if not raw:
         return None
@@ -108,4 +127,6 @@ def _new_task(project_id: str, item: object, now: float) -> Task:
         cluster=cluster,
         delay=parsing.optional_int(item, "delay", low=0, high=settings.max_delay_s) or 0,
         label=parsing.optional_str(item, "label", max_len=100),
+        max_retries=code.retries,
+        retries_delay=code.retries_delay,
     )

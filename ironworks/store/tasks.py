@@ -171,6 +171,17 @@ class TaskStore:
             task, TaskStatus.RUNNING, attempt, status, now, exit_code, msg, result
         )
 
+    def reap(self, task: Task, now: float, *, lease_expired: bool = True) -> bool:
+        """End a running task whose runner is gone: `killed`, slot freed.
+
+        The reaper passes lease_expired=True, so a lease renewed at the last moment wins; a
+        runner reclaiming its own leftovers after a restart knows their owner is dead.
+        """
+        return self._transition(
+            task, TaskStatus.RUNNING, task.attempt, TaskStatus.KILLED, now, None, RUNNER_LOST,
+            None, lease_expired=lease_expired,
+        )  # fmt: skip
+
     def cancel(self, project_id: str, task_id: str, now: float) -> Task:
         """Cancel a queued or running task; a runner running it sees the status and stops."""
         for _ in range(5):  # retried only if the task moved between our read and the script

@@ -1,0 +1,166 @@
+"""Delivery guarantees against a real Redis (and RQ): leases, the reaper, retries, the outbox."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from ironworks.errors import ConfigError
+from ironworks.model import TaskStatus
+from ironworks.preflight import check_redis
+from ironworks.store import Store
+from scheduler import consumers
+from scheduler.dispatch import Dispatcher
+from scheduler.reaper import reap
+from tests.test_admission import admit_ids, make_code, make_project, queue
+
+
+def start(store: Store, task_id: str, lease_s: float = 15) -> int:
+    task = store.tasks.get(task_id)
+    assert store.tasks.start(task, task.attempt, "runner-a", time.time(), lease_s)
+    return task.attempt
+
+
+def end(store: Store, task_id: str, status: TaskStatus) -> None:
+    task = store.tasks.get(task_id)
+    assert store.tasks.finish(task, task.attempt, status, now=time.time(), exit_code=1)
+
+
+def drain(store: Store, group: str) -> None:
+    store.events.ensure_group(group)
+    while consumers.consume_once(store, group, "c1", consumers.CONSUMERS[group], block_ms=None):
+        pass
+
+
+def test_reaper_kills_a_task_whose_runner_stopped_renewing_and_frees_its_slot(store, settings):
+    project = make_project(store, limit=1)
+    first, second = queue(store, make_code(store, project), 2)
+    assert admit_ids(store, project) == [first]
+    start(store, first, lease_s=0.05)
+
+    assert reap(store, Dispatcher(settings), time.time() + 1, dispatch_lease_s=60) == 1
+    task = store.tasks.get(first)
+    assert (task.status, task.msg) == (TaskStatus.KILLED, "runner lost")
+    assert admit_ids(store, project) == [second]
+
+
+def test_a_renewed_lease_is_not_reaped(store, settings):
+    project = make_project(store)
+    (task_id,) = queue(store, make_code(store, project))
+    admit_ids(store, project)
+    attempt = start(store, task_id, lease_s=0.05)
+    assert store.tasks.renew(task_id, attempt, time.time(), 60)
+    assert reap(store, Dispatcher(settings), time.time() + 1, dispatch_lease_s=60) == 0
+    assert store.tasks.get(task_id).status is TaskStatus.RUNNING
+
+
+def test_renewal_is_refused_once_the_task_is_no_longer_the_runners(store):
+    project = make_project(store)
+    (task_id,) = queue(store, make_code(store, project))
+    admit_ids(store, project)
+    attempt = start(store, task_id)
+    store.tasks.cancel(project.id, task_id, time.time())
+    assert not store.tasks.renew(task_id, attempt, time.time(), 60)
+
+
+def test_a_lost_dispatch_is_requeued_and_its_late_start_refused(store, settings):
+    project = make_project(store, limit=1)
+    (task_id,) = queue(store, make_code(store, project))
+    (lost,) = store.admission.admit(project.id, dispatch_lease_s=0.01)  # never sent to RQ
+
+    assert reap(store, Dispatcher(settings), time.time() + 1, dispatch_lease_s=60) == 1
+    (again,) = store.admission.admit(project.id)
+    assert (again.task_id, again.attempt) == (task_id, lost.attempt + 1)
+    task = store.tasks.get(task_id)
+    assert not store.tasks.start(task, lost.attempt, "late", time.time(), 15)
+    assert store.tasks.start(task, again.attempt, "runner-b", time.time(), 15)
+
+
+def test_a_dispatch_waiting_for_a_free_runner_is_left_alone(store, settings):
+    project = make_project(store)
+    (task_id,) = queue(store, make_code(store, project))
+    dispatcher = Dispatcher(settings)
+    for admission in store.admission.admit(project.id, dispatch_lease_s=0.01):
+        dispatcher.dispatch(admission)
+
+    assert reap(store, dispatcher, time.time() + 1, dispatch_lease_s=60) == 0
+    assert admit_ids(store, project) == []
+    assert store.tasks.get(task_id).attempt == 1
+
+
+def test_failed_task_is_retried_once_per_allowed_retry_even_if_events_repeat(store):
+    project = make_project(store)
+    code = make_code(store, project, retries=1)
+    (task_id,) = queue(store, code)
+    admit_ids(store, project)
+    start(store, task_id)
+    end(store, task_id, TaskStatus.ERROR)
+
+    drain(store, "retries")
+    store.redis.xgroup_setid(store.keys.events(), "retries", "0")  # replay everything
+    drain(store, "retries")
+
+    retries = [t for t in store.tasks.list(project.id) if t.retry_of == task_id]
+    assert len(retries) == 1
+    (retry,) = retries
+    assert (retry.status, retry.retry_count, retry.payload) == (TaskStatus.QUEUED, 1, "")
+    admit_ids(store, project)
+    start(store, retry.id)
+    end(store, retry.id, TaskStatus.ERROR)
+    drain(store, "retries")
+    assert len(store.tasks.list(project.id)) == 2  # retries exhausted: no third task
+
+
+def test_stats_consumer_restarted_mid_stream_counts_every_task_once(store):
+    project = make_project(store)
+    code = make_code(store, project)
+    ids = queue(store, code, 6)
+    admit_ids(store, project)
+    for task_id in ids[:4]:
+        start(store, task_id)
+    end(store, ids[0], TaskStatus.COMPLETE)
+    end(store, ids[1], TaskStatus.ERROR)
+    store.tasks.cancel(project.id, ids[4], time.time())
+
+    store.events.ensure_group("stats")
+    store.events.read(
+        "stats", "c1", count=5, block_ms=None
+    )  # read, then "crash" before acknowledging
+    drain(store, "stats")  # the restarted consumer handles its pending entries, then the rest
+    store.redis.xgroup_setid(store.keys.events(), "stats", "0")
+    drain(store, "stats")  # and a full replay changes nothing
+
+    truth: dict[str, int] = {}
+    for task in store.tasks.list(project.id):
+        truth[task.status] = truth.get(task.status, 0) + 1
+    counts = {s: n for s, n in store.codes.stats(code.id).items() if n}
+    assert counts == truth == {"complete": 1, "error": 1, "running": 2, "cancelled": 1, "queued": 1}
+
+
+def test_paused_code_admits_nothing_until_resumed(store):
+    project = make_project(store)
+    code = make_code(store, project)
+    (task_id,) = queue(store, code)
+    store.codes.set_paused(code.id, True)
+    assert admit_ids(store, project) == []
+    store.codes.set_paused(code.id, False)
+    assert admit_ids(store, project) == [task_id]
+
+
+def test_processes_refuse_a_redis_that_may_evict_keys(store):
+    store.redis.config_set("maxmemory-policy", "allkeys-lru")
+    try:
+        with pytest.raises(ConfigError, match="noeviction"):
+            check_redis(store)
+    finally:
+        store.redis.config_set("maxmemory-policy", "noeviction")
+    check_redis(store)
+
+
+def test_unreachable_redis_is_a_clear_error(settings):
+    with pytest.raises(ConfigError, match="cannot reach Redis"):
+        check_redis(Store.for_redis(redis.Redis(port=1, retry=Retry(NoBackoff(), 0))))

@@ -37,10 +37,11 @@ def main() -> None:
     check_redis(store)
     driver = DockerDriver()
     driver.ping()
-    reclaim_leftovers(store, driver, runner_id)
+    instance_id = store.instance_id()
+    reclaim_leftovers(store, driver, instance_id, runner_id)
     # Spawned, not forked: it shares no connections or threads with the worker pool.
     sweeper = multiprocessing.get_context("spawn").Process(
-        target=janitor.main, name="janitor", daemon=True
+        target=janitor.main, args=(instance_id,), name="janitor", daemon=True
     )
     sweeper.start()
     log.info("runner %s serving %s with %d slots", runner_id, settings.clusters, args.concurrency)
@@ -52,10 +53,10 @@ def main() -> None:
     pool.start(logging_level="WARNING")
 
 
-def reclaim_leftovers(store: Store, driver: DockerDriver, runner_id: str) -> None:
+def reclaim_leftovers(store: Store, driver: DockerDriver, instance_id: str, runner_id: str) -> None:
     """Remove containers a previous life of this runner left behind and end their tasks as
     `killed` ("runner lost"), without waiting for their leases to run out."""
-    for container in driver.containers_of(store.instance_id(), runner_id):
+    for container in driver.containers_of(instance_id, runner_id):
         labels = container.labels
         container.remove()
         task = store.tasks.get(labels[LABEL_TASK])

@@ -59,7 +59,7 @@ class Janitor:
         return removed
 
 
-def main() -> None:
+def main(instance_id: str) -> None:
     """Entry point of the janitor process the runner starts beside its workers."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s janitor %(levelname)s %(message)s")
     settings = Settings.from_env()
@@ -67,7 +67,7 @@ def main() -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    janitor = Janitor(store, driver, store.instance_id())
+    janitor = Janitor(store, driver, instance_id)
     while not stop.is_set():
         try:
             janitor.sweep()

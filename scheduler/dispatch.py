@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from redis import Redis
 from rq import Queue
 from rq.exceptions import NoSuchJobError
@@ -13,7 +15,10 @@ from ironworks.store.admission import Admission
 # By name, so the scheduler never imports the runner.
 RUN_TASK = "runner.job.run_task"
 # A job in one of these may still reach a runner.
-ALIVE = frozenset({JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED, JobStatus.STARTED})
+WAITING = frozenset({JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED})
+# A job RQ marked started is about to start its task; one that stayed so longer than this
+# while the task is still queued belongs to a worker that died in between.
+STARTED_GRACE_S = 30
 # RQ's own timeout is only a backstop: the runner enforces each task's timeout itself.
 BACKSTOP_MARGIN_S = 300
 
@@ -42,12 +47,16 @@ class Dispatcher:
         )
 
     def is_waiting(self, task_id: str, attempt: int) -> bool:
-        """Whether the job for this attempt may still reach a runner."""
+        """Whether the job for this attempt may still start its (still queued) task."""
         try:
             job = Job.fetch(job_id(task_id, attempt), connection=self._redis)
         except NoSuchJobError:
             return False
-        return job.get_status(refresh=False) in ALIVE
+        status = job.get_status(refresh=False)
+        if status is JobStatus.STARTED and job.started_at is not None:
+            started_s_ago = (datetime.now(UTC) - job.started_at).total_seconds()
+            return started_s_ago < STARTED_GRACE_S
+        return status in WAITING
 
 
 def job_id(task_id: str, attempt: int) -> str:

@@ -24,6 +24,7 @@ from ironworks.settings import Settings
 from ironworks.store import Store
 
 ADMIN_TOKEN = "test-admin-token"
+PROCESS_MARK = "IWTEST_PROCESS_MARK"
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -118,9 +119,16 @@ class Platform:
         self.env.pop("REDIS_URL", None)
         self._log = open(data_dir / "platform.log", "a")  # closed by stop()
         self.processes: dict[str, subprocess.Popen] = {}
+        self._marks: dict[str, str] = {}
 
     def start(self, name: str, role: str | None = None, *args: str, runner_id: str = "") -> None:
-        env = self.env | {"IRONWORKS_RUNNER_ID": runner_id or self.runner_id}
+        # Marks every process this role starts, even those that leave its session
+        # (RQ puts each job's work horse in a session of its own).
+        self._marks[name] = f"{PROCESS_MARK}={name}-{uuid.uuid4().hex}"
+        env = self.env | {
+            "IRONWORKS_RUNNER_ID": runner_id or self.runner_id,
+            PROCESS_MARK: self._marks[name].partition("=")[2],
+        }
         self.processes[name] = subprocess.Popen(
             [sys.executable, "-m", role or name, *args],
             env=env,
@@ -138,26 +146,35 @@ class Platform:
         return self
 
     def kill(self, name: str) -> None:
-        """kill -9 the role and everything it started."""
+        """kill -9 the role and everything it started, as when its host dies."""
         process = self.processes.pop(name)
         os.killpg(process.pid, signal.SIGKILL)
+        _kill_marked(self._marks.pop(name))
         process.wait()
 
     def stop(self) -> None:
         for process in reversed(self.processes.values()):
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
-        for process in self.processes.values():
+        for name, process in self.processes.items():
             try:
                 process.wait(15)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+            _kill_marked(self._marks.pop(name))  # whatever outlived its session
         self.processes.clear()
         self._log.close()
 
     def log_text(self) -> str:
         return (self.settings.data_dir / "platform.log").read_text()
+
+    def admin_view(self, project_id: str) -> dict:
+        return (
+            Client(self.url, ADMIN_TOKEN, project_id)
+            ._request("GET", f"/2/projects/{project_id}")
+            .json()
+        )
 
     def admin(self) -> Client:
         return Client(self.url, ADMIN_TOKEN)
@@ -175,6 +192,16 @@ def platform(redis_server: str, tmp_path_factory) -> Iterator[Platform]:
     running = Platform(url, tmp_path_factory.mktemp("platform")).start_all()
     yield running
     running.stop()
+
+
+def _kill_marked(mark: str) -> None:
+    wanted = mark.encode()
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if wanted in environ.read_bytes().split(b"\0"):
+                os.kill(int(environ.parent.name), signal.SIGKILL)
+        except (OSError, ValueError):
+            continue  # gone already, or not ours to read
 
 
 def _healthy(url: str) -> bool:

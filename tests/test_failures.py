@@ -1,0 +1,198 @@
+"""Promises under failure: real processes killed with SIGKILL, a Redis killed and restarted.
+
+Slow (each waits out leases or runs hundreds of containers), so marked `slow`: CI runs them,
+`make test-fast` skips them.
+"""
+
+from __future__ import annotations
+
+import collections
+import random
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+
+import docker
+import pytest
+import redis
+
+from ironworks.cli.dev import free_port
+from ironworks.client import Client
+from ironworks.store import Store
+from runner.spec import LABEL_INSTANCE, LABEL_PROJECT
+from tests.conftest import Platform, _next_db, wait_until, zip_files
+
+pytestmark = pytest.mark.slow
+TERMINAL = {"complete", "error", "cancelled", "killed", "timeout"}
+
+
+@pytest.fixture
+def fresh_platform(redis_server: str, tmp_path) -> Iterator[Platform]:
+    url = f"{redis_server}/{next(_next_db)}"
+    redis.Redis.from_url(url).flushdb()
+    platform = Platform(url, tmp_path, lease_ttl_s="5", dispatch_lease_s="10")
+    yield platform
+    platform.stop()
+
+
+@pytest.fixture(scope="module")
+def engine():
+    client = docker.from_env()
+    yield client
+    client.close()
+
+
+def upload(project: Client, name: str, script: str, **fields) -> None:
+    data = {"name": name, "stack": "sh", "command": "sh run.sh", **fields}
+    project.upload_code(zip_files({"run.sh": script}), data)
+
+
+def instance_containers(engine, platform: Platform) -> list[dict]:
+    instance = Store.connect(platform.settings).instance_id()
+    return engine.api.containers(all=True, filters={"label": f"{LABEL_INSTANCE}={instance}"})
+
+
+def test_runner_killed_mid_task_is_found_within_30_s_and_its_slot_freed(fresh_platform, engine):
+    platform = fresh_platform.start_all()
+    project = platform.new_project("fragile", max_concurrency=1)
+    upload(project, "long", "echo started; sleep 60", retries=1)
+    task_id = project.queue("long")
+    wait_until(lambda: project.log(task_id) == "started\n", what="the task to start")
+
+    platform.kill("runner")
+    killed_at = time.monotonic()
+    task = wait_until(
+        lambda: (t := project.task(task_id))["status"] == "killed" and t, timeout_s=30,
+        what="the reaper to notice the lost runner",
+    )  # fmt: skip
+    assert task["msg"] == "runner lost" and time.monotonic() - killed_at < 30
+
+    retry = wait_until(
+        lambda: [t for t in project.tasks() if t["retry_of"] == task_id], what="retry"
+    )
+    platform.start("runner", "runner", "--concurrency", "2")
+    # The limit is 1: the retry can only run if the lost task's slot was released.
+    wait_until(lambda: project.task(retry[0]["id"])["status"] == "running", what="the retry to run")
+    project.cancel(retry[0]["id"])
+    wait_until(lambda: not instance_containers(engine, platform), timeout_s=20, what="cleanup")
+
+
+def test_chaos_limits_hold_and_every_task_ends_once(redis_server, tmp_path, engine):
+    url = f"{redis_server}/{next(_next_db)}"
+    redis.Redis.from_url(url).flushdb()
+    platform = Platform(url, tmp_path, lease_ttl_s="5", dispatch_lease_s="10")
+    try:
+        platform.start("api")
+        platform.start("scheduler")
+        platform.start("scheduler-2", "scheduler")
+        platform.start("runner", "runner", "--concurrency", "4", runner_id="runner-a")
+        platform.start("runner-b", "runner", "--concurrency", "4", runner_id="runner-b")
+        wait_until(lambda: _up(platform), what="the API")
+        _chaos(platform, engine)
+    finally:
+        platform.stop()
+
+
+def _chaos(platform: Platform, engine) -> None:
+    rng = random.Random(7)
+    projects = [platform.new_project(f"p{i}", max_concurrency=rng.randint(1, 3)) for i in range(20)]
+    limits = {p.project_id: platform.admin_view(p.project_id)["max_concurrency"] for p in projects}
+    for project in projects:
+        upload(project, "short", "echo $TASK_ID", retries=1)
+    ids = [project.queue("short") for project in projects for _ in range(20)]
+
+    over_limit: list[str] = []
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            running = collections.Counter(
+                c["Labels"][LABEL_PROJECT]
+                for c in instance_containers(engine, platform)
+                if c["State"] == "running"
+            )
+            over_limit.extend(p for p, n in running.items() if n > limits[p])
+            time.sleep(0.1)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        deadline = time.monotonic() + 600
+        while not _all_ended(platform, ids) and time.monotonic() < deadline:
+            time.sleep(rng.uniform(2, 6))
+            platform.kill("runner-b")
+            time.sleep(rng.uniform(0.5, 3))
+            platform.start("runner-b", "runner", "--concurrency", "4", runner_id="runner-b")
+    finally:
+        stop.set()
+        sampler.join()
+    assert _all_ended(platform, ids), "some tasks never ended"
+    assert over_limit == []
+    _assert_nothing_ran_after_it_ended(platform)
+    wait_until(lambda: not instance_containers(engine, platform), timeout_s=30, what="cleanup")
+
+
+def _all_ended(platform: Platform, ids: list[str]) -> bool:
+    store = Store.connect(platform.settings)
+    return all(store.tasks.status(i) in TERMINAL for i in ids)
+
+
+def _assert_nothing_ran_after_it_ended(platform: Platform) -> None:
+    store = Store.connect(platform.settings)
+    ended: set[str] = set()
+    for _, fields in store.redis.xrange(store.keys.events()):
+        task_id, status = fields["task_id"], fields["status"]
+        assert task_id not in ended, f"task {task_id} went to {status} after it had ended"
+        if status in TERMINAL:
+            ended.add(task_id)
+
+
+def _up(platform: Platform) -> bool:
+    try:
+        return platform.admin().create_project("probe") is not None
+    except Exception:
+        return False
+
+
+def test_redis_killed_and_restarted_loses_no_accepted_task(tmp_path):
+    binary = shutil.which("redis-server")
+    port = free_port()
+    redis_dir = tmp_path / "redis"
+    redis_dir.mkdir()
+    command = [
+        binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(redis_dir),
+        "--appendonly", "yes", "--appendfsync", "always", "--save", "",
+    ]  # fmt: skip
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/0"
+    wait_until(lambda: _pings(url), what="redis")
+    platform = Platform(url, tmp_path, lease_ttl_s="5", dispatch_lease_s="10").start_all()
+    try:
+        project = platform.new_project("durable", max_concurrency=3)
+        upload(project, "work", "sleep 1; echo done", retries=2)
+        ids = [project.queue("work") for _ in range(12)]
+        wait_until(lambda: any(project.task(i)["status"] == "running" for i in ids), what="work")
+
+        server.kill()
+        server.wait()
+        time.sleep(2)
+        server = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        wait_until(lambda: _pings(url), what="redis to come back")
+
+        def ended() -> bool:
+            return all(project.task(i)["status"] in TERMINAL for i in ids)
+
+        wait_until(ended, timeout_s=180, interval_s=1, what="every accepted task to end")
+    finally:
+        platform.stop()
+        server.terminate()
+        server.wait()
+
+
+def _pings(url: str) -> bool:
+    try:
+        return bool(redis.Redis.from_url(url).ping())
+    except redis.ConnectionError:
+        return False

@@ -74,6 +74,26 @@ def optional_int(
     return value
 
 
+def optional_float(
+    body: dict, name: str, *, low: float | None = None, high: float | None = None
+) -> float | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise BadRequest(f"'{name}' must be a number")
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise BadRequest(f"'{name}' must be between {low} and {high}")
+    return float(value)
+
+
+def optional_bool(body: dict, name: str) -> bool | None:
+    value = body.get(name)
+    if value is not None and not isinstance(value, bool):
+        raise BadRequest(f"'{name}' must be true or false")
+    return value
+
+
 def str_dict(body: dict, name: str) -> dict[str, str]:
     value = body.get(name)
     if value is None:

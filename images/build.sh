@@ -2,7 +2,7 @@
 # Builds every image Ironworks needs without any container registry:
 #   ironworks/base          Debian rootfs from debootstrap, `docker import`ed
 #   ironworks/stack-sh      busybox-static on an empty image
-#   ironworks/stack-python  base + Debian's python3
+#   ironworks/stack-python  base + Debian's python3; likewise stack-node and stack-ruby
 # Each step is keyed by content: the base is tagged with a hash of its inputs and skipped
 # when that tag exists; the stacks use the engine's build cache, so a second run is a no-op.
 set -euo pipefail
@@ -42,23 +42,27 @@ build_base() {
   docker tag "$tag" ironworks/base:latest
 }
 
+# Debian packages per Debian-based stack.
+declare -A PACKAGES=([python]=python3 [node]=nodejs [ruby]=ruby)
+
 build_stack() {
-  local name=$1 context
+  local name=$1 context args=()
   context=$(mktemp -d)
-  cp -a "$here/$name/." "$context/"
   if [ "$name" = sh ]; then
+    cp -a "$here/sh/." "$context/"
     # busybox-static's binary: it needs no libc, so it runs in an image with nothing else.
     dpkg -s busybox-static >/dev/null 2>&1 \
       || { echo "busybox-static is missing (apt-get install busybox-static)" >&2; exit 1; }
     cp /bin/busybox "$context/busybox"
+  else
+    cp -a "$here/debian/." "$context/"
+    args=(--build-arg "PACKAGES=${PACKAGES[$name]}")
   fi
-  docker build -q -t "ironworks/stack-$name:latest" "$context" >"$context.log" 2>&1 \
+  docker build -q "${args[@]}" -t "ironworks/stack-$name:latest" "$context" >"$context.log" 2>&1 \
     || { cat "$context.log" >&2; exit 1; }
-  rm -f "$context.log"
-  rm -rf "$context"
-  docker image inspect "ironworks/stack-$name:latest" >/dev/null
+  rm -rf "$context" "$context.log"
   echo "stack-$name: built"
 }
 
 build_base
-for stack in sh python; do build_stack "$stack"; done
+for stack in sh "${!PACKAGES[@]}"; do build_stack "$stack"; done

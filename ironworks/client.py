@@ -86,6 +86,18 @@ class Client:
     def codes(self) -> list[dict]:
         return self._request("GET", self._project_path("/codes")).json()["codes"]
 
+    def pause(self, code_id: str) -> dict:
+        return self._request(
+            "POST", self._project_path(f"/codes/{code_id}/pause_task_queue")
+        ).json()
+
+    def resume(self, code_id: str) -> dict:
+        path = self._project_path(f"/codes/{code_id}/resume_task_queue")
+        return self._request("POST", path).json()
+
+    def code_stats(self, code_id: str) -> dict[str, int]:
+        return self._request("GET", self._project_path(f"/codes/{code_id}/stats")).json()
+
     # -- tasks ----------------------------------------------------------------------------
     def queue(self, code_name: str, payload: str = "", **options: Any) -> str:
         task = {"code_name": code_name, "payload": payload, **options}
@@ -101,6 +113,11 @@ class Client:
 
     def log(self, task_id: str) -> str:
         return self._request("GET", self._project_path(f"/tasks/{task_id}/log")).text
+
+    def retry(self, task_id: str, delay: int | None = None) -> dict:
+        """Queue a finished task again; returns the new task."""
+        path = self._project_path(f"/tasks/{task_id}/retry")
+        return self._request("POST", path, json={"delay": delay}).json()["tasks"][0]
 
     def cancel(self, task_id: str) -> dict:
         return self._request("POST", self._project_path(f"/tasks/{task_id}/cancel")).json()

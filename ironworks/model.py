@@ -87,6 +87,18 @@ class Code:
     env_vars: dict[str, str] = field(default_factory=dict)
     retries: int = 0
     retries_delay: int = 0
+    # Sandbox: None means the platform default. `network` opts into a bridge network.
+    memory_mb: int | None = None
+    cpus: float | None = None
+    disk_mb: int | None = None
+    log_max_bytes: int | None = None
+    network: bool = False
+    # A registered image runs instead of a stack with an uploaded archive.
+    image: str | None = None
+
+    @property
+    def has_archive(self) -> bool:
+        return bool(self.archive_sha256)
 
 
 @dataclass(frozen=True)
@@ -112,6 +124,7 @@ class Task:
     end_time: float | None = None
     result: str | None = None
     runner: str | None = None
+    percent: int | None = None
     # Retry policy copied from the code when queued, so later uploads do not change it.
     max_retries: int = 0
     retries_delay: int = 0

@@ -45,9 +45,15 @@ class Settings:
     # An admitted task no runner has started within this is checked and, if lost, requeued.
     dispatch_lease_s: float = 60.0
     reaper_interval_s: float = 1.0
+    # Per-task container limits: the default, and the most a code may ask for.
     container_memory_mb: int = 512
-    container_pids_limit: int = 256
+    max_container_memory_mb: int = 8192
+    container_cpus: float = 1.0
+    max_container_cpus: float = 4.0
     container_tmpfs_mb: int = 64
+    max_container_tmpfs_mb: int = 4096
+    container_pids_limit: int = 256
+    container_nofile: int = 1024
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -7,6 +7,8 @@ from ironworks.errors import BadRequest
 STACKS: dict[str, str] = {
     "sh": "ironworks/stack-sh:latest",
     "python": "ironworks/stack-python:latest",
+    "node": "ironworks/stack-node:latest",
+    "ruby": "ironworks/stack-ruby:latest",
 }
 
 # IronWorker's `runtime` + `file_name` upload form: (stack, interpreter) per runtime.
@@ -14,6 +16,8 @@ LEGACY_RUNTIMES: dict[str, tuple[str, str]] = {
     "python": ("python", "python3"),
     "sh": ("sh", "sh"),
     "binary": ("sh", "sh"),
+    "node": ("node", "node"),
+    "ruby": ("ruby", "ruby"),
 }
 
 

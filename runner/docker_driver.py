@@ -106,23 +106,31 @@ class DockerDriver:
 
 def _create_args(spec: ContainerSpec) -> dict[str, object]:
     """Hardened by default: no network, read-only root, no capabilities, non-root, limits."""
+    limits = spec.limits
+    volumes = {str(spec.task_dir): {"bind": TASK_DIR, "mode": "rw"}}
+    if spec.code_dir is not None:
+        volumes[str(spec.code_dir)] = {"bind": CODE_DIR, "mode": "ro"}
     return {
         "image": spec.image,
         "command": spec.command,
         "environment": spec.environment,
         "labels": spec.labels,
-        "working_dir": CODE_DIR,
+        "working_dir": CODE_DIR if spec.code_dir is not None else None,
         "user": WORKER_USER,
-        "network_mode": "none",
+        "network_mode": spec.network or "none",
         "read_only": True,
-        "tmpfs": {"/tmp": f"rw,noexec,nosuid,size={spec.tmpfs_mb}m"},
+        "tmpfs": {"/tmp": f"rw,noexec,nosuid,nodev,size={limits.tmpfs_mb}m"},
         "cap_drop": ["ALL"],
         "security_opt": ["no-new-privileges"],
-        "pids_limit": spec.pids_limit,
-        "mem_limit": f"{spec.memory_mb}m",
-        "memswap_limit": f"{spec.memory_mb}m",
-        "volumes": {
-            str(spec.code_dir): {"bind": CODE_DIR, "mode": "ro"},
-            str(spec.task_dir): {"bind": TASK_DIR, "mode": "rw"},
-        },
+        "pids_limit": limits.pids,
+        "mem_limit": f"{limits.memory_mb}m",
+        "memswap_limit": f"{limits.memory_mb}m",  # equal to memory: no swap
+        "nano_cpus": int(limits.cpus * 1e9),
+        "ulimits": [docker.types.Ulimit(name="nofile", soft=limits.nofile, hard=limits.nofile)],
+        # The engine's own copy of the output: enough to feed the log cap, never unbounded.
+        "log_config": docker.types.LogConfig(
+            type="json-file",
+            config={"max-size": str(2 * limits.log_max_bytes), "max-file": "2"},
+        ),
+        "volumes": volumes,
     }

@@ -6,6 +6,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -20,7 +21,8 @@ from runner.cache import CodeCache
 from runner.docker_driver import DockerDriver, TaskContainer
 from runner.lease import Lease
 from runner.logs import LogPump
-from runner.spec import Placement, build_spec
+from runner.progress import ProgressRelay
+from runner.spec import ContainerSpec, Placement, build_spec
 
 log = logging.getLogger(__name__)
 
@@ -106,13 +108,13 @@ def _while_lease_holds(lease: Lease, write: Callable[[], bool]) -> bool:
 
 def _run(ctx: RunnerContext, task: Task, lease: Lease) -> Outcome | None:
     code = ctx.store.codes.revision(task.code_id, task.code_rev)
-    code_dir = ctx.cache.directory(code.archive_sha256)
+    code_dir = ctx.cache.directory(code.archive_sha256) if code.has_archive else None
     task_dir = taskdir.prepare(ctx.task_root, task, config={})
     try:
         spec = build_spec(task, code, code_dir, task_dir, ctx.placement, ctx.settings)
         container = ctx.driver.start(spec)
         try:
-            return _supervise(ctx, task, lease, container, task_dir)
+            return _supervise(ctx, task, lease, container, spec)
         finally:
             container.remove()
     finally:
@@ -120,35 +122,40 @@ def _run(ctx: RunnerContext, task: Task, lease: Lease) -> Outcome | None:
 
 
 def _supervise(
-    ctx: RunnerContext, task: Task, lease: Lease, container: TaskContainer, task_dir: Path
+    ctx: RunnerContext, task: Task, lease: Lease, container: TaskContainer, spec: ContainerSpec
 ) -> Outcome | None:
     """Wait for the container to exit, killing it on timeout or when the task is no longer ours
-    (cancelled, or reaped after our lease ran out).
+    (cancelled, or reaped after our lease ran out); pass on its progress meanwhile.
 
     Returns None when the task ended elsewhere: there is nothing left to record.
     """
     pump = LogPump(
-        container.output(), ctx.store.tasks, task.id, task.attempt, ctx.settings.log_max_bytes
+        container.output(), ctx.store.tasks, task.id, task.attempt, spec.limits.log_max_bytes
     )
     pump.start()
+    progress = ProgressRelay(ctx.store.tasks, task, spec.task_dir)
     deadline = time.monotonic() + task.timeout
     timed_out = lost = False
-    while pump.is_alive():
-        pump.join(POLL_S)
-        if time.monotonic() >= deadline:
-            timed_out = True
-        elif not lease.renew():
-            lost = True
-        if timed_out or lost:
-            container.kill()
-            break
-    exit_ = container.wait()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"wait-{task.id}") as waiter:
+        exited = waiter.submit(container.wait)
+        while not exited.done():
+            if time.monotonic() >= deadline:
+                timed_out = True
+            elif not lease.renew():
+                lost = True
+            if timed_out or lost:
+                container.kill()
+                break
+            progress.relay()
+            wait([exited], timeout=POLL_S)
+        exit_ = exited.result()
     pump.join(LOG_DRAIN_S)
     if lost:
         return None
+    progress.relay(final=True)
     if timed_out:
         return Outcome(TaskStatus.TIMEOUT, msg=f"timed out after {task.timeout} s")
-    result = taskdir.read_result(task_dir)
+    result = taskdir.read_result(spec.task_dir)
     if exit_.oom_killed:
         return Outcome(TaskStatus.KILLED, exit_.code, "killed: out of memory", result)
     if exit_.code == 0:

@@ -9,17 +9,15 @@ from collections.abc import Iterable
 
 import redis
 
-from ironworks.store.tasks import TaskStore
+from ironworks.store.tasks import LogAppend, TaskStore
 
 log = logging.getLogger(__name__)
 
 
 class LogPump(threading.Thread):
-    """Streams output chunks to the store until the container's output ends.
-
-    Stops writing (but keeps draining) once the store refuses a write: the task is no longer
-    running under this attempt, and a runner that lost its task must not touch its log.
-    """
+    """Streams output chunks to the store until the output ends, the log is full, or the store
+    refuses a write (the task is no longer running under this attempt, and a runner that lost
+    its task must not touch its log). The engine keeps draining the container either way."""
 
     def __init__(
         self, output: Iterable[bytes], tasks: TaskStore, task_id: str, attempt: int, max_bytes: int
@@ -30,20 +28,20 @@ class LogPump(threading.Thread):
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
 
     def run(self) -> None:
-        self._owned = True
         for chunk in self._output:
-            self._append(self._decoder.decode(chunk))
+            if not self._append(self._decoder.decode(chunk)):
+                return
         self._append(self._decoder.decode(b"", final=True))
 
-    def _append(self, text: str) -> None:
-        if not (self._owned and text):
-            return
+    def _append(self, text: str) -> bool:
+        """Whether to go on reading."""
+        if not text:
+            return True
         try:
-            self._owned = self._tasks.append_log(
-                self._task_id, self._attempt, text, self._max_bytes
-            )
+            result = self._tasks.append_log(self._task_id, self._attempt, text, self._max_bytes)
         except (redis.ConnectionError, redis.TimeoutError):
-            # Keep draining so the container never blocks on a full pipe; these lines are lost.
             log.warning(
                 "task %s: Redis unavailable, %d log bytes dropped", self._task_id, len(text)
             )
+            return True
+        return result is LogAppend.OK

@@ -6,12 +6,15 @@ import json
 import os
 import shutil
 import stat
+from dataclasses import dataclass
 from pathlib import Path
 
 from ironworks.model import Task
 
 RESULT_NAME = "result.json"
+PROGRESS_NAME = "progress.json"
 MAX_RESULT_BYTES = 1024 * 1024
+MAX_PROGRESS_BYTES = 4096
 
 
 def prepare(root: Path, task: Task, config: dict[str, object]) -> Path:
@@ -27,34 +30,65 @@ def prepare(root: Path, task: Task, config: dict[str, object]) -> Path:
     return path
 
 
-def read_result(path: Path) -> str | None:
-    """The JSON the task wrote to $RESULT_FILE, or an explicit error in its place.
+@dataclass(frozen=True)
+class Progress:
+    percent: int
+    msg: str
 
-    The file is the task's: it may be a symlink planted to make the runner read a host file,
-    so it is opened without following links and must be a regular file.
-    """
+
+def read_result(path: Path) -> str | None:
+    """The JSON the task wrote to $RESULT_FILE, or an explicit error in its place."""
     try:
-        fd = os.open(path / RESULT_NAME, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except FileNotFoundError:
+        raw = _read_task_file(path / RESULT_NAME, MAX_RESULT_BYTES)
+    except TaskFileError as e:
+        return json.dumps({"error": f"result {e}"})
+    if raw is None:
         return None
-    except OSError:
-        return _result_error("result file is not a regular file")
-    with os.fdopen(fd, "rb") as f:
-        info = os.fstat(f.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            return _result_error("result file is not a regular file")
-        if info.st_size > MAX_RESULT_BYTES:
-            return _result_error(f"result larger than {MAX_RESULT_BYTES} bytes was dropped")
-        text = f.read(MAX_RESULT_BYTES).decode(errors="replace")
+    text = raw.decode(errors="replace")
     try:
         json.loads(text)
     except ValueError:
-        return _result_error("result file is not valid JSON")
+        return json.dumps({"error": "result file is not valid JSON"})
     return text
 
 
-def _result_error(msg: str) -> str:
-    return json.dumps({"error": msg})
+def read_progress(path: Path) -> Progress | None:
+    """`{"percent": 40, "msg": "..."}` from $PROGRESS_FILE; None while absent or malformed
+    (the task may be halfway through writing it)."""
+    try:
+        raw = _read_task_file(path / PROGRESS_NAME, MAX_PROGRESS_BYTES)
+        data = json.loads(raw) if raw else None
+    except (TaskFileError, ValueError):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("percent"), int | float):
+        return None
+    msg = data.get("msg")
+    return Progress(
+        max(0, min(100, int(data["percent"]))), msg[:500] if isinstance(msg, str) else ""
+    )
+
+
+class TaskFileError(Exception):
+    """A file in the task directory that the runner will not read."""
+
+
+def _read_task_file(path: Path, max_bytes: int) -> bytes | None:
+    """Read a file the task wrote. It may be a symlink planted to make the runner read a host
+    file, or a FIFO to make it hang: open without following links or blocking, and accept
+    regular files only."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise TaskFileError("is not a regular file") from e
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise TaskFileError("is not a regular file")
+        if info.st_size > max_bytes:
+            raise TaskFileError(f"larger than {max_bytes} bytes was dropped")
+        return f.read(max_bytes)
 
 
 def remove(path: Path) -> None:

@@ -14,8 +14,6 @@ from ironworks.store.admission import Admission
 
 # By name, so the scheduler never imports the runner.
 RUN_TASK = "runner.job.run_task"
-# A job in one of these may still reach a runner.
-WAITING = frozenset({JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED})
 # A job RQ marked started is about to start its task; one that stayed so longer than this
 # while the task is still queued belongs to a worker that died in between.
 STARTED_GRACE_S = 30
@@ -29,13 +27,13 @@ class Dispatcher:
         self._job_timeout = settings.max_timeout_s + BACKSTOP_MARGIN_S
         self._queues: dict[str, Queue] = {}
 
+    def _queue(self, cluster: str) -> Queue:
+        if cluster not in self._queues:
+            self._queues[cluster] = Queue(cluster, connection=self._redis)
+        return self._queues[cluster]
+
     def dispatch(self, admission: Admission) -> None:
-        queue = self._queues.get(admission.cluster)
-        if queue is None:
-            queue = self._queues[admission.cluster] = Queue(
-                admission.cluster, connection=self._redis
-            )
-        queue.enqueue_call(
+        self._queue(admission.cluster).enqueue_call(
             RUN_TASK,
             args=(admission.task_id, admission.attempt),
             # One job per attempt: a repeated dispatch of the same attempt is refused by the
@@ -46,17 +44,26 @@ class Dispatcher:
             failure_ttl=24 * 3600,
         )
 
-    def is_waiting(self, task_id: str, attempt: int) -> bool:
-        """Whether the job for this attempt may still start its (still queued) task."""
+    def is_waiting(self, task_id: str, attempt: int, cluster: str) -> bool:
+        """Whether the job for this attempt may still start its (still queued) task: it waits
+        in its queue for a free runner, or a worker has just taken it.
+
+        A job RQ says is queued but that is not in the queue was taken by a worker that died
+        before marking it started; one started long ago by a worker that died since never
+        will start the task. Both are lost.
+        """
+        the_id = job_id(task_id, attempt)
         try:
-            job = Job.fetch(job_id(task_id, attempt), connection=self._redis)
+            job = Job.fetch(the_id, connection=self._redis)
         except NoSuchJobError:
             return False
         status = job.get_status(refresh=False)
+        if status is JobStatus.QUEUED:
+            return self._queue(cluster).get_job_position(the_id) is not None
         if status is JobStatus.STARTED and job.started_at is not None:
             started_s_ago = (datetime.now(UTC) - job.started_at).total_seconds()
             return started_s_ago < STARTED_GRACE_S
-        return status in WAITING
+        return False
 
 
 def job_id(task_id: str, attempt: int) -> str:

@@ -11,6 +11,8 @@ from scheduler.dispatch import Dispatcher
 
 log = logging.getLogger(__name__)
 
+MAX_DISPATCHES = 5
+
 
 def reap(store: Store, dispatcher: Dispatcher, now: float, dispatch_lease_s: float) -> int:
     """Settle every expired lease; returns how many tasks were killed or requeued.
@@ -30,8 +32,14 @@ def reap(store: Store, dispatcher: Dispatcher, now: float, dispatch_lease_s: flo
             log.warning("task %s: lease expired, runner lost", task_id)
             settled += 1
         elif task.status is TaskStatus.QUEUED:
-            if dispatcher.is_waiting(task.id, task.attempt):
+            if dispatcher.is_waiting(task.id, task.attempt, task.cluster):
                 store.admission.extend_lease(task.id, now + dispatch_lease_s)
+            elif task.attempt >= MAX_DISPATCHES:
+                # Runners keep failing before they start it (e.g. a broken runner install):
+                # say so on the task instead of trying forever.
+                store.tasks.give_up(task, now, f"no runner could start it in {task.attempt} tries")
+                log.error("task %s: gave up after %d lost dispatches", task_id, task.attempt)
+                settled += 1
             elif store.admission.requeue(task, now):
                 log.warning(
                     "task %s: dispatch of attempt %d was lost; requeued", task_id, task.attempt

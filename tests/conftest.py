@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import shutil
@@ -165,6 +166,10 @@ class Platform:
             _kill_marked(self._marks.pop(name))  # whatever outlived its session
         self.processes.clear()
         self._log.close()
+
+    @functools.cached_property
+    def instance_id(self) -> str:
+        return Store.connect(self.settings).instance_id()
 
     def log_text(self) -> str:
         return (self.settings.data_dir / "platform.log").read_text()

@@ -8,6 +8,7 @@ import time
 
 from ironworks.model import Code, Project, Task, TaskStatus, new_id
 from ironworks.store import Store
+from ironworks.store.tasks import LogAppend
 
 
 def make_project(store: Store, limit: int | None = None) -> Project:
@@ -115,7 +116,7 @@ def test_late_write_from_another_attempt_is_refused(store):
     store.admission.admit(project.id)
     task = store.tasks.get(task_id)
     store.tasks.start(task, 1, "r", time.time(), 15)
-    assert not store.tasks.append_log(task_id, 7, "forged", 1000)
+    assert store.tasks.append_log(task_id, 7, "forged", 1000) is LogAppend.REFUSED
     assert not store.tasks.finish(task, 7, TaskStatus.COMPLETE, now=time.time())
     assert store.tasks.get(task_id).status is TaskStatus.RUNNING
     assert store.tasks.log(task_id) == ""

@@ -8,13 +8,14 @@ import pytest
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+from rq import Queue as RQQueue
 
 from ironworks.errors import ConfigError
 from ironworks.model import TaskStatus
 from ironworks.preflight import check_redis
 from ironworks.store import Store
 from scheduler import consumers
-from scheduler.dispatch import Dispatcher
+from scheduler.dispatch import Dispatcher, job_id
 from scheduler.reaper import reap
 from tests.test_admission import admit_ids, make_code, make_project, queue
 
@@ -164,3 +165,29 @@ def test_processes_refuse_a_redis_that_may_evict_keys(store):
 def test_unreachable_redis_is_a_clear_error(settings):
     with pytest.raises(ConfigError, match="cannot reach Redis"):
         check_redis(Store.for_redis(redis.Redis(port=1, retry=Retry(NoBackoff(), 0))))
+
+
+def test_a_dispatch_taken_by_a_worker_that_died_is_requeued(store, settings):
+    project = make_project(store)
+    (task_id,) = queue(store, make_code(store, project))
+    dispatcher = Dispatcher(settings)
+    (admission,) = store.admission.admit(project.id, dispatch_lease_s=0.01)
+    dispatcher.dispatch(admission)
+    # A worker took the job off the queue and died before starting it: RQ still says queued.
+    RQQueue("default", connection=redis.Redis.from_url(settings.redis_url)).remove(
+        job_id(task_id, admission.attempt)
+    )
+
+    assert reap(store, dispatcher, time.time() + 1, dispatch_lease_s=60) == 1
+    assert admit_ids(store, project) == [task_id]
+
+
+def test_a_task_no_runner_can_start_is_given_up_with_a_reason(store, settings):
+    project = make_project(store)
+    (task_id,) = queue(store, make_code(store, project))
+    for _ in range(5):
+        store.admission.admit(project.id, dispatch_lease_s=0.01)  # never reaches a runner
+        reap(store, Dispatcher(settings), time.time() + 1, dispatch_lease_s=60)
+    task = store.tasks.get(task_id)
+    assert task.status is TaskStatus.KILLED and "no runner could start it" in task.msg
+    assert admit_ids(store, project) == []

@@ -143,3 +143,35 @@ def test_api_errors_reach_the_client_as_messages(platform):
 def test_platform_log_has_no_tracebacks(platform):
     log = platform.log_text()
     assert "Traceback" not in log, log[-3000:]
+
+
+def test_failed_task_is_retried_as_configured_and_stats_count_both(platform):
+    project = platform.new_project("retrying")
+    code = upload_script(project, "flaky", "echo nope; exit 2", retries=1)
+    first = project.wait(project.queue("flaky"), timeout_s=60)
+    retry = wait_until(
+        lambda: [t for t in project.tasks() if t["retry_of"] == first["id"]], what="the retry"
+    )[0]
+    retry = project.wait(retry["id"], timeout_s=60)
+    assert (first["status"], retry["status"], retry["retry_count"]) == ("error", "error", 1)
+    time.sleep(1)  # a third task would have been queued by now
+    assert len(project.tasks()) == 2
+    counts = wait_until(
+        lambda: (c := project.code_stats(code["id"]))["error"] == 2 and c, what="the stats"
+    )
+    assert {s: n for s, n in counts.items() if n} == {"error": 2}
+
+
+def test_manual_retry_and_pause_resume(platform):
+    project = platform.new_project("manual")
+    code = upload_script(project, "once", "echo ran")
+    done = project.wait(project.queue("once"), timeout_s=60)
+
+    project.pause(code["id"])
+    again = project.retry(done["id"], delay=0)
+    assert again["retry_of"] == done["id"] and again["status"] == "queued"
+    time.sleep(1.5)
+    assert project.task(again["id"])["status"] == "queued"  # paused: not admitted
+    project.resume(code["id"])
+    assert project.wait(again["id"], timeout_s=60)["status"] == "complete"
+    assert project.log(again["id"]) == "ran\n"

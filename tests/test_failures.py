@@ -50,7 +50,7 @@ def upload(project: Client, name: str, script: str, **fields) -> None:
 
 
 def instance_containers(engine, platform: Platform) -> list[dict]:
-    instance = Store.connect(platform.settings).instance_id()
+    instance = platform.instance_id
     return engine.api.containers(all=True, filters={"label": f"{LABEL_INSTANCE}={instance}"})
 
 
@@ -79,6 +79,7 @@ def test_runner_killed_mid_task_is_found_within_30_s_and_its_slot_freed(fresh_pl
     wait_until(lambda: not instance_containers(engine, platform), timeout_s=20, what="cleanup")
 
 
+@pytest.mark.timeout(900)
 def test_chaos_limits_hold_and_every_task_ends_once(redis_server, tmp_path, engine):
     url = f"{redis_server}/{next(_next_db)}"
     redis.Redis.from_url(url).flushdb()

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 from typing import BinaryIO
 
 from flask import Blueprint, jsonify, request
 
-from api import auth, context, parsing
+from api import auth, code_input, context, parsing
 from api.views import code_json
 from ironworks import archive
 from ironworks.archive import ArchiveLimits
 from ironworks.errors import BadRequest
-from ironworks.model import MAX_RETRIES, Code, TaskStatus
-from ironworks.stacks import STACKS, legacy_runtime
+from ironworks.model import Code, TaskStatus
 
 bp = Blueprint("codes", __name__, url_prefix="/2/projects/<project_id>/codes")
 
@@ -31,13 +29,11 @@ def upload(project_id: str):
         raise BadRequest("multipart field 'data' (JSON) is required")
     data = parsing.json_field(data_part, "'data'")
     upload = request.files.get("file")
-    if upload is None:
-        raise BadRequest("multipart field 'file' (a zip archive) is required")
-    draft = _draft(project_id, data)
-    sha, size = _store_checked_archive(upload.stream)
-    code = context.store().codes.add_revision(
-        dataclasses.replace(draft, archive_sha256=sha, archive_size=size)
-    )
+    draft = code_input.draft(project_id, data, context.settings(), has_archive=upload is not None)
+    if upload is not None:
+        sha, size = _store_checked_archive(upload.stream)
+        draft = dataclasses.replace(draft, archive_sha256=sha, archive_size=size)
+    code = context.store().codes.add_revision(draft)
     return jsonify(_code_json(code) | {"msg": "Upload successful."})
 
 
@@ -87,51 +83,6 @@ def _code_json(code: Code) -> dict:
 def _file_text(field: str) -> str | None:
     part = request.files.get(field)
     return part.read().decode("utf-8", "replace") if part else None
-
-
-def _draft(project_id: str, data: dict) -> Code:
-    stack, command = _stack_and_command(data)
-    settings = context.settings()
-    return Code(
-        id="",
-        project_id=project_id,
-        name=parsing.name(data, "name"),
-        rev=0,
-        stack=stack,
-        command=command,
-        archive_sha256="",
-        archive_size=0,
-        created_at=time.time(),
-        max_concurrency=_unlimited_as_none(parsing.optional_int(data, "max_concurrency", low=-1)),
-        timeout=parsing.optional_int(data, "timeout", low=1, high=settings.max_timeout_s),
-        env_vars=parsing.str_dict(data, "env_vars"),
-        retries=parsing.optional_int(data, "retries", low=0, high=MAX_RETRIES) or 0,
-        retries_delay=parsing.optional_int(data, "retries_delay", low=0, high=settings.max_delay_s)
-        or 0,
-    )
-
-
-def _stack_and_command(data: dict) -> tuple[str, str]:
-    """Either `stack` + `command`, or IronWorker's legacy `runtime` + `file_name`."""
-    runtime = parsing.optional_str(data, "runtime", max_len=32)
-    file_name = parsing.optional_str(data, "file_name", max_len=255)
-    stack = parsing.optional_str(data, "stack", max_len=32)
-    command = parsing.optional_str(data, "command", max_len=4096)
-    if command is None and runtime and file_name:
-        stack, command = legacy_runtime(runtime, file_name)
-    stack = stack or "sh"
-    if stack not in STACKS:
-        raise BadRequest(f"unknown stack {stack!r}; known: {', '.join(sorted(STACKS))}")
-    if not command:
-        raise BadRequest("'command' is required (or the legacy 'runtime' + 'file_name')")
-    return stack, command
-
-
-def _unlimited_as_none(value: int | None) -> int | None:
-    """IronWorker sends -1 for 'no limit'; 0 would mean the code can never run, so refuse it."""
-    if value == 0:
-        raise BadRequest("'max_concurrency' must be >= 1, or -1/null for unlimited")
-    return None if value is None or value < 0 else value
 
 
 def _store_checked_archive(stream: BinaryIO) -> tuple[str, int]:

@@ -9,7 +9,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from api import auth, context, parsing
 from api.views import task_json
-from ironworks.errors import BadRequest, Conflict, TooLarge
+from ironworks.errors import BadRequest, Conflict, NotFound, TooLarge
 from ironworks.model import PRIORITIES, Task, TaskStatus, new_id, retry_of
 
 bp = Blueprint("tasks", __name__, url_prefix="/2/projects/<project_id>/tasks")
@@ -59,6 +59,30 @@ def get_log(project_id: str, task_id: str):
     store = context.store()
     store.tasks.get_in_project(project_id, task_id)
     return Response(store.tasks.log(task_id), mimetype="text/plain")
+
+
+@bp.get("/<task_id>/result")
+def get_result(project_id: str, task_id: str):
+    """The JSON the task wrote to $RESULT_FILE (404 until it has written one)."""
+    task = context.store().tasks.get_in_project(project_id, task_id)
+    if task.result is None:
+        raise NotFound("Task has no result")
+    return Response(task.result, mimetype="application/json")
+
+
+@bp.post("/<task_id>/progress")
+def report_progress(project_id: str, task_id: str):
+    """For tasks with network access: `{"percent": 0-100, "msg": "..."}` while running."""
+    store = context.store()
+    store.tasks.get_in_project(project_id, task_id)
+    body = parsing.json_body()
+    percent = parsing.optional_int(body, "percent", low=0, high=100)
+    if percent is None:
+        raise BadRequest("'percent' is required")
+    msg = parsing.optional_str(body, "msg", max_len=500) or ""
+    if not store.tasks.set_progress(task_id, None, percent, msg):
+        raise Conflict("Task is not running")
+    return jsonify(msg="Progress set")
 
 
 @bp.post("/<task_id>/cancel")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from enum import IntEnum
 
 from redis import Redis, WatchError
 
@@ -17,6 +18,12 @@ EVENTS_MAXLEN = 1_000_000  # approximate; consumers keep well ahead of this
 
 RUNNER_LOST = "runner lost"
 LOG_TRUNCATED_MARK = "\n[ironworks] log truncated: the task wrote more than its log cap\n"
+
+
+class LogAppend(IntEnum):
+    OK = 1
+    FULL = 0  # the cap is reached: the log ends with the truncation mark
+    REFUSED = -1  # the writer no longer owns the task
 
 
 class TaskStore:
@@ -144,16 +151,20 @@ class TaskStore:
         args = [task.id, attempt, now, runner, now + lease_s]
         return self._scripts.run("start", keys, args) == 1
 
+    def set_progress(self, task_id: str, attempt: int | None, percent: int, msg: str) -> bool:
+        """False when the task is not running (under that attempt, if one is given)."""
+        args = ["" if attempt is None else attempt, percent, msg]
+        return self._scripts.run("progress", [self._k.task(task_id)], args) == 1
+
     def renew(self, task_id: str, attempt: int, now: float, lease_s: float) -> bool:
         """Extend the lease; False means this runner no longer owns the task."""
         keys = [self._k.task(task_id), self._k.leases()]
         return self._scripts.run("renew", keys, [task_id, attempt, now + lease_s]) == 1
 
-    def append_log(self, task_id: str, attempt: int, chunk: str, max_bytes: int) -> bool:
-        """False when the write was refused because the runner no longer owns the task."""
+    def append_log(self, task_id: str, attempt: int, chunk: str, max_bytes: int) -> LogAppend:
         keys = [self._k.task(task_id), self._k.task_log(task_id)]
         args = [attempt, chunk, max_bytes, LOG_TRUNCATED_MARK]
-        return self._scripts.run("append_log", keys, args) != -1
+        return LogAppend(self._scripts.run("append_log", keys, args))
 
     def finish(
         self,
@@ -181,6 +192,12 @@ class TaskStore:
             task, TaskStatus.RUNNING, task.attempt, TaskStatus.KILLED, now, None, RUNNER_LOST,
             None, lease_expired=lease_expired,
         )  # fmt: skip
+
+    def give_up(self, task: Task, now: float, msg: str) -> bool:
+        """End an admitted task no runner managed to start: `killed`, slot freed."""
+        return self._transition(
+            task, TaskStatus.QUEUED, task.attempt, TaskStatus.KILLED, now, None, msg, None
+        )
 
     def cancel(self, project_id: str, task_id: str, now: float) -> Task:
         """Cancel a queued or running task; a runner running it sees the status and stops."""

@@ -37,6 +37,7 @@ def main() -> None:
     check_redis(store)
     driver = DockerDriver()
     driver.ping()
+    driver.prepare_task_network()
     instance_id = store.instance_id()
     reclaim_leftovers(store, driver, instance_id, runner_id)
     # Spawned, not forked: it shares no connections or threads with the worker pool.

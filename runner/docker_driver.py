@@ -10,6 +10,7 @@ import docker.errors
 from docker.models.containers import Container
 
 from ironworks.errors import IronworksError
+from runner.network import ensure_task_network
 from runner.spec import (
     CODE_DIR,
     LABEL_INSTANCE,
@@ -79,6 +80,9 @@ class DockerDriver:
             self._client.ping()
         except docker.errors.DockerException as e:
             raise DriverError(f"Docker engine is not answering: {e}") from e
+
+    def prepare_task_network(self) -> None:
+        ensure_task_network(self._client)
 
     def start(self, spec: ContainerSpec) -> TaskContainer:
         try:

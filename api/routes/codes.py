@@ -31,7 +31,10 @@ def upload(project_id: str):
     upload = request.files.get("file")
     draft = code_input.draft(project_id, data, context.settings(), has_archive=upload is not None)
     if upload is not None:
-        sha, size = _store_checked_archive(upload.stream)
+        try:
+            sha, size = _store_checked_archive(upload.stream)
+        finally:
+            upload.close()  # large uploads are spooled to a temporary file
         draft = dataclasses.replace(draft, archive_sha256=sha, archive_size=size)
     code = context.store().codes.add_revision(draft)
     return jsonify(_code_json(code) | {"msg": "Upload successful."})

@@ -107,14 +107,14 @@ def str_dict(body: dict, name: str) -> dict[str, str]:
 
 def paging(max_per_page: int = 100) -> tuple[int, int]:
     """IronWorker paging: `page` from 0, `per_page` default 30, at most 100."""
-    page = _query_int("page", 0)
-    per_page = _query_int("per_page", 30)
+    page = query_int("page", 0)
+    per_page = query_int("per_page", 30)
     if page < 0 or not 1 <= per_page <= max_per_page:
         raise BadRequest(f"'page' must be >= 0 and 'per_page' between 1 and {max_per_page}")
     return page, per_page
 
 
-def _query_int(name: str, default: int) -> int:
+def query_int(name: str, default: int) -> int:
     raw = request.args.get(name)
     if raw in (None, ""):
         return default

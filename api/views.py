@@ -68,6 +68,7 @@ def task_json(task: Task) -> dict:
         "payload": task.payload,
         "result": task.result,
         "percent": task.percent,
+        "usage": task.usage,
         "created_at": iso(task.created_at),
         "start_time": iso(task.start_time),
         "end_time": iso(task.end_time),

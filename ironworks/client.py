@@ -86,6 +86,11 @@ class Client:
     def codes(self) -> list[dict]:
         return self._request("GET", self._project_path("/codes")).json()["codes"]
 
+    def download(self, code_id: str, revision: int | None = None) -> bytes:
+        """A code revision's zip archive (the current revision by default)."""
+        path = self._project_path(f"/codes/{code_id}/download")
+        return self._request("GET", path, params={"revision": revision}).content
+
     def pause(self, code_id: str) -> dict:
         return self._request(
             "POST", self._project_path(f"/codes/{code_id}/pause_task_queue")

@@ -125,6 +125,7 @@ class Task:
     result: str | None = None
     runner: str | None = None
     percent: int | None = None
+    usage: dict[str, float] | None = None  # peak_memory_bytes, cpu_seconds
     # Retry policy copied from the code when queued, so later uploads do not change it.
     max_retries: int = 0
     retries_delay: int = 0

@@ -38,6 +38,10 @@ class Settings:
     runner_concurrency: int = 2
     runner_clusters: str = "default"
     runner_id: str = ""
+    # Where runners fetch code archives: the API (for runners on other hosts) or, when empty,
+    # the blob directory under data_dir (a runner sharing the API's disk).
+    api_url: str = ""
+    code_cache_max_bytes: int = 5 * 1024**3
     scheduler_idle_wait_s: float = 0.5
     # A runner renews its lease every lease_renew_s; one not renewed for lease_ttl_s is lost.
     lease_ttl_s: float = 15.0

@@ -10,13 +10,10 @@ import os
 import socket
 import time
 
-from redis import Redis
-from rq.worker_pool import WorkerPool
-
 from ironworks.preflight import check_redis
 from ironworks.settings import Settings
 from ironworks.store import Store
-from runner import janitor
+from runner import janitor, pool
 from runner.docker_driver import DockerDriver
 from runner.spec import LABEL_ATTEMPT, LABEL_TASK
 
@@ -46,12 +43,7 @@ def main() -> None:
     )
     sweeper.start()
     log.info("runner %s serving %s with %d slots", runner_id, settings.clusters, args.concurrency)
-    pool = WorkerPool(
-        settings.clusters,
-        connection=Redis.from_url(settings.redis_url),
-        num_workers=args.concurrency,
-    )
-    pool.start(logging_level="WARNING")
+    pool.serve(settings.redis_url, settings.clusters, args.concurrency)
 
 
 def reclaim_leftovers(store: Store, driver: DockerDriver, instance_id: str, runner_id: str) -> None:

@@ -47,6 +47,19 @@ class TaskContainer:
         """stdout and stderr as they are written, until the container exits."""
         return self._c.logs(stream=True, follow=True, stdout=True, stderr=True)
 
+    def usage(self) -> tuple[int, float] | None:
+        """(peak memory bytes, CPU seconds) so far, or None once the container is gone."""
+        try:
+            stats = self._c.stats(stream=False, one_shot=True)
+        except docker.errors.APIError:
+            return None
+        memory = stats.get("memory_stats") or {}
+        cpu = (stats.get("cpu_stats") or {}).get("cpu_usage") or {}
+        if not memory:
+            return None  # stopped: the engine reports nothing any more
+        peak = memory.get("max_usage") or memory.get("usage") or 0
+        return int(peak), cpu.get("total_usage", 0) / 1e9
+
     def kill(self) -> None:
         try:
             self._c.kill()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import time
@@ -23,6 +24,7 @@ from runner.lease import Lease
 from runner.logs import LogPump
 from runner.progress import ProgressRelay
 from runner.spec import ContainerSpec, Placement, build_spec
+from runner.usage import UsageSampler
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,7 @@ class Outcome:
     exit_code: int | None = None
     msg: str = ""
     result: str | None = None
+    usage: dict[str, float] | None = None
 
 
 def execute(ctx: RunnerContext, task_id: str, attempt: int) -> None:
@@ -84,6 +87,7 @@ def _record(ctx: RunnerContext, task: Task, lease: Lease, outcome: Outcome) -> N
             exit_code=outcome.exit_code,
             msg=outcome.msg,
             result=outcome.result,
+            usage=outcome.usage,
         )
 
     if not _while_lease_holds(lease, write):
@@ -108,17 +112,14 @@ def _while_lease_holds(lease: Lease, write: Callable[[], bool]) -> bool:
 
 def _run(ctx: RunnerContext, task: Task, lease: Lease) -> Outcome | None:
     code = ctx.store.codes.revision(task.code_id, task.code_rev)
-    code_dir = ctx.cache.directory(code.archive_sha256) if code.has_archive else None
-    task_dir = taskdir.prepare(ctx.task_root, task, config={})
-    try:
+    with contextlib.ExitStack() as held:
+        code_dir = held.enter_context(ctx.cache.use(code)) if code.has_archive else None
+        task_dir = taskdir.prepare(ctx.task_root, task, config={})
+        held.callback(taskdir.remove, task_dir)
         spec = build_spec(task, code, code_dir, task_dir, ctx.placement, ctx.settings)
         container = ctx.driver.start(spec)
-        try:
-            return _supervise(ctx, task, lease, container, spec)
-        finally:
-            container.remove()
-    finally:
-        taskdir.remove(task_dir)
+        held.callback(container.remove)
+        return _supervise(ctx, task, lease, container, spec)
 
 
 def _supervise(
@@ -134,6 +135,8 @@ def _supervise(
     )
     pump.start()
     progress = ProgressRelay(ctx.store.tasks, task, spec.task_dir)
+    usage = UsageSampler(container)
+    usage.start()
     deadline = time.monotonic() + task.timeout
     timed_out = lost = False
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"wait-{task.id}") as waiter:
@@ -149,15 +152,16 @@ def _supervise(
             progress.relay()
             wait([exited], timeout=POLL_S)
         exit_ = exited.result()
+    used = usage.finish()
     pump.join(LOG_DRAIN_S)
     if lost:
         return None
     progress.relay(final=True)
     if timed_out:
-        return Outcome(TaskStatus.TIMEOUT, msg=f"timed out after {task.timeout} s")
+        return Outcome(TaskStatus.TIMEOUT, msg=f"timed out after {task.timeout} s", usage=used)
     result = taskdir.read_result(spec.task_dir)
     if exit_.oom_killed:
-        return Outcome(TaskStatus.KILLED, exit_.code, "killed: out of memory", result)
+        return Outcome(TaskStatus.KILLED, exit_.code, "killed: out of memory", result, used)
     if exit_.code == 0:
-        return Outcome(TaskStatus.COMPLETE, 0, "", result)
-    return Outcome(TaskStatus.ERROR, exit_.code, f"exit code {exit_.code}", result)
+        return Outcome(TaskStatus.COMPLETE, 0, "", result, used)
+    return Outcome(TaskStatus.ERROR, exit_.code, f"exit code {exit_.code}", result, used)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from ironworks.archive import ArchiveLimits
-from ironworks.blobs import LocalBlobStore
 from ironworks.settings import Settings
 from ironworks.store import Store
-from runner.cache import CodeCache
+from runner.cache import ApiArchives, ArchiveSource, CodeCache, LocalArchives
 from runner.docker_driver import DockerDriver
 from runner.execute import RunnerContext, execute
 from runner.spec import Placement
@@ -18,6 +17,12 @@ def run_task(task_id: str, attempt: int) -> None:
     execute(context_from_env(), task_id, int(attempt))
 
 
+def archive_source(settings: Settings) -> ArchiveSource:
+    if settings.api_url:
+        return ApiArchives(settings.api_url, settings.admin_token)
+    return LocalArchives(settings.blob_dir)
+
+
 def context_from_env() -> RunnerContext:
     settings = Settings.from_env()
     store = Store.connect(settings)
@@ -27,8 +32,9 @@ def context_from_env() -> RunnerContext:
         driver=DockerDriver(),
         cache=CodeCache(
             settings.runner_dir / "code",
-            LocalBlobStore(settings.blob_dir),
+            archive_source(settings),
             ArchiveLimits.from_settings(settings),
+            settings.code_cache_max_bytes,
         ),
         placement=Placement(store.instance_id(), settings.runner_id),
     )

@@ -122,13 +122,16 @@ class Platform:
         self.processes: dict[str, subprocess.Popen] = {}
         self._marks: dict[str, str] = {}
 
-    def start(self, name: str, role: str | None = None, *args: str, runner_id: str = "") -> None:
+    def start(
+        self, name: str, role: str | None = None, *args: str, runner_id: str = "", **settings: str
+    ) -> None:
         # Marks every process this role starts, even those that leave its session
         # (RQ puts each job's work horse in a session of its own).
         self._marks[name] = f"{PROCESS_MARK}={name}-{uuid.uuid4().hex}"
         env = self.env | {
             "IRONWORKS_RUNNER_ID": runner_id or self.runner_id,
             PROCESS_MARK: self._marks[name].partition("=")[2],
+            **{f"IRONWORKS_{k.upper()}": v for k, v in settings.items()},
         }
         self.processes[name] = subprocess.Popen(
             [sys.executable, "-m", role or name, *args],

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 import time
+import zipfile
 
 import docker
 import pytest
@@ -175,3 +177,18 @@ def test_manual_retry_and_pause_resume(platform):
     project.resume(code["id"])
     assert project.wait(again["id"], timeout_s=60)["status"] == "complete"
     assert project.log(again["id"]) == "ran\n"
+
+
+def test_a_runner_on_another_host_needs_only_the_api(platform, tmp_path):
+    """A runner with a data directory of its own fetches code through the API."""
+    platform.start(
+        "remote-runner", "runner", "--concurrency", "1", runner_id="remote",
+        data_dir=str(tmp_path), api_url=platform.url, runner_clusters="remote",
+    )  # fmt: skip
+    project = platform.new_project("far")
+    upload_script(project, "far", "echo from afar")
+    task = project.wait(project.queue("far", cluster="remote"), timeout_s=60)
+    assert task["status"] == "complete" and project.log(task["id"]) == "from afar\n"
+    assert list((tmp_path / "runner" / "code").glob("*.size"))
+    archive = project.download(task["code_id"])
+    assert zipfile.ZipFile(io.BytesIO(archive)).read("run.sh") == b"echo from afar"

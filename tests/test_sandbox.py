@@ -162,3 +162,17 @@ def test_each_stacks_example_reads_payload_writes_result_and_reports_progress(
     assert f"{stack} worker got:" in project.log(task["id"])
     assert json.loads(task["result"]) == {"stack": stack, "payload": {"n": 7}}
     assert task["percent"] == 100
+
+
+def test_resource_use_is_recorded(platform):
+    project = platform.new_project("usage")
+    work = (
+        "import time\nx = bytearray(80 * 1024 * 1024)\nend = time.time() + 2.5\n"
+        "while time.time() < end:\n    pass\n"
+    )
+    data = {"name": "work", "stack": "python", "command": "python3 work.py"}
+    project.upload_code(zip_files({"work.py": work}), data)
+    task = project.wait(project.queue("work"), timeout_s=60)
+    assert task["status"] == "complete"
+    assert task["usage"]["peak_memory_bytes"] >= 80 * 1024 * 1024
+    assert 1.0 <= task["usage"]["cpu_seconds"] <= 10

@@ -5,13 +5,13 @@ from __future__ import annotations
 import dataclasses
 from typing import BinaryIO
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify, request, send_file
 
 from api import auth, code_input, context, parsing
 from api.views import code_json
 from ironworks import archive
 from ironworks.archive import ArchiveLimits
-from ironworks.errors import BadRequest
+from ironworks.errors import BadRequest, NotFound
 from ironworks.model import Code, TaskStatus
 
 bp = Blueprint("codes", __name__, url_prefix="/2/projects/<project_id>/codes")
@@ -51,6 +51,24 @@ def list_codes(project_id: str):
 @bp.get("/<code_id>")
 def get_code(project_id: str, code_id: str):
     return jsonify(_code_json(context.store().codes.get(project_id, code_id)))
+
+
+@bp.get("/<code_id>/download")
+def download(project_id: str, code_id: str):
+    """The zip archive of a revision (`?revision=N`, default the current one)."""
+    store = context.store()
+    code = store.codes.get(project_id, code_id)
+    revision = parsing.query_int("revision", code.rev)
+    if revision != code.rev:
+        code = store.codes.revision(code.id, revision)
+    if not code.has_archive:
+        raise NotFound("This code runs a registered image and has no archive")
+    return send_file(
+        context.blobs().existing_path(code.archive_sha256),
+        mimetype="application/zip",
+        download_name=f"{code.name}-r{code.rev}.zip",
+        as_attachment=True,
+    )
 
 
 @bp.post("/<code_id>/pause_task_queue")

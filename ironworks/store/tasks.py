@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Sequence
 from enum import IntEnum
 
@@ -176,10 +177,11 @@ class TaskStore:
         exit_code: int | None = None,
         msg: str = "",
         result: str | None = None,
+        usage: dict[str, float] | None = None,
     ) -> bool:
         """Record the end of a running task. False if this attempt no longer owns it."""
         return self._transition(
-            task, TaskStatus.RUNNING, attempt, status, now, exit_code, msg, result
+            task, TaskStatus.RUNNING, attempt, status, now, exit_code, msg, result, usage=usage
         )
 
     def reap(self, task: Task, now: float, *, lease_expired: bool = True) -> bool:
@@ -223,6 +225,7 @@ class TaskStore:
         msg: str,
         result: str | None,
         lease_expired: bool = False,
+        usage: dict[str, float] | None = None,
     ) -> bool:
         k = self._k
         keys = [
@@ -247,6 +250,7 @@ class TaskStore:
             now,
             result or "",
             "1" if lease_expired else "",
+            json.dumps(usage) if usage else "",
         ]
         return self._scripts.run("finish", keys, args) == 1
 

@@ -6,6 +6,7 @@
 -- ARGV[1] task id  ARGV[2] expected current status  ARGV[3] attempt ('' = unfenced, for cancel)
 -- ARGV[4] new status  ARGV[5] exit code ('' = none)  ARGV[6] msg  ARGV[7] now  ARGV[8] result
 -- ARGV[9] '1' when the reaper ends the task: only if its lease has run out by ARGV[7]
+-- ARGV[10] resource use (JSON, '' = unknown)
 -- Returns 1 when done; 0 when the task's status or attempt is not what the caller expected
 -- (a late write from a runner that lost the task, or a race the caller re-reads and retries).
 -- Invariant: the status change, the slot release and the event happen together or not at all.
@@ -18,7 +19,7 @@ if ARGV[9] == '1' then
 end
 
 redis.call('HSET', KEYS[1], 'status', ARGV[4], 'exit_code', ARGV[5], 'msg', ARGV[6],
-           'end_time', ARGV[7], 'result', ARGV[8])
+           'end_time', ARGV[7], 'result', ARGV[8], 'usage', ARGV[10])
 local seq = redis.call('HGET', KEYS[1], 'seq')
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZADD', KEYS[3], seq, ARGV[1])

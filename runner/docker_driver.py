@@ -44,8 +44,22 @@ class TaskContainer:
         return self._c.labels
 
     def output(self) -> Iterator[bytes]:
-        """stdout and stderr as they are written, until the container exits."""
-        return self._c.logs(stream=True, follow=True, stdout=True, stderr=True)
+        """stdout and stderr as they are written, until the container exits and all of it has
+        been delivered."""
+        delivered = 0
+        for chunk in self._c.logs(stream=True, follow=True, stdout=True, stderr=True):
+            delivered += len(chunk)
+            yield chunk
+        # The engine's follow stream can end when the container exits before it has sent all
+        # that a fast writer wrote (seen with Docker 20.10: 12 of 50 MB). The stored log has
+        # it all, in the same order: send what is missing.
+        self._c.wait()
+        passed = 0
+        for chunk in self._c.logs(stream=True, follow=False, stdout=True, stderr=True):
+            start = max(0, delivered - passed)
+            passed += len(chunk)
+            if start < len(chunk):
+                yield chunk[start:]
 
     def usage(self) -> tuple[int, float] | None:
         """(peak memory bytes, CPU seconds) so far, or None once the container is gone."""
@@ -144,10 +158,10 @@ def _create_args(spec: ContainerSpec) -> dict[str, object]:
         "memswap_limit": f"{limits.memory_mb}m",  # equal to memory: no swap
         "nano_cpus": int(limits.cpus * 1e9),
         "ulimits": [docker.types.Ulimit(name="nofile", soft=limits.nofile, hard=limits.nofile)],
-        # The engine's own copy of the output: enough to feed the log cap, never unbounded.
+        # The engine's own copy of the output, which output() may need to read again in full
+        # up to the log cap: a few times the cap, never unbounded.
         "log_config": docker.types.LogConfig(
-            type="json-file",
-            config={"max-size": str(2 * limits.log_max_bytes), "max-file": "2"},
+            type="json-file", config={"max-size": str(4 * limits.log_max_bytes), "max-file": "1"}
         ),
         "volumes": volumes,
     }

@@ -30,8 +30,9 @@ log = logging.getLogger(__name__)
 
 # How often a running task's deadline, cancellation and lease are checked.
 POLL_S = 0.25
-# How long to wait for the last log lines after the container has exited.
-LOG_DRAIN_S = 5.0
+# How long to wait for the last log lines after the container has exited (the engine may
+# still be delivering up to a log cap's worth of them).
+LOG_DRAIN_S = 60.0
 T = TypeVar("T")
 
 
@@ -122,6 +123,17 @@ def _run(ctx: RunnerContext, task: Task, lease: Lease) -> Outcome | None:
         return _supervise(ctx, task, lease, container, spec)
 
 
+def _drain(pump: LogPump, lease: Lease) -> bool:
+    """Let the pump take in the last of the output, holding the lease meanwhile; False if the
+    task stopped being ours."""
+    deadline = time.monotonic() + LOG_DRAIN_S
+    while pump.is_alive() and time.monotonic() < deadline:
+        pump.join(POLL_S)
+        if not lease.renew():
+            return False
+    return True
+
+
 def _supervise(
     ctx: RunnerContext, task: Task, lease: Lease, container: TaskContainer, spec: ContainerSpec
 ) -> Outcome | None:
@@ -150,10 +162,11 @@ def _supervise(
                 container.kill()
                 break
             progress.relay()
+            pump.flush()
             wait([exited], timeout=POLL_S)
         exit_ = exited.result()
     used = usage.finish()
-    pump.join(LOG_DRAIN_S)
+    lost = lost or not _drain(pump, lease)
     if lost:
         return None
     progress.relay(final=True)

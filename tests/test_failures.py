@@ -32,7 +32,7 @@ TERMINAL = {"complete", "error", "cancelled", "killed", "timeout"}
 def fresh_platform(redis_server: str, tmp_path) -> Iterator[Platform]:
     url = f"{redis_server}/{next(_next_db)}"
     redis.Redis.from_url(url).flushdb()
-    platform = Platform(url, tmp_path, lease_ttl_s="5", dispatch_lease_s="10")
+    platform = Platform(url, tmp_path)  # default lease: the promise is "within 30 s by default"
     yield platform
     platform.stop()
 

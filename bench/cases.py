@@ -1,0 +1,275 @@
+"""The benchmarks. Each takes the run's scale and returns rows for RESULTS.md."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import requests
+from redis import Redis
+from rq import Queue
+
+from bench.harness import (
+    NOOP,
+    BareEngine,
+    Row,
+    interleave,
+    median,
+    p95,
+    platform,
+    redis_server,
+    zip_of,
+)
+from ironworks.client import Client
+from ironworks.model import Code, Project, Task, TaskStatus, new_id
+from ironworks.settings import Settings
+from ironworks.store import Store
+from scheduler.admission import run_round
+from scheduler.dispatch import Dispatcher
+
+
+@dataclass(frozen=True)
+class Scale:
+    latency_n: int
+    sequential_n: int
+    concurrencies: tuple[int, ...]
+    tasks_per_level: int
+    admission_projects: int
+    api_batches: int
+    api_singles: int
+    log_mb: int
+    sleepers: int
+
+    @classmethod
+    def smoke(cls) -> Scale:
+        """Just enough to prove the harness works (the test suite runs this)."""
+        return cls(2, 3, (1,), 4, 10, 1, 5, 1, 2)
+
+    @classmethod
+    def quick(cls) -> Scale:
+        return cls(10, 40, (1, 4), 16, 200, 10, 100, 50, 10)
+
+    @classmethod
+    def full(cls) -> Scale:
+        return cls(30, 40, (1, 4, 8), 40, 1000, 30, 300, 200, 50)
+
+
+def upload_noop(project: Client, name: str = "noop", script: str = NOOP, **fields) -> None:
+    data = {"name": name, "stack": "sh", "command": "sh run.sh", **fields}
+    project.upload_code(zip_of({"run.sh": script}), data)
+
+
+def run_and_wait(project: Client, name: str = "noop") -> float:
+    started = time.monotonic()
+    task = project.wait(project.queue(name), poll_s=0.01)
+    assert task["status"] == "complete", task
+    return time.monotonic() - started
+
+
+def latency(scale: Scale) -> list[Row]:
+    """POST -> complete for a no-op task, one at a time, vs the bare docker-py cycle."""
+    bare = BareEngine()
+    with platform(runner_slots=1) as running:
+        project = running.project("latency")
+        upload_noop(project)
+        run_and_wait(project)  # warm the code cache and the image
+        ours, theirs = interleave(lambda: run_and_wait(project), bare.cycle, scale.latency_n)
+        started = time.monotonic()
+        for _ in range(scale.sequential_n):
+            run_and_wait(project)
+        sequential = time.monotonic() - started
+    started = time.monotonic()
+    for _ in range(scale.sequential_n):
+        bare.cycle()
+    sequential_bare = time.monotonic() - started
+    samples = {"ironworks_s": ours, "bare_s": theirs}
+    return [
+        Row("task latency p50", median(ours), median(theirs), "s", "sh no-op, sequential", samples),
+        Row("task latency p95", p95(ours), p95(theirs), "s", "sh no-op, sequential"),
+        Row(
+            f"{scale.sequential_n} sequential light tasks",
+            sequential,
+            sequential_bare,
+            "s wall",
+            "sh no-op",
+        ),  # fmt: skip
+    ]
+
+
+def throughput(scale: Scale) -> list[Row]:
+    """No-op tasks per second at runner concurrency N vs N threads of bare cycles."""
+    bare = BareEngine()
+    rows = []
+    n = scale.tasks_per_level
+    for slots in scale.concurrencies:
+        with platform(runner_slots=slots) as running:
+            project = running.project("throughput")
+            upload_noop(project)
+            run_and_wait(project)
+            started = time.monotonic()
+            ids = [project.queue("noop") for _ in range(n)]
+            for task_id in ids:
+                project.wait(task_id, poll_s=0.05)
+            ours = n / (time.monotonic() - started)
+        with ThreadPoolExecutor(slots) as threads:
+            started = time.monotonic()
+            list(threads.map(lambda _: bare.cycle(), range(n)))
+            theirs = n / (time.monotonic() - started)
+        rows.append(
+            Row(f"throughput, {slots} slot(s)", ours, theirs, "tasks/s", f"{n} no-op tasks")
+        )
+    return rows
+
+
+def admission(scale: Scale) -> list[Row]:
+    """Tasks admitted per second by one scheduler over many limited projects, vs RQ's own
+    enqueue rate, on a Redis of the platform's."""
+    with redis_server() as url:
+        redis = Redis.from_url(url)
+        store = Store.for_redis(Redis.from_url(url, decode_responses=True))
+        tasks = _seed(store, scale.admission_projects)
+        dispatcher = Dispatcher(Settings(redis_url=url))
+        started = time.monotonic()
+        admitted, rounds = 0, 0
+        while admitted < len(tasks):
+            admitted += run_round(store, dispatcher, rounds, dispatch_lease_s=600)
+            rounds += 1
+        ours = admitted / (time.monotonic() - started)
+        queue = Queue("baseline", connection=redis)
+        started = time.monotonic()
+        for i in range(len(tasks)):
+            queue.enqueue_call("runner.job.run_task", args=(str(i), 1), result_ttl=0)
+        theirs = len(tasks) / (time.monotonic() - started)
+    conditions = f"{scale.admission_projects} projects, limits 1-3, {len(tasks)} tasks"
+    return [Row("admission rate", ours, theirs, "tasks/s", conditions + "; baseline RQ enqueue")]
+
+
+def _seed(store: Store, projects: int) -> list[Task]:
+    tasks = []
+    for i in range(projects):
+        project = Project(new_id(), f"p{i}", 1 + i % 3, time.time())
+        store.projects.create(project, token_hash=new_id())
+        code = store.codes.add_revision(
+            Code("", project.id, "w", 0, "sh", "true", "sha", 1, time.time())
+        )
+        for _ in range(project.max_concurrency or 1):
+            tasks.append(
+                Task(
+                    id=new_id(), project_id=project.id, code_id=code.id, code_name="w",
+                    code_rev=code.rev, status=TaskStatus.QUEUED, payload="", priority=0,
+                    timeout=60, created_at=time.time(),
+                )
+            )  # fmt: skip
+    store.tasks.enqueue(tasks, time.time())
+    return tasks
+
+
+def api(scale: Scale) -> list[Row]:
+    """Tasks accepted per second through the API under gunicorn's default config."""
+    with platform(runner_slots=1) as running:
+        project = running.project("api")
+        upload_noop(project, script="sleep 1")
+        code_id = project.codes()[0]["id"]
+        project.pause(code_id)  # measure acceptance, not execution
+        session = requests.Session()
+        session.headers["Authorization"] = f"OAuth {project.token}"
+        url = f"{running.url}/2/projects/{project.project_id}/tasks"
+        batch = {"tasks": [{"code_name": "noop", "payload": "{}"}] * 100}
+        batched = _rate(
+            lambda: session.post(url, json=batch).raise_for_status(), scale.api_batches, 100
+        )
+        single = {"tasks": [{"code_name": "noop", "payload": "{}"}]}
+        singles = _rate(
+            lambda: session.post(url, json=single).raise_for_status(), scale.api_singles, 1
+        )
+    return [
+        Row("API accept rate, batches of 100", batched, None, "tasks/s", "one client on loopback"),
+        Row("API accept rate, single POSTs", singles, None, "tasks/s", "one client on loopback"),
+    ]
+
+
+def _rate(call, requests_n: int, tasks_per_request: int) -> float:
+    started = time.monotonic()
+    for _ in range(requests_n):
+        call()
+    return requests_n * tasks_per_request / (time.monotonic() - started)
+
+
+def logs(scale: Scale) -> list[Row]:
+    """MB/s of output captured from one task, and lines lost, vs reading the bare engine's."""
+    size = scale.log_mb * 1024 * 1024
+    line = "x" * 99
+    writer = f"yes {line} | head -c {size}"
+    bare = BareEngine()
+    with platform(runner_slots=1) as running:
+        project = running.project("logs")
+        upload_noop(project, "flood", writer, log_max_bytes=size + 1024, timeout=600)
+        ours_s = run_and_wait(project, "flood")
+        task_id = project.tasks()[0]["id"]
+        log = project.log(task_id)
+        lost = size // 100 - log.count(line + "\n")
+    theirs_s = bare.cycle(writer, stream_logs=True)
+    mb = scale.log_mb
+    return [
+        Row(
+            "log capture", mb / ours_s, mb / theirs_s, "MB/s", f"{mb} MB from one task, end to end"
+        ),
+        Row("log lines lost", float(lost), 0.0, "lines", "under the cap"),
+    ]
+
+
+def memory(scale: Scale) -> list[Row]:
+    """Resident memory: runner idle and with sleeping tasks; the API."""
+    with platform(runner_slots=scale.sleepers) as running:
+        project = running.project("memory")
+        upload_noop(project, "sleep", "sleep 30")
+        time.sleep(2)
+        idle = running.rss_mb("runner")
+        api_rss = running.rss_mb("api")
+        ids = [project.queue("sleep") for _ in range(scale.sleepers)]
+        _wait_running(project, ids)
+        busy = running.rss_mb("runner")
+        for task_id in ids:
+            project.cancel(task_id)
+    n = scale.sleepers
+    return [
+        Row("runner RSS idle", idle, None, "MB", f"{n} slots"),
+        Row(f"runner RSS, {n} sleeping tasks", busy, None, "MB", f"{n} slots"),
+        Row("API RSS", api_rss, None, "MB", "gunicorn, 2 workers"),
+    ]
+
+
+def scale_out(scale: Scale) -> list[Row]:
+    """Time until N sleeping tasks all run on one runner host, under a limit of N."""
+    n = scale.sleepers
+    with platform(runner_slots=n) as running:
+        project = running.project("scale", max_concurrency=n)
+        upload_noop(project, "sleep", "sleep 60")
+        started = time.monotonic()
+        ids = [project.queue("sleep") for _ in range(n)]
+        _wait_running(project, ids)
+        took = time.monotonic() - started
+        for task_id in ids:
+            project.cancel(task_id)
+    return [Row(f"{n} sleeping containers all running", took, None, "s", "one runner host")]
+
+
+def _wait_running(project: Client, ids: list[str], timeout_s: float = 600) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if len(project.tasks(status="running", per_page=100)) >= len(ids):
+            return
+        time.sleep(0.25)
+    raise RuntimeError("tasks did not all start")
+
+
+CASES = {
+    "latency": latency,
+    "throughput": throughput,
+    "admission": admission,
+    "api": api,
+    "logs": logs,
+    "memory": memory,
+    "scale": scale_out,
+}

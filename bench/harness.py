@@ -1,0 +1,203 @@
+"""What every benchmark needs: a running platform, a bare engine, and honest statistics."""
+
+from __future__ import annotations
+
+import io
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import docker
+import requests
+from redis import ConnectionError as RedisConnectionError
+from redis import Redis
+
+from ironworks.cli.dev import free_port
+from ironworks.client import Client
+
+SH_IMAGE = "ironworks/stack-sh:latest"
+NOOP = "true"
+
+
+@dataclass
+class Row:
+    """One line of RESULTS.md."""
+
+    metric: str
+    ironworks: float
+    baseline: float | None
+    unit: str
+    conditions: str
+    samples: dict[str, list[float]] = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float | None:
+        return None if not self.baseline else self.ironworks / self.baseline
+
+
+def median(xs: list[float]) -> float:
+    return statistics.median(xs)
+
+
+def p95(xs: list[float]) -> float:
+    ordered = sorted(xs)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+def interleave(
+    a: Callable[[], float], b: Callable[[], float], n: int
+) -> tuple[list[float], list[float]]:
+    """A B A B …: both sides see the same drift of a noisy machine."""
+    xs, ys = [], []
+    for _ in range(n):
+        xs.append(a())
+        ys.append(b())
+    return xs, ys
+
+
+def zip_of(files: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()
+
+
+@dataclass
+class Running:
+    url: str
+    admin_token: str
+    data_dir: Path
+    process: subprocess.Popen
+
+    def project(self, name: str, max_concurrency: int | None = None) -> Client:
+        created = Client(self.url, self.admin_token).create_project(name, max_concurrency)
+        return Client(self.url, created["token"], created["id"], timeout_s=300)
+
+    def rss_mb(self, role: str) -> float:
+        """Resident memory of this platform's processes of one role (`python -m role` and
+        everything it started)."""
+        procs = _process_table()
+        role_roots = [
+            pid for pid in _descendants(procs, self.process.pid) if f"-m\0{role}" in procs[pid][1]
+        ]
+        pids = {p for root in role_roots for p in (root, *_descendants(procs, root))}
+        return sum(_rss_kb(pid) for pid in pids) / 1024
+
+
+@contextmanager
+def redis_server() -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""],
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                if Redis.from_url(url).ping():
+                    break
+            except RedisConnectionError:
+                time.sleep(0.05)
+        yield url
+    finally:
+        process.terminate()
+        process.wait()
+
+
+@contextmanager
+def platform(runner_slots: int) -> Iterator[Running]:
+    """`ironworks dev` on free ports with its own Redis and data directory."""
+    work = Path(tempfile.mkdtemp(prefix="ironworks-bench-"))
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IRONWORKS_")}
+    env.pop("REDIS_URL", None)
+    env["XDG_CONFIG_HOME"] = str(work / "config")
+    log = open(work / "dev.log", "w")  # closed below
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ironworks.cli", "dev", "--port", str(port),
+         "--data-dir", str(work / "data"), "--concurrency", str(runner_slots)],
+        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_up(url, process)
+        token = (work / "data" / "admin_token").read_text().strip()
+        yield Running(url, token, work / "data", process)
+    finally:
+        process.terminate()
+        process.wait(60)
+        log.close()
+
+
+def _wait_up(url: str, process: subprocess.Popen, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("ironworks dev exited during start-up")
+        try:
+            if requests.get(f"{url}/healthz", timeout=1).ok:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("ironworks dev did not come up")
+
+
+def _process_table() -> dict[int, tuple[int, str]]:
+    """pid -> (parent pid, command line with NUL separators)."""
+    table = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (stat.parent / "cmdline").read_bytes().decode(errors="replace")
+        except (OSError, IndexError, ValueError):
+            continue
+        table[int(stat.parent.name)] = (ppid, cmdline)
+    return table
+
+
+def _descendants(procs: dict[int, tuple[int, str]], root: int) -> list[int]:
+    children = [pid for pid, (ppid, _) in procs.items() if ppid == root]
+    return children + [d for child in children for d in _descendants(procs, child)]
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+class BareEngine:
+    """The baseline: the same image and command through docker-py, nothing else."""
+
+    def __init__(self) -> None:
+        self.client = docker.from_env()
+
+    def cycle(self, command: str = NOOP, stream_logs: bool = False) -> float:
+        """create, start, wait, logs, remove; seconds. With stream_logs, the output is
+        followed while the container runs, as the runner does."""
+        started = time.monotonic()
+        container = self.client.containers.create(SH_IMAGE, ["sh", "-c", command])
+        container.start()
+        if stream_logs:
+            for _ in container.logs(stream=True, follow=True):
+                pass
+        container.wait()
+        container.logs()
+        container.remove(force=True)
+        return time.monotonic() - started

@@ -182,3 +182,58 @@ def test_unknown_routes_and_methods_answer_json(api):
     response = api.get("/nope")
     assert response.status_code == 404 and response.json["msg"]
     assert api.get("/healthz").json == {"msg": "ok"}
+
+
+def test_rollback_pins_new_tasks_to_the_old_revision_and_leaves_queued_ones(api):
+    project = create_project(api)
+    base, headers = f"/2/projects/{project['id']}", auth(project["token"])
+    upload(api, project, {"name": "w", "command": "sh v1.sh"})
+    code_id = upload(api, project, {"name": "w", "command": "sh v2.sh"}).json["id"]
+    before = queue(api, project, {"code_name": "w"}).json["tasks"][0]["id"]
+
+    rolled = api.post(f"{base}/codes/{code_id}/rollback", json={"revision": 1}, headers=headers)
+    assert rolled.status_code == 200 and rolled.json["code"]["command"] == "sh v1.sh"
+    after = queue(api, project, {"code_name": "w"}).json["tasks"][0]["id"]
+    revs = [api.get(f"{base}/tasks/{t}", headers=headers).json["code_rev"] for t in (before, after)]
+    assert revs == [2, 1]
+    listed = api.get(f"{base}/codes/{code_id}/revisions", headers=headers).json["revisions"]
+    assert [(r["rev"], r["current"]) for r in listed] == [(2, False), (1, True)]
+    third = upload(api, project, {"name": "w", "command": "sh v3.sh"})
+    assert third.json["rev"] == 3
+    missing = api.post(f"{base}/codes/{code_id}/rollback", json={"revision": 9}, headers=headers)
+    assert missing.status_code == 404
+
+
+def test_deleted_code_takes_no_new_tasks_and_its_name_can_be_reused(api):
+    project = create_project(api)
+    base, headers = f"/2/projects/{project['id']}", auth(project["token"])
+    code_id = upload(api, project, {"name": "w", "command": "true"}).json["id"]
+    assert api.delete(f"{base}/codes/{code_id}", headers=headers).status_code == 200
+    assert api.get(f"{base}/codes/{code_id}", headers=headers).status_code == 404
+    assert queue(api, project, {"code_name": "w"}).status_code == 404
+    again = upload(api, project, {"name": "w", "command": "true"})
+    assert again.status_code == 200 and again.json["id"] != code_id and again.json["rev"] == 1
+
+
+def test_list_takes_ironworker_status_flags_labels_and_times(api):
+    project = create_project(api)
+    base, headers = f"/2/projects/{project['id']}/tasks", auth(project["token"])
+    upload(api, project, {"name": "w", "command": "true"})
+    ids = [
+        t["id"]
+        for t in queue(
+            api, project, {"code_name": "w", "label": "a"}, {"code_name": "w"}, {"code_name": "w"}
+        ).json["tasks"]
+    ]
+    api.post(f"{base}/{ids[1]}/cancel", headers=headers)
+
+    def listed(query: str) -> set[str]:
+        return {t["id"] for t in api.get(f"{base}?{query}", headers=headers).json["tasks"]}
+
+    assert listed("queued=1&cancelled=1") == set(ids)
+    assert listed("cancelled=1") == {ids[1]}
+    assert listed("label=a") == {ids[0]}
+    assert listed("from_time=4102444800") == set()  # the year 2100
+    assert listed("to_time=2100-01-01T00:00:00Z") == set(ids)
+    bad = api.get(f"{base}?from_time=yesterday", headers=headers)
+    assert bad.status_code == 400 and "from_time" in bad.json["msg"]

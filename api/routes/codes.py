@@ -53,6 +53,36 @@ def get_code(project_id: str, code_id: str):
     return jsonify(_code_json(context.store().codes.get(project_id, code_id)))
 
 
+@bp.delete("/<code_id>")
+def delete_code(project_id: str, code_id: str):
+    store = context.store()
+    store.codes.delete(store.codes.get(project_id, code_id))
+    return jsonify(msg="Deleted")
+
+
+@bp.get("/<code_id>/revisions")
+def list_revisions(project_id: str, code_id: str):
+    store = context.store()
+    code = store.codes.get(project_id, code_id)
+    page, per_page = parsing.paging()
+    revisions = store.codes.revisions(code.id)[page * per_page : (page + 1) * per_page]
+    return jsonify(revisions=[code_json(r) | {"current": r.rev == code.rev} for r in revisions])
+
+
+@bp.post("/<code_id>/rollback")
+def rollback(project_id: str, code_id: str):
+    """Make an earlier revision the one newly queued tasks run."""
+    store = context.store()
+    code = store.codes.get(project_id, code_id)
+    revision = parsing.optional_int(parsing.json_body(), "revision", low=1)
+    if revision is None:
+        raise BadRequest("'revision' is required")
+    return jsonify(
+        msg=f"Rolled back to revision {revision}",
+        code=_code_json(store.codes.rollback(code, revision)),
+    )
+
+
 @bp.get("/<code_id>/download")
 def download(project_id: str, code_id: str):
     """The zip archive of a revision (`?revision=N`, default the current one)."""

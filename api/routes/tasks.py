@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import datetime
 
 from flask import Blueprint, Response, jsonify, request
 
@@ -11,6 +12,7 @@ from api import auth, context, parsing
 from api.views import task_json
 from ironworks.errors import BadRequest, Conflict, NotFound, TooLarge
 from ironworks.model import PRIORITIES, Task, TaskStatus, new_id, retry_of
+from ironworks.store.tasks import TaskFilter
 
 bp = Blueprint("tasks", __name__, url_prefix="/2/projects/<project_id>/tasks")
 
@@ -40,12 +42,15 @@ def queue_tasks(project_id: str):
 def list_tasks(project_id: str):
     page, per_page = parsing.paging()
     store = context.store()
-    status = _status_filter(request.args.get("status"))
     code_name = request.args.get("code_name")
-    code_id = store.codes.by_name(project_id, code_name).id if code_name else None
-    tasks = store.tasks.list(
-        project_id, status=status, code_id=code_id, offset=page * per_page, limit=per_page
+    where = TaskFilter(
+        statuses=_statuses(),
+        code_id=store.codes.by_name(project_id, code_name).id if code_name else None,
+        label=request.args.get("label") or None,
+        from_time=_query_time("from_time"),
+        to_time=_query_time("to_time"),
     )
+    tasks = store.tasks.list(project_id, where, offset=page * per_page, limit=per_page)
     return jsonify(tasks=[task_json(t) for t in tasks])
 
 
@@ -110,14 +115,32 @@ def _optional_body() -> dict:
     return parsing.json_body() if request.get_data(cache=True) else {}
 
 
-def _status_filter(raw: str | None) -> TaskStatus | None:
+def _statuses() -> frozenset[TaskStatus]:
+    """`status=error`, or IronWorker's flags `queued=1&running=1&error=1` (OR-ed)."""
+    wanted = {s for s in TaskStatus if request.args.get(s.value) in ("1", "true")}
+    raw = request.args.get("status")
+    if raw:
+        try:
+            wanted.add(TaskStatus(raw))
+        except ValueError as e:
+            known = ", ".join(s.value for s in TaskStatus)
+            raise BadRequest(f"unknown status {raw!r}; known: {known}") from e
+    return frozenset(wanted)
+
+
+def _query_time(name: str) -> float | None:
+    """Unix seconds, as IronWorker clients send them, or ISO 8601."""
+    raw = request.args.get(name)
     if not raw:
         return None
     try:
-        return TaskStatus(raw)
+        return float(raw)
+    except ValueError:
+        pass
+    try:
+        return datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp()
     except ValueError as e:
-        known = ", ".join(s.value for s in TaskStatus)
-        raise BadRequest(f"unknown status {raw!r}; known: {known}") from e
+        raise BadRequest(f"'{name}' must be unix seconds or an ISO 8601 time") from e
 
 
 def _new_task(project_id: str, item: object, now: float) -> Task:

@@ -36,9 +36,31 @@ class CodeStore:
 
     def get(self, project_id: str, code_id: str) -> Code:
         raw = self._r.hgetall(self._k.code(code_id))
-        if not raw.get("rev") or raw.get("project_id") != project_id:
+        if not raw.get("rev") or raw.get("project_id") != project_id or raw.get("deleted"):
             raise NotFound("Code not found")
         return from_hash(Code, raw)
+
+    def revisions(self, code_id: str) -> list[Code]:
+        """Every revision, newest first."""
+        count = int(self._r.hget(self._k.code(code_id), "revisions") or 0)
+        with self._r.pipeline(transaction=False) as pipe:
+            for rev in range(count, 0, -1):
+                pipe.hgetall(self._k.code_revision(code_id, rev))
+            return [from_hash(Code, raw) for raw in pipe.execute() if raw]
+
+    def rollback(self, code: Code, rev: int) -> Code:
+        """Make revision `rev` the one new tasks pin; tasks already queued keep theirs."""
+        target = self.revision(code.id, rev)
+        self._r.hset(self._k.code(code.id), mapping=to_hash(target))
+        return target
+
+    def delete(self, code: Code) -> None:
+        """The name is freed and the code disappears from listings; its revisions stay for the
+        tasks that pinned them."""
+        with self._r.pipeline(transaction=True) as pipe:
+            pipe.hdel(self._k.code_names(code.project_id), code.name)
+            pipe.hset(self._k.code(code.id), "deleted", "1")
+            pipe.execute()
 
     def by_name(self, project_id: str, name: str) -> Code:
         code_id = self._r.hget(self._k.code_names(project_id), name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import IntEnum
 
 from redis import Redis, WatchError
@@ -19,6 +20,26 @@ EVENTS_MAXLEN = 1_000_000  # approximate; consumers keep well ahead of this
 
 RUNNER_LOST = "runner lost"
 LOG_TRUNCATED_MARK = "\n[ironworks] log truncated: the task wrote more than its log cap\n"
+
+
+@dataclass(frozen=True)
+class TaskFilter:
+    """What GET tasks may ask for; empty fields match everything."""
+
+    statuses: frozenset[TaskStatus] = frozenset()
+    code_id: str | None = None
+    label: str | None = None
+    from_time: float | None = None
+    to_time: float | None = None
+
+    def matches(self, task: Task) -> bool:
+        return (
+            (not self.statuses or task.status in self.statuses)
+            and (self.code_id is None or task.code_id == self.code_id)
+            and (self.label is None or task.label == self.label)
+            and (self.from_time is None or task.created_at >= self.from_time)
+            and (self.to_time is None or task.created_at <= self.to_time)
+        )
 
 
 class LogAppend(IntEnum):
@@ -93,23 +114,18 @@ class TaskStore:
         return task
 
     def list(
-        self,
-        project_id: str,
-        *,
-        status: TaskStatus | None = None,
-        code_id: str | None = None,
-        offset: int = 0,
-        limit: int = 30,
+        self, project_id: str, where: TaskFilter | None = None, offset: int = 0, limit: int = 30
     ) -> list[Task]:
-        """Newest first. Filters by one index and checks the other on the records."""
+        """Newest first. Walks the narrowest index and checks the rest of the filter on the
+        records, a batch at a time."""
+        where = where or TaskFilter()
         index = (
-            self._k.project_status(project_id, status)
-            if status
-            else self._k.code_tasks(code_id)
-            if code_id
+            self._k.project_status(project_id, next(iter(where.statuses)))
+            if len(where.statuses) == 1
+            else self._k.code_tasks(where.code_id)
+            if where.code_id
             else self._k.project_tasks(project_id)
         )
-        wanted = (lambda t: t.code_id == code_id) if status and code_id else (lambda t: True)
         found: list[Task] = []
         skipped, cursor, batch = 0, 0, max(limit, 100)
         while len(found) < limit:
@@ -118,7 +134,7 @@ class TaskStore:
                 break
             cursor += len(ids)
             for task in self._get_many(ids):
-                if not wanted(task):
+                if not where.matches(task):
                     continue
                 if skipped < offset:
                     skipped += 1

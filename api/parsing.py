@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
 from typing import Any
 
 from flask import request
@@ -122,3 +123,19 @@ def query_int(name: str, default: int) -> int:
         return int(raw)
     except ValueError as e:
         raise BadRequest(f"'{name}' must be an integer") from e
+
+
+def time_value(raw: object, name: str) -> float | None:
+    """Unix seconds, as IronWorker clients send them, or ISO 8601."""
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        return float(raw)
+    try:
+        return float(str(raw))
+    except ValueError:
+        pass
+    try:
+        return datetime.fromisoformat(str(raw).replace("Z", "+00:00")).timestamp()
+    except ValueError as e:
+        raise BadRequest(f"'{name}' must be unix seconds or an ISO 8601 time") from e

@@ -21,10 +21,12 @@ from scheduler import consumers
 from scheduler.admission import run_round
 from scheduler.dispatch import Dispatcher
 from scheduler.reaper import reap
+from scheduler.schedules import fire_due
 
 log = logging.getLogger(__name__)
 
 REDIS_RETRY_S = 1.0
+SCHEDULE_TICK_S = 1.0
 
 
 class Failed(threading.Event):
@@ -58,7 +60,15 @@ def threads(settings: Settings, stop: threading.Event, failed: Failed) -> list[t
         reap(store, dispatcher, time.time(), settings.dispatch_lease_s)
         stop.wait(settings.reaper_interval_s)
 
-    loops: dict[str, Callable[[], None]] = {"admission": admit, "reaper": reaper}
+    def schedules() -> None:
+        fire_due(store, time.time(), settings.default_timeout_s)
+        stop.wait(SCHEDULE_TICK_S)
+
+    loops: dict[str, Callable[[], None]] = {
+        "admission": admit,
+        "reaper": reaper,
+        "schedules": schedules,
+    }
     for group, handler in consumers.CONSUMERS.items():
         store.events.ensure_group(group)
         loops[f"consumer-{group}"] = _consumer(store, group, consumer_name, handler)

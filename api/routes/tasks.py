@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import datetime
 
 from flask import Blueprint, Response, jsonify, request
 
@@ -129,18 +128,7 @@ def _statuses() -> frozenset[TaskStatus]:
 
 
 def _query_time(name: str) -> float | None:
-    """Unix seconds, as IronWorker clients send them, or ISO 8601."""
-    raw = request.args.get(name)
-    if not raw:
-        return None
-    try:
-        return float(raw)
-    except ValueError:
-        pass
-    try:
-        return datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp()
-    except ValueError as e:
-        raise BadRequest(f"'{name}' must be unix seconds or an ISO 8601 time") from e
+    return parsing.time_value(request.args.get(name), name)
 
 
 def _new_task(project_id: str, item: object, now: float) -> Task:

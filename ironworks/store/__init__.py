@@ -13,6 +13,7 @@ from ironworks.store.codes import CodeStore
 from ironworks.store.events import EventStore
 from ironworks.store.keys import Keys
 from ironworks.store.projects import ProjectStore
+from ironworks.store.schedules import ScheduleStore
 from ironworks.store.scripts import Scripts
 from ironworks.store.tasks import TaskStore
 
@@ -26,6 +27,7 @@ class Store:
     tasks: TaskStore
     admission: AdmissionStore
     events: EventStore
+    schedules: ScheduleStore
 
     @classmethod
     def connect(cls, settings: Settings) -> Store:
@@ -43,6 +45,7 @@ class Store:
             tasks=TaskStore(redis, keys, scripts),
             admission=AdmissionStore(redis, keys, scripts),
             events=EventStore(redis, keys, scripts),
+            schedules=ScheduleStore(redis, keys, scripts),
         )
 
     def instance_id(self) -> str:

@@ -99,6 +99,17 @@ class Keys:
         """List pushed to whenever admission may make progress."""
         return self._k("scheduler", "wake")
 
+    # schedules
+    def schedule(self, schedule_id: str) -> str:
+        return self._k("schedule", schedule_id)
+
+    def project_schedules(self, project_id: str) -> str:
+        return self._k("project", project_id, "schedules")
+
+    def due_schedules(self) -> str:
+        """Sorted set of scheduled schedules by their next due time."""
+        return self._k("schedules", "due")
+
     # events (the outbox)
     def events(self) -> str:
         return self._k("events")

@@ -17,6 +17,7 @@ NAMES = (
     "append_log",
     "progress",
     "count_status",
+    "fire",
 )
 
 

@@ -209,7 +209,7 @@ def logs(scale: Scale) -> list[Row]:
         task_id = project.tasks()[0]["id"]
         log = project.log(task_id)
         lost = size // 100 - log.count(line + "\n")
-    theirs_s = bare.cycle(writer, stream_logs=True)
+    theirs_s = bare.cycle(writer)
     mb = scale.log_mb
     return [
         Row(

@@ -188,15 +188,11 @@ class BareEngine:
     def __init__(self) -> None:
         self.client = docker.from_env()
 
-    def cycle(self, command: str = NOOP, stream_logs: bool = False) -> float:
-        """create, start, wait, logs, remove; seconds. With stream_logs, the output is
-        followed while the container runs, as the runner does."""
+    def cycle(self, command: str = NOOP) -> float:
+        """create, start, wait, logs (all of the output), remove; seconds."""
         started = time.monotonic()
         container = self.client.containers.create(SH_IMAGE, ["sh", "-c", command])
         container.start()
-        if stream_logs:
-            for _ in container.logs(stream=True, follow=True):
-                pass
         container.wait()
         container.logs()
         container.remove(force=True)

@@ -84,7 +84,37 @@ class Client:
         ).json()
 
     def codes(self) -> list[dict]:
-        return self._request("GET", self._project_path("/codes")).json()["codes"]
+        return self._request("GET", self._project_path("/codes"), params={"per_page": 100}).json()[
+            "codes"
+        ]
+
+    def code_named(self, name: str) -> dict:
+        for code in self.codes():
+            if code["name"] == name:
+                return code
+        raise ApiError(404, f"Code {name!r} not found")
+
+    def revisions(self, code_id: str) -> list[dict]:
+        path = self._project_path(f"/codes/{code_id}/revisions")
+        return self._request("GET", path, params={"per_page": 100}).json()["revisions"]
+
+    def rollback(self, code_id: str, revision: int) -> dict:
+        path = self._project_path(f"/codes/{code_id}/rollback")
+        return self._request("POST", path, json={"revision": revision}).json()["code"]
+
+    # -- schedules --------------------------------------------------------------------------
+    def schedule(self, code_name: str, **fields: Any) -> str:
+        body = {"schedules": [{"code_name": code_name, **fields}]}
+        response = self._request("POST", self._project_path("/schedules"), json=body)
+        return response.json()["schedules"][0]["id"]
+
+    def schedules(self) -> list[dict]:
+        path = self._project_path("/schedules")
+        return self._request("GET", path, params={"per_page": 100}).json()["schedules"]
+
+    def cancel_schedule(self, schedule_id: str) -> dict:
+        path = self._project_path(f"/schedules/{schedule_id}/cancel")
+        return self._request("POST", path).json()["schedule"]
 
     def download(self, code_id: str, revision: int | None = None) -> bytes:
         """A code revision's zip archive (the current revision by default)."""
@@ -157,9 +187,30 @@ class _ProgressReader:
 
 
 def from_config(config: dict[str, str]) -> Client:
-    """Environment variables win over the config file, as users expect."""
+    """Environment variables win over the config file, as users expect; IronWorker's own
+    settings (IRON_TOKEN, IRON_PROJECT_ID, ./iron.json) are read when neither has them, so
+    migrants keep theirs."""
+    iron = _iron_settings()
     return Client(
         url=os.environ.get("IRONWORKS_URL") or config.get("url", "http://127.0.0.1:8080"),
-        token=os.environ.get("IRONWORKS_TOKEN") or config.get("token", ""),
-        project_id=os.environ.get("IRONWORKS_PROJECT_ID") or config.get("project_id", ""),
+        token=os.environ.get("IRONWORKS_TOKEN") or config.get("token") or iron.get("token", ""),
+        project_id=os.environ.get("IRONWORKS_PROJECT_ID")
+        or config.get("project_id")
+        or iron.get("project_id", ""),
     )
+
+
+def _iron_settings() -> dict[str, str]:
+    settings: dict[str, str] = {}
+    try:
+        with open("iron.json") as f:
+            loaded = json.load(f)
+        if isinstance(loaded, dict):
+            settings = {k: str(v) for k, v in loaded.items() if k in ("token", "project_id")}
+    except (OSError, ValueError):
+        pass  # no iron.json here, or not ours to read
+    for key in ("token", "project_id"):
+        value = os.environ.get(f"IRON_{key.upper()}")
+        if value:
+            settings[key] = value
+    return settings

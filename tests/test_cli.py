@@ -77,3 +77,51 @@ def test_errors_are_one_line_messages_not_tracebacks(ironworks, tmp_path):
     assert both.returncode == 2 and "not both" in both.stderr
     for result in (no_admin, unknown, both):
         assert "Traceback" not in result.stderr
+
+
+def test_every_code_and_schedule_verb_a_newcomer_expects(ironworks, tmp_path):
+    ironworks("project", "create", "verbs", admin=True)
+    code_dir = tmp_path / "code"
+    code_dir.mkdir()
+    for version in ("one", "two"):
+        (code_dir / "run.sh").write_text(f"echo {version}\n")
+        assert (
+            ironworks("upload", str(code_dir), "--name", "v", "--command", "sh run.sh").returncode
+            == 0
+        )
+
+    table = ironworks("codes").stdout.splitlines()
+    assert table[0].split()[:3] == ["NAME", "REV", "STACK"] and table[1].split()[:2] == ["v", "2"]
+    revs = json.loads(ironworks("revisions", "v", "--json").stdout)
+    assert [(r["rev"], r["current"]) for r in revs] == [(2, True), (1, False)]
+    assert "revision 1" in ironworks("rollback", "v", "1").stdout
+    ran = ironworks("queue", "v", "--wait")
+    assert ran.stdout == "one\n"
+
+    assert ironworks("pause", "v").stdout == "v: paused\n"
+    retried = ironworks("retry", re.search(r"Queued (\w+)", ran.stderr).group(1)).stdout.strip()
+    assert json.loads(ironworks("status", retried).stdout)["status"] == "queued"
+    assert ironworks("resume", "v").stdout == "v: resumed\n"
+    assert ironworks("logs", "-f", retried).stdout == "one\n"  # follows until it ends
+    assert "complete: 2" in ironworks("stats", "v").stdout
+
+    schedule_id = ironworks("schedule", "create", "v", "--every", "3600").stdout.strip()
+    listed = json.loads(ironworks("schedule", "list", "--json").stdout)
+    assert [s["id"] for s in listed] == [schedule_id]
+    assert "cancelled" in ironworks("schedule", "cancel", schedule_id).stdout
+    bad = ironworks("schedule", "create", "v", "--every", "5")
+    assert bad.returncode == 1 and "at least 60" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_ironworker_settings_are_read_when_ours_are_missing(ironworks, platform, tmp_path):
+    created = platform.admin().create_project("migrant")
+    (tmp_path / "iron.json").write_text(json.dumps({"project_id": created["id"]}))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IRONWORKS_")}
+    env |= {"XDG_CONFIG_HOME": str(tmp_path / "empty"), "IRONWORKS_URL": platform.url,
+            "IRON_TOKEN": created["token"]}  # fmt: skip
+    listed = subprocess.run(
+        [sys.executable, "-m", "ironworks.cli", "codes", "--json"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout) == []

@@ -8,36 +8,18 @@ import os
 import sys
 import zipfile
 from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
 from typing import Any
 
 import click
 
-from ironworks.cli import config
+from ironworks.cli import config, manage
+from ironworks.cli.common import client, friendly_errors, print_table
 from ironworks.cli.dev import dev
 from ironworks.client import Client, from_config
-from ironworks.errors import IronworksError
 
 # Archives larger than this get a progress bar while they upload.
 PROGRESS_BAR_BYTES = 1024 * 1024
-
-
-def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn platform and API errors into a one-line message and exit status 1, never a traceback."""
-
-    @wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except IronworksError as e:
-            raise click.ClickException(str(e)) from e
-
-    return wrapper
-
-
-def client() -> Client:
-    return from_config(config.load())
 
 
 @click.group()
@@ -161,10 +143,14 @@ def exit_status(task: dict) -> int:
 
 @cli.command()
 @click.argument("task_id")
+@click.option("-f", "--follow", is_flag=True, help="Keep printing until the task ends.")
 @friendly_errors
-def logs(task_id: str) -> None:
+def logs(task_id: str, follow: bool) -> None:
     """Print a task's log."""
-    click.echo(client().log(task_id), nl=False)
+    if follow:
+        manage.follow(task_id)
+    else:
+        click.echo(client().log(task_id), nl=False)
 
 
 @cli.command()
@@ -195,11 +181,7 @@ def tasks(status_: str | None, code_name: str | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(found, indent=2))
         return
-    click.echo(f"{'ID':24}  {'CODE':20}  {'STATUS':9}  {'EXIT':>4}  CREATED")
-    for t in found:
-        exit_code = "" if t["exit_code"] is None else t["exit_code"]
-        code = t["code_name"][:20]
-        click.echo(f"{t['id']:24}  {code:20}  {t['status']:9}  {exit_code:>4}  {t['created_at']}")
+    print_table(found, ["id", "code_name", "code_rev", "status", "exit_code", "created_at"])
 
 
 @cli.group()
@@ -224,4 +206,5 @@ def project_create(name: str, max_concurrency: int | None) -> None:
     click.echo(f"Token: {created['token']}  (shown once; saved to {saved})")
 
 
-cli.add_command(dev)
+for command in (dev, *manage.COMMANDS):
+    cli.add_command(command)

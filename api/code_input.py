@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 
 from api import parsing
 from ironworks.errors import BadRequest
-from ironworks.model import MAX_RETRIES, Code
+from ironworks.model import MAX_RETRIES, PRIORITIES, Code
 from ironworks.settings import Settings
 from ironworks.stacks import STACKS, legacy_runtime
 
+MAX_CONFIG_BYTES = 64 * 1024
 # name[:tag][@digest], as Docker spells image references.
 IMAGE_RE = re.compile(r"^[a-z0-9]+([._/-][a-z0-9]+)*(:[\w][\w.-]{0,127})?(@sha256:[0-9a-f]{64})?$")
 
@@ -47,7 +49,23 @@ def draft(project_id: str, data: dict, settings: Settings, has_archive: bool) ->
         log_max_bytes=parsing.optional_int(data, "log_max_bytes", low=1024, high=1024**3),
         network=parsing.optional_bool(data, "network") or False,
         image=image,
+        config=_config(data),
+        default_priority=parsing.optional_int(
+            data, "default_priority", low=min(PRIORITIES), high=max(PRIORITIES)
+        )
+        or 0,
     )
+
+
+def _config(data: dict) -> dict[str, object]:
+    config = data.get("config")
+    if config is None:
+        return {}
+    if not isinstance(config, dict):
+        raise BadRequest("'config' must be a JSON object")
+    if len(json.dumps(config)) > MAX_CONFIG_BYTES:
+        raise BadRequest(f"'config' is larger than {MAX_CONFIG_BYTES} bytes")
+    return config
 
 
 def _stack_and_command(data: dict) -> tuple[str, str]:

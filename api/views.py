@@ -41,6 +41,8 @@ def code_json(code: Code) -> dict:
         "log_max_bytes": code.log_max_bytes,
         "network": code.network,
         "image": code.image,
+        "config": code.config,
+        "default_priority": code.default_priority,
         "archive_size": code.archive_size,
         "archive_sha256": code.archive_sha256,
         "created_at": iso(code.created_at),

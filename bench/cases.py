@@ -40,19 +40,20 @@ class Scale:
     api_singles: int
     log_mb: int
     sleepers: int
+    scale_n: int
 
     @classmethod
     def smoke(cls) -> Scale:
         """Just enough to prove the harness works (the test suite runs this)."""
-        return cls(2, 3, (1,), 4, 10, 1, 5, 1, 2)
+        return cls(2, 3, (1,), 4, 10, 1, 5, 1, 2, 2)
 
     @classmethod
     def quick(cls) -> Scale:
-        return cls(10, 40, (1, 4), 16, 200, 10, 100, 50, 10)
+        return cls(10, 40, (1, 4), 16, 200, 10, 100, 50, 10, 10)
 
     @classmethod
     def full(cls) -> Scale:
-        return cls(30, 40, (1, 4, 8), 40, 1000, 30, 300, 200, 50)
+        return cls(30, 40, (1, 4, 8), 40, 1000, 30, 300, 200, 50, 200)
 
 
 def upload_noop(project: Client, name: str = "noop", script: str = NOOP, **fields) -> None:
@@ -242,7 +243,7 @@ def memory(scale: Scale) -> list[Row]:
 
 def scale_out(scale: Scale) -> list[Row]:
     """Time until N sleeping tasks all run on one runner host, under a limit of N."""
-    n = scale.sleepers
+    n = scale.scale_n
     with platform(runner_slots=n) as running:
         project = running.project("scale", max_concurrency=n)
         upload_noop(project, "sleep", "sleep 60")

@@ -95,6 +95,9 @@ class Code:
     network: bool = False
     # A registered image runs instead of a stack with an uploaded archive.
     image: str | None = None
+    # Handed to every task as $CONFIG_FILE (IronWorker's code config).
+    config: dict[str, object] = field(default_factory=dict)
+    default_priority: int = 0
 
     @property
     def has_archive(self) -> bool:

@@ -115,7 +115,7 @@ def _run(ctx: RunnerContext, task: Task, lease: Lease) -> Outcome | None:
     code = ctx.store.codes.revision(task.code_id, task.code_rev)
     with contextlib.ExitStack() as held:
         code_dir = held.enter_context(ctx.cache.use(code)) if code.has_archive else None
-        task_dir = taskdir.prepare(ctx.task_root, task, config={})
+        task_dir = taskdir.prepare(ctx.task_root, task, config=code.config)
         held.callback(taskdir.remove, task_dir)
         spec = build_spec(task, code, code_dir, task_dir, ctx.placement, ctx.settings)
         container = ctx.driver.start(spec)

@@ -50,6 +50,22 @@ def test_upload_same_name_makes_a_new_revision(api):
     ]
 
 
+def test_code_config_and_default_priority_are_kept_and_applied(api):
+    project = create_project(api)
+    data = {"name": "w", "command": "true", "config": {"db": "x"}, "default_priority": 2}
+    code = upload(api, project, data).json
+    assert (code["config"], code["default_priority"]) == ({"db": "x"}, 2)
+    tasks = [
+        api.get(f"/2/projects/{project['id']}/tasks/{t['id']}", headers=auth(project["token"]))
+        for t in queue(api, project, {"code_name": "w"}, {"code_name": "w", "priority": 0}).json[
+            "tasks"
+        ]
+    ]
+    assert [t.json["priority"] for t in tasks] == [2, 0]
+    bad = upload(api, project, {"name": "w", "command": "true", "config": [1]})
+    assert bad.status_code == 400 and "config" in bad.json["msg"]
+
+
 def test_legacy_runtime_and_file_name_derive_the_command(api):
     project = create_project(api)
     response = upload(api, project, {"name": "hello", "runtime": "python", "file_name": "hello.py"})

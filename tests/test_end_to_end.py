@@ -56,9 +56,10 @@ def test_the_container_contract_is_what_the_worker_sees(platform):
     script = (
         'echo "args=$*"; echo "id=$TASK_ID"; cat "$PAYLOAD_FILE"; echo;'
         ' echo "dirs=$TASK_DIR $RESULT_FILE $CONFIG_FILE"; echo "greeting=$GREETING";'
-        ' echo "uid=$(id -u)"; pwd; touch /mnt/code/x 2>/dev/null || echo "code is read-only"'
+        ' echo "uid=$(id -u)"; pwd; touch /mnt/code/x 2>/dev/null || echo "code is read-only";'
+        ' echo "config=$(cat "$CONFIG_FILE")"'
     )
-    upload_script(project, "contract", script, env_vars={"GREETING": "hi"})
+    upload_script(project, "contract", script, env_vars={"GREETING": "hi"}, config={"region": "eu"})
     task_id = project.queue("contract", "the-payload")
     assert project.wait(task_id, timeout_s=60)["status"] == "complete"
     log = project.log(task_id)
@@ -67,6 +68,7 @@ def test_the_container_contract_is_what_the_worker_sees(platform):
     assert f"id={task_id}" in log and "the-payload" in log and "greeting=hi" in log
     assert "dirs=/mnt/task /mnt/task/result.json /mnt/task/config.json" in log
     assert "uid=10001" in log and "/mnt/code" in log and "code is read-only" in log
+    assert 'config={"region": "eu"}' in log
 
 
 def test_non_zero_exit_is_an_error_with_its_exit_code(platform):

@@ -156,7 +156,7 @@ def _new_task(project_id: str, item: object, now: float) -> Task:
         code_rev=code.rev,
         status=TaskStatus.QUEUED,
         payload=payload,
-        priority=priority or 0,
+        priority=code.default_priority if priority is None else priority,
         timeout=timeout or code.timeout or settings.default_timeout_s,
         created_at=now,
         cluster=cluster,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from api import errors
-from api.routes import codes, health, projects, schedules, stacks, tasks
+from api.routes import codes, docs, health, projects, schedules, stacks, tasks
 from ironworks.blobs import LocalBlobStore
 from ironworks.settings import Settings
 from ironworks.store import Store
@@ -15,7 +15,7 @@ REQUEST_OVERHEAD_BYTES = 1024 * 1024
 
 
 def create_app(settings: Settings, store: Store | None = None) -> Flask:
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_archive_bytes + REQUEST_OVERHEAD_BYTES
     app.extensions["ironworks"] = {
         "settings": settings,
@@ -23,6 +23,14 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
         "blobs": LocalBlobStore(settings.blob_dir),
     }
     errors.register(app)
-    for blueprint in (health.bp, projects.bp, stacks.bp, codes.bp, tasks.bp, schedules.bp):
+    for blueprint in (
+        health.bp,
+        docs.bp,
+        projects.bp,
+        stacks.bp,
+        codes.bp,
+        tasks.bp,
+        schedules.bp,
+    ):
         app.register_blueprint(blueprint)
     return app

@@ -1,0 +1,80 @@
+"""Every route × {own token, another project's token, no token, admin token}, and foreign ids.
+
+The routes come from the OpenAPI document, which tests/test_openapi.py holds to the URL map,
+so a new route is covered here without anyone remembering to add it."""
+
+from __future__ import annotations
+
+import pytest
+
+from api.openapi import ROUTES
+from tests.conftest import ADMIN_TOKEN
+from tests.helpers import auth, create_project, queue, upload
+
+PUBLIC = {"/healthz", "/openapi.json", "/2/stacks"}
+PROJECT_ROUTES = [(m, p) for m, p, _, _ in ROUTES if p.startswith("/2/projects/{project_id}")]
+
+
+def objects_of(api, name: str) -> dict:
+    project = create_project(api, name)
+    code = upload(api, project, {"name": "w", "command": "true"}).json
+    task = queue(api, project, {"code_name": "w"}).json["tasks"][0]
+    schedules = api.post(
+        f"/2/projects/{project['id']}/schedules",
+        json={"schedules": [{"code_name": "w", "run_every": 3600}]},
+        headers=auth(project["token"]),
+    ).json["schedules"]
+    return {
+        "token": project["token"],
+        "project_id": project["id"],
+        "code_id": code["id"],
+        "task_id": task["id"],
+        "schedule_id": schedules[0]["id"],
+    }
+
+
+ACCESS_DENIED = {"Project not found", "Code not found", "Task not found", "Schedule not found"}
+
+
+def call(api, method: str, path: str, ids: dict, token: str | None):
+    headers = auth(token) if token else {}
+    response = getattr(api, method)(path.format(**ids), json={}, headers=headers)
+    response.get_data()  # read it all (a download streams a file) and let it go
+    response.close()
+    return response
+
+
+def reached(response) -> bool:
+    """Not turned away: any answer but 401, a 'not found' of the object itself, or a crash."""
+    if response.status_code in (401, 500):
+        return False
+    return response.status_code != 404 or (response.json or {}).get("msg") not in ACCESS_DENIED
+
+
+@pytest.mark.parametrize("method,path", PROJECT_ROUTES, ids=[f"{m} {p}" for m, p in PROJECT_ROUTES])
+def test_only_the_owner_and_the_admin_reach_a_projects_objects(api, method, path):
+    owner, other, second_owner = (objects_of(api, n) for n in ("owner", "other", "owner-2"))
+
+    assert call(api, method, path, owner, None).status_code == 401
+    assert call(api, method, path, owner, "not-a-token").status_code == 401
+    foreign = call(api, method, path, owner, other["token"])
+    assert foreign.status_code == 404 and foreign.json["msg"] == "Project not found"
+    # Fresh objects for the admin: the owner's call may have deleted or cancelled its own.
+    for ids, token in ((owner, owner["token"]), (second_owner, ADMIN_TOKEN)):
+        allowed = call(api, method, path, ids, token)
+        assert reached(allowed), (token, allowed.status_code, allowed.get_data()[:200])
+    if path.count("{") > 1:  # the owner's project, another project's object: not found
+        mixed = other | {"project_id": owner["project_id"]}
+        assert call(api, method, path, mixed, owner["token"]).status_code == 404
+
+
+def test_creating_projects_is_for_the_admin_only(api):
+    owner = objects_of(api, "owner")
+    for token in (None, owner["token"]):
+        assert call(api, "post", "/2/projects", {}, token).status_code == 401
+    assert call(api, "post", "/2/projects", {}, ADMIN_TOKEN).status_code == 400  # no name
+
+
+@pytest.mark.parametrize("path", sorted(PUBLIC))
+def test_public_routes_need_no_token(api, path):
+    assert api.get(path).status_code == 200

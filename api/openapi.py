@@ -25,6 +25,7 @@ ROUTES: list[tuple[str, str, str, str | None]] = [
     ("post", f"{P}/codes/{{code_id}}/resume_task_queue", "Admit the code's tasks again", None),
     ("get", f"{P}/codes/{{code_id}}/stats", "Tasks per status", None),
     ("post", f"{P}/tasks", "Queue tasks (all or none)", "TaskBatch"),
+    ("post", f"{P}/tasks/webhook", "Queue a task whose payload is the raw request body", None),
     ("get", f"{P}/tasks", "List tasks (filters: status flags, code_name, label, times)", None),
     ("get", f"{P}/tasks/{{task_id}}", "A task", None),
     ("get", f"{P}/tasks/{{task_id}}/log", "The task's log so far (text/plain)", None),

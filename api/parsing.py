@@ -115,7 +115,7 @@ def paging(max_per_page: int = 100) -> tuple[int, int]:
     return page, per_page
 
 
-def query_int(name: str, default: int) -> int:
+def query_int(name: str, default: int | None) -> int | None:
     raw = request.args.get(name)
     if raw in (None, ""):
         return default

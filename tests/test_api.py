@@ -253,3 +253,19 @@ def test_list_takes_ironworker_status_flags_labels_and_times(api):
     assert listed("to_time=2100-01-01T00:00:00Z") == set(ids)
     bad = api.get(f"{base}?from_time=yesterday", headers=headers)
     assert bad.status_code == 400 and "from_time" in bad.json["msg"]
+
+
+def test_inbound_webhook_turns_the_raw_body_into_a_payload(api):
+    project = create_project(api)
+    upload(api, project, {"name": "w", "command": "true"})
+    base = f"/2/projects/{project['id']}/tasks"
+    body = '{"event": "push", "ref": "main"}'
+    hooked = api.post(f"{base}/webhook?code_name=w&priority=2&oauth={project['token']}", data=body)
+    assert hooked.status_code == 200, hooked.json
+    task = api.get(f"{base}/{hooked.json['id']}", headers=auth(project["token"])).json
+    assert (task["payload"], task["priority"], task["code_name"]) == (body, 2, "w")
+    too_big = api.post(f"{base}/webhook?code_name=w&oauth={project['token']}", data="x" * 65537)
+    assert too_big.status_code == 413
+    nameless = api.post(f"{base}/webhook?oauth={project['token']}", data=body)
+    assert nameless.status_code == 400 and "code_name" in nameless.json["msg"]
+    assert api.post(f"{base}/webhook?code_name=w", data=body).status_code == 401

@@ -37,6 +37,30 @@ def queue_tasks(project_id: str):
     return jsonify(msg="Queued up", tasks=[{"id": t.id} for t in stored])
 
 
+@bp.post("/webhook")
+def inbound_webhook(project_id: str):
+    """IronWorker's webhook: any service POSTs here and the raw body becomes the payload.
+    Options come in the query: code_name, priority, delay, timeout, cluster, label."""
+    settings = context.settings()
+    body = request.get_data(cache=False)
+    if len(body) > settings.max_payload_bytes:
+        raise TooLarge(f"payload is larger than {settings.max_payload_bytes} bytes")
+    try:
+        payload = body.decode()
+    except UnicodeDecodeError as e:
+        raise BadRequest("the request body must be UTF-8 text") from e
+    item: dict[str, object] = {
+        "code_name": request.args.get("code_name"),
+        "payload": payload,
+        "cluster": request.args.get("cluster"),
+        "label": request.args.get("label"),
+        **{name: parsing.query_int(name, None) for name in ("priority", "delay", "timeout")},
+    }
+    now = time.time()
+    (task,) = context.store().tasks.enqueue([_new_task(project_id, item, now)], now)
+    return jsonify(msg="Queued up", id=task.id, tasks=[{"id": task.id}])
+
+
 @bp.get("")
 def list_tasks(project_id: str):
     page, per_page = parsing.paging()

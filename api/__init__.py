@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from api import errors
-from api.routes import codes, docs, health, projects, schedules, stacks, tasks
+from api.routes import codes, docs, health, projects, schedules, stacks, tasks, webhooks
 from ironworks.blobs import LocalBlobStore
 from ironworks.settings import Settings
 from ironworks.store import Store
@@ -31,6 +31,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
         codes.bp,
         tasks.bp,
         schedules.bp,
+        webhooks.bp,
     ):
         app.register_blueprint(blueprint)
     return app

@@ -37,6 +37,10 @@ ROUTES: list[tuple[str, str, str, str | None]] = [
     ("get", f"{P}/schedules", "List schedules", None),
     ("get", f"{P}/schedules/{{schedule_id}}", "A schedule", None),
     ("post", f"{P}/schedules/{{schedule_id}}/cancel", "Cancel a schedule", None),
+    ("post", f"{P}/webhooks", "Tell a URL of every task end (signed)", "Webhook"),
+    ("get", f"{P}/webhooks", "List outbound webhooks", None),
+    ("delete", f"{P}/webhooks/{{hook_id}}", "Delete an outbound webhook", None),
+    ("get", f"{P}/webhooks/{{hook_id}}/deliveries", "Deliveries and their attempts", None),
 ]
 
 OBJECT = {"type": "object"}
@@ -52,6 +56,8 @@ BODIES: dict[str, dict[str, Any]] = {
         "tasks": {"type": "array", "items": {"type": "object", "required": ["code_name"]}}}},
     "Progress": {"type": "object", "required": ["percent"], "properties": {
         "percent": {"type": "integer", "minimum": 0, "maximum": 100}, "msg": {"type": "string"}}},
+    "Webhook": {"type": "object", "required": ["url"], "properties": {
+        "url": {"type": "string"}, "code_name": {"type": ["string", "null"]}}},
     "Retry": {"type": "object", "properties": {"delay": {"type": ["integer", "null"]}}},
     "ScheduleBatch": {"type": "object", "required": ["schedules"], "properties": {
         "schedules": {"type": "array", "items": {"type": "object", "required": ["code_name"]}}}},

@@ -9,6 +9,7 @@ from ironworks.errors import NotFound
 from ironworks.model import RETRIED_STATUSES, derived_id, retry_of
 from ironworks.store import Store
 from ironworks.store.events import Event
+from scheduler.webhooks import plan_deliveries
 
 Handler = Callable[[Store, Event], None]
 
@@ -31,7 +32,11 @@ def retry_failed(store: Store, event: Event) -> None:
         store.tasks.enqueue_once(retry_of(task, derived_id("retry", task.id), now), now)
 
 
-CONSUMERS: dict[str, Handler] = {"stats": count_status, "retries": retry_failed}
+CONSUMERS: dict[str, Handler] = {
+    "stats": count_status,
+    "retries": retry_failed,
+    "webhooks": plan_deliveries,
+}
 
 
 def consume_once(

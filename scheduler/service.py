@@ -22,11 +22,13 @@ from scheduler.admission import run_round
 from scheduler.dispatch import Dispatcher
 from scheduler.reaper import reap
 from scheduler.schedules import fire_due
+from scheduler.webhooks import deliver_due
 
 log = logging.getLogger(__name__)
 
 REDIS_RETRY_S = 1.0
 SCHEDULE_TICK_S = 1.0
+WEBHOOK_TICK_S = 0.25
 
 
 class Failed(threading.Event):
@@ -64,10 +66,15 @@ def threads(settings: Settings, stop: threading.Event, failed: Failed) -> list[t
         fire_due(store, time.time(), settings.default_timeout_s)
         stop.wait(SCHEDULE_TICK_S)
 
+    def webhooks() -> None:
+        if not deliver_due(store, time.time()):
+            stop.wait(WEBHOOK_TICK_S)
+
     loops: dict[str, Callable[[], None]] = {
         "admission": admit,
         "reaper": reaper,
         "schedules": schedules,
+        "webhooks": webhooks,
     }
     for group, handler in consumers.CONSUMERS.items():
         store.events.ensure_group(group)

@@ -24,7 +24,13 @@ def objects_of(api, name: str) -> dict:
         json={"schedules": [{"code_name": "w", "run_every": 3600}]},
         headers=auth(project["token"]),
     ).json["schedules"]
+    hook = api.post(
+        f"/2/projects/{project['id']}/webhooks",
+        json={"url": "http://127.0.0.1:9/hook"},
+        headers=auth(project["token"]),
+    ).json
     return {
+        "hook_id": hook["id"],
         "token": project["token"],
         "project_id": project["id"],
         "code_id": code["id"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.server
 import io
 import json
 import threading
@@ -13,6 +14,7 @@ import pytest
 
 from ironworks.cli.main import zip_directory
 from ironworks.client import ApiError
+from ironworks.webhooks import signature
 from runner.spec import LABEL_PROJECT, LABEL_RUNNER, LABEL_TASK
 from tests.conftest import ROOT, wait_until, zip_files
 
@@ -194,3 +196,52 @@ def test_a_runner_on_another_host_needs_only_the_api(platform, tmp_path):
     assert list((tmp_path / "runner" / "code").glob("*.size"))
     archive = project.download(task["code_id"])
     assert zipfile.ZipFile(io.BytesIO(archive)).read("run.sh") == b"echo from afar"
+
+
+class FlakyReceiver(http.server.BaseHTTPRequestHandler):
+    """Answers 500 to its first two requests, then 200; keeps what it was sent."""
+
+    received: list[tuple[dict, bytes, int]] = []
+
+    def do_POST(self) -> None:  # noqa: N802 - the http.server API
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        status = 500 if len(self.received) < 2 else 200
+        self.received.append((dict(self.headers), body, status))
+        self.send_response(status)
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_outbound_webhook_is_delivered_once_despite_failures_and_signed(platform):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FlakyReceiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        project = platform.new_project("hooked")
+        upload_script(project, "hooked", "echo hi")
+        hook = project._request(
+            "POST", f"/2/projects/{project.project_id}/webhooks",
+            json={"url": f"http://127.0.0.1:{server.server_port}/hook"},
+        ).json()  # fmt: skip
+        task = project.wait(project.queue("hooked"), timeout_s=60)
+        wait_until(lambda: len(FlakyReceiver.received) >= 3, timeout_s=30, what="3 attempts")
+        time.sleep(1.5)  # a wrongly repeated delivery would have come by now
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert [status for _, _, status in FlakyReceiver.received] == [500, 500, 200]
+    headers, body, _ = FlakyReceiver.received[-1]
+    assert headers["X-Ironworks-Signature"] == signature(hook["secret"], body)
+    sent = json.loads(body)
+    assert (sent["event"], sent["task"]["id"], sent["task"]["status"]) == (
+        "task.complete",
+        task["id"],
+        "complete",
+    )
+    listed = project._request(
+        "GET", f"/2/projects/{project.project_id}/webhooks/{hook['id']}/deliveries"
+    ).json()["deliveries"]
+    assert [(d["state"], [a.get("status_code") for a in d["attempts"]]) for d in listed] == [
+        ("delivered", [500, 500, 200])
+    ]

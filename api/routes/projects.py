@@ -6,8 +6,8 @@ from flask import Blueprint, jsonify
 
 from api import auth, context
 from api.parsing import json_body, optional_int, required_str
-from api.views import project_json
 from ironworks.model import Project, new_id
+from ironworks.views import project_json
 
 bp = Blueprint("projects", __name__, url_prefix="/2/projects")
 

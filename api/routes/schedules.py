@@ -9,10 +9,10 @@ from flask import Blueprint, jsonify, request
 
 from api import auth, context, parsing
 from api.routes.tasks import CLUSTER_RE
-from api.views import iso
 from ironworks.errors import BadRequest, TooLarge
 from ironworks.model import PRIORITIES, new_id
 from ironworks.schedules import Schedule, check_timing, first_start
+from ironworks.views import iso
 
 bp = Blueprint("schedules", __name__, url_prefix="/2/projects/<project_id>/schedules")
 

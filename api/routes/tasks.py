@@ -8,10 +8,10 @@ import time
 from flask import Blueprint, Response, jsonify, request
 
 from api import auth, context, parsing
-from api.views import task_json
 from ironworks.errors import BadRequest, Conflict, NotFound, TooLarge
 from ironworks.model import PRIORITIES, Task, TaskStatus, new_id, retry_of
 from ironworks.store.tasks import TaskFilter
+from ironworks.views import task_json
 
 bp = Blueprint("tasks", __name__, url_prefix="/2/projects/<project_id>/tasks")
 

@@ -16,6 +16,7 @@ from ironworks.store.projects import ProjectStore
 from ironworks.store.schedules import ScheduleStore
 from ironworks.store.scripts import Scripts
 from ironworks.store.tasks import TaskStore
+from ironworks.store.webhooks import WebhookStore
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class Store:
     admission: AdmissionStore
     events: EventStore
     schedules: ScheduleStore
+    webhooks: WebhookStore
 
     @classmethod
     def connect(cls, settings: Settings) -> Store:
@@ -46,6 +48,7 @@ class Store:
             admission=AdmissionStore(redis, keys, scripts),
             events=EventStore(redis, keys, scripts),
             schedules=ScheduleStore(redis, keys, scripts),
+            webhooks=WebhookStore(redis, keys, scripts),
         )
 
     def instance_id(self) -> str:

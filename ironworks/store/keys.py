@@ -110,6 +110,26 @@ class Keys:
         """Sorted set of scheduled schedules by their next due time."""
         return self._k("schedules", "due")
 
+    # outbound webhooks
+    def webhook(self, hook_id: str) -> str:
+        return self._k("webhook", hook_id)
+
+    def project_webhooks(self, project_id: str) -> str:
+        return self._k("project", project_id, "webhooks")
+
+    def delivery(self, delivery_id: str) -> str:
+        return self._k("delivery", delivery_id)
+
+    def delivery_attempts(self, delivery_id: str) -> str:
+        """List of JSON records, one per attempt."""
+        return self._k("delivery", delivery_id, "attempts")
+
+    def hook_deliveries(self, hook_id: str) -> str:
+        return self._k("webhook", hook_id, "deliveries")
+
+    def due_deliveries(self) -> str:
+        return self._k("deliveries", "due")
+
     # events (the outbox)
     def events(self) -> str:
         return self._k("events")

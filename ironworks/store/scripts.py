@@ -18,6 +18,7 @@ NAMES = (
     "progress",
     "count_status",
     "fire",
+    "claim_delivery",
 )
 
 

@@ -1,4 +1,5 @@
-"""JSON shapes of the API's objects (IronWorker v2 field names, ISO 8601 times)."""
+"""JSON shapes of the platform's objects (IronWorker v2 field names, ISO 8601 times), shared
+by the API and the outbound webhooks."""
 
 from __future__ import annotations
 

@@ -1,0 +1,40 @@
+"""Schemathesis, from /openapi.json, against a live server holding real objects: no 5xx."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from tests.conftest import zip_files
+
+pytestmark = pytest.mark.slow
+
+
+def test_generated_requests_never_get_a_server_error(platform, tmp_path):
+    st = shutil.which("st") or shutil.which("schemathesis")
+    assert st, "schemathesis is a dev dependency: pip install -e '.[dev]'"
+    project = platform.new_project("fuzzed")
+    code = project.upload_code(
+        zip_files({"run.sh": "true"}), {"name": "w", "stack": "sh", "command": "sh run.sh"}
+    )
+    task_id = project.queue("w")
+    schedule_id = project.schedule("w", run_every=3600)
+    hook = project._request(
+        "POST", f"/2/projects/{project.project_id}/webhooks", json={"url": "http://127.0.0.1:9/"}
+    ).json()
+    ids = {"project_id": project.project_id, "code_id": code["id"], "task_id": task_id,
+           "schedule_id": schedule_id, "hook_id": hook["id"]}  # fmt: skip
+    config = tmp_path / "schemathesis.toml"
+    config.write_text("[parameters]\n" + "".join(f'"path.{k}" = "{v}"\n' for k, v in ids.items()))
+    done = subprocess.run(
+        [st, "--config-file", str(config), "run", f"{platform.url}/openapi.json",
+         "-H", f"Authorization: OAuth {project.token}", "-c", "not_a_server_error",
+         "-n", "25", "--generation-deterministic"],
+        capture_output=True, text=True, timeout=900, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-4000:]
+    generated, passed = map(int, re.search(r"(\d+) generated, (\d+) passed", done.stdout).groups())
+    assert generated == passed and generated > 100

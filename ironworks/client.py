@@ -157,12 +157,20 @@ class Client:
     def cancel(self, task_id: str) -> dict:
         return self._request("POST", self._project_path(f"/tasks/{task_id}/cancel")).json()
 
-    def wait(self, task_id: str, poll_s: float = 0.5, timeout_s: float | None = None) -> dict:
+    def wait(
+        self,
+        task_id: str,
+        poll_s: float = 0.5,
+        timeout_s: float | None = None,
+        on_poll: Callable[[dict], None] | None = None,
+    ) -> dict:
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         while True:
             task = self.task(task_id)
             if task["status"] in TERMINAL:
                 return task
+            if on_poll is not None:
+                on_poll(task)
             if deadline is not None and time.monotonic() > deadline:
                 raise IronworksError(f"task {task_id} still {task['status']} after {timeout_s} s")
             time.sleep(poll_s)

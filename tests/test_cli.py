@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+import requests
 
 from tests.conftest import ADMIN_TOKEN, ROOT
 
@@ -109,6 +110,10 @@ def test_every_code_and_schedule_verb_a_newcomer_expects(ironworks, tmp_path):
     listed = json.loads(ironworks("schedule", "list", "--json").stdout)
     assert [s["id"] for s in listed] == [schedule_id]
     assert "cancelled" in ironworks("schedule", "cancel", schedule_id).stdout
+    hook_url = ironworks("webhook-url", "v").stdout.strip()
+    hooked = requests.post(hook_url, data='{"from": "github"}', timeout=30).json()
+    assert json.loads(ironworks("status", hooked["id"]).stdout)["payload"] == '{"from": "github"}'
+
     bad = ironworks("schedule", "create", "v", "--every", "5")
     assert bad.returncode == 1 and "at least 60" in bad.stderr and "Traceback" not in bad.stderr
 

@@ -129,10 +129,23 @@ def queue(
         click.echo(task_id)
         return
     click.echo(f"Queued {task_id}; waiting…", err=True)
-    task = api.wait(task_id)
+    task = api.wait(task_id, on_poll=Spinner() if sys.stderr.isatty() else None)
     click.echo(api.log(task_id), nl=False)
     click.echo(f"Task {task_id}: {task['status']} {task.get('msg') or ''}".rstrip(), err=True)
     sys.exit(exit_status(task))
+
+
+class Spinner:
+    """A spinning mark and the task's status on stderr while --wait waits (terminals only)."""
+
+    FRAMES = "|/-\\"
+
+    def __init__(self) -> None:
+        self._frame = 0
+
+    def __call__(self, task: dict) -> None:
+        self._frame = (self._frame + 1) % len(self.FRAMES)
+        click.echo(f"\r{self.FRAMES[self._frame]} {task['status']:<8}", err=True, nl=False)
 
 
 def exit_status(task: dict) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from urllib.parse import urlencode
 
 import click
 
@@ -85,6 +86,17 @@ def stats(name: str, as_json: bool) -> None:
     click.echo("  ".join(f"{status}: {n}" for status, n in counts.items()))
 
 
+@click.command("webhook-url")
+@click.argument("name")
+@friendly_errors
+def webhook_url(name: str) -> None:
+    """The URL other services POST to in order to queue a task of NAME (body = payload)."""
+    api = client()
+    code = api.code_named(name)
+    query = urlencode({"code_name": code["name"], "oauth": api.token})
+    click.echo(f"{api.url.rstrip('/')}/2/projects/{api.project_id}/tasks/webhook?{query}")
+
+
 @click.command()
 @click.argument("task_id")
 @click.option("--delay", type=int, default=None, help="Seconds before it may run.")
@@ -146,4 +158,4 @@ def follow(task_id: str) -> None:
         time.sleep(FOLLOW_POLL_S)
 
 
-COMMANDS = [codes, revisions, rollback, pause, resume, stats, retry, schedule]
+COMMANDS = [codes, revisions, rollback, pause, resume, stats, retry, schedule, webhook_url]

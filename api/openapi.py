@@ -43,7 +43,8 @@ ROUTES: list[tuple[str, str, str, str | None]] = [
     ("get", f"{P}/webhooks/{{hook_id}}/deliveries", "Deliveries and their attempts", None),
 ]
 
-OBJECT = {"type": "object"}
+# Routes that answer 201 Created.
+CREATED = {("post", "/2/projects"), ("post", f"{P}/webhooks")}
 BODIES: dict[str, dict[str, Any]] = {
     "Project": {"type": "object", "required": ["name"], "properties": {
         "name": {"type": "string"}, "max_concurrency": {"type": ["integer", "null"]}}},
@@ -74,7 +75,7 @@ def document() -> dict[str, Any]:
                 for name in _path_params(path)
             ],
             "responses": {
-                "200": {"description": "OK"},
+                "201" if (method, path) in CREATED else "200": {"description": "OK"},
                 "4XX": {
                     "description": "Error",
                     "content": _json({"$ref": "#/components/schemas/Error"}),

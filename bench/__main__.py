@@ -23,13 +23,13 @@ def main() -> None:
     mode = "smoke" if args.smoke else "quick" if args.quick else "full"
     scale = getattr(Scale, mode)()
     rows = []
+    command = ("python -m bench " + shlex.join(sys.argv[1:])).strip()
     for name in args.only or CASES:
         started = time.monotonic()
         print(f"bench: {name}…", file=sys.stderr, flush=True)
         rows += CASES[name](scale)
         print(f"bench: {name} took {time.monotonic() - started:.0f} s", file=sys.stderr)
-    command = "python -m bench " + shlex.join(sys.argv[1:])
-    written = report.write(rows, args.out, mode, command.strip())
+        written = report.write(rows, args.out, mode, command)  # a later failure keeps these
     print(written.read_text())
 
 

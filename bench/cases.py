@@ -257,9 +257,10 @@ def scale_out(scale: Scale) -> list[Row]:
 
 
 def _wait_running(project: Client, ids: list[str], timeout_s: float = 600) -> None:
+    code_id = project.codes()[0]["id"]
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if len(project.tasks(status="running", per_page=100)) >= len(ids):
+        if project.code_stats(code_id)["running"] >= len(ids):
             return
         time.sleep(0.25)
     raise RuntimeError("tasks did not all start")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import docker
 import docker.errors
+import requests
 from docker.models.containers import Container
 
 from ironworks.errors import IronworksError
@@ -65,8 +66,8 @@ class TaskContainer:
         """(peak memory bytes, CPU seconds) so far, or None once the container is gone."""
         try:
             stats = self._c.stats(stream=False, one_shot=True)
-        except docker.errors.APIError:
-            return None
+        except (docker.errors.APIError, requests.RequestException, ValueError):
+            return None  # gone, or going: the engine answered with nothing to read
         memory = stats.get("memory_stats") or {}
         cpu = (stats.get("cpu_stats") or {}).get("cpu_usage") or {}
         if not memory:

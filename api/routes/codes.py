@@ -7,19 +7,14 @@ from typing import BinaryIO
 
 from flask import Blueprint, jsonify, request, send_file
 
-from api import auth, code_input, context, parsing
+from api import code_input, context, parsing
 from ironworks import archive
 from ironworks.archive import ArchiveLimits
 from ironworks.errors import BadRequest, NotFound
 from ironworks.model import Code, TaskStatus
 from ironworks.views import code_json
 
-bp = Blueprint("codes", __name__, url_prefix="/2/projects/<project_id>/codes")
-
-
-@bp.before_request
-def authenticate():
-    auth.require_project(request.view_args["project_id"])
+bp = Blueprint("codes", __name__, url_prefix="/codes")
 
 
 @bp.post("")

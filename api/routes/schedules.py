@@ -5,23 +5,18 @@ from __future__ import annotations
 import dataclasses
 import time
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify
 
-from api import auth, context, parsing
+from api import context, parsing
 from api.routes.tasks import CLUSTER_RE
 from ironworks.errors import BadRequest, TooLarge
 from ironworks.model import PRIORITIES, new_id
 from ironworks.schedules import Schedule, check_timing, first_start
 from ironworks.views import iso
 
-bp = Blueprint("schedules", __name__, url_prefix="/2/projects/<project_id>/schedules")
+bp = Blueprint("schedules", __name__, url_prefix="/schedules")
 
 MAX_PER_REQUEST = 100
-
-
-@bp.before_request
-def authenticate():
-    auth.require_project(request.view_args["project_id"])
 
 
 @bp.post("")

@@ -7,21 +7,16 @@ import time
 
 from flask import Blueprint, Response, jsonify, request
 
-from api import auth, context, parsing
+from api import context, parsing
 from ironworks.errors import BadRequest, Conflict, NotFound, TooLarge
 from ironworks.model import PRIORITIES, Task, TaskStatus, new_id, retry_of
 from ironworks.store.tasks import TaskFilter
 from ironworks.views import task_json
 
-bp = Blueprint("tasks", __name__, url_prefix="/2/projects/<project_id>/tasks")
+bp = Blueprint("tasks", __name__, url_prefix="/tasks")
 
 CLUSTER_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 MAX_TASKS_PER_REQUEST = 1000
-
-
-@bp.before_request
-def authenticate():
-    auth.require_project(request.view_args["project_id"])
 
 
 @bp.post("")

@@ -6,19 +6,14 @@ import secrets
 import time
 from urllib.parse import urlparse
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify
 
-from api import auth, context, parsing
+from api import context, parsing
 from ironworks.errors import BadRequest
 from ironworks.model import new_id
 from ironworks.webhooks import SIGNATURE_HEADER, Webhook
 
-bp = Blueprint("webhooks", __name__, url_prefix="/2/projects/<project_id>/webhooks")
-
-
-@bp.before_request
-def authenticate():
-    auth.require_project(request.view_args["project_id"])
+bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 
 
 @bp.post("")

@@ -246,7 +246,8 @@ def scale_out(scale: Scale) -> list[Row]:
     n = scale.scale_n
     with platform(runner_slots=n) as running:
         project = running.project("scale", max_concurrency=n)
-        upload_noop(project, "sleep", "sleep 60")
+        # Long enough that the first are still running when the last start.
+        upload_noop(project, "sleep", "sleep 900", timeout=1000)
         started = time.monotonic()
         ids = [project.queue("sleep") for _ in range(n)]
         _wait_running(project, ids)

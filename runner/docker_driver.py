@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import docker
@@ -45,22 +45,26 @@ class TaskContainer:
         return self._c.labels
 
     def output(self) -> Iterator[bytes]:
-        """stdout and stderr as they are written, until the container exits and all of it has
-        been delivered."""
-        delivered = 0
-        for chunk in self._c.logs(stream=True, follow=True, stdout=True, stderr=True):
-            delivered += len(chunk)
-            yield chunk
-        # The engine's follow stream can end when the container exits before it has sent all
-        # that a fast writer wrote (seen with Docker 20.10: 12 of 50 MB). The stored log has
-        # it all, in the same order: send what is missing.
-        self._c.wait()
-        passed = 0
+        """stdout and stderr as they are written, while the container runs. Best effort: the
+        engine's live stream can skip lines of a fast writer or end early (seen with Docker
+        20.10); stored_output() has them all."""
+        return self._c.logs(stream=True, follow=True, stdout=True, stderr=True)
+
+    def stored_output(self, max_bytes: int, keep_going: Callable[[], bool]) -> bytes | None:
+        """All of the output the engine kept, up to max_bytes + 1 (enough to tell it was cut).
+        Reading a large log takes a while: keep_going() is asked every megabyte, and a False
+        stops the read (None)."""
+        kept = bytearray()
+        asked_at = 0
         for chunk in self._c.logs(stream=True, follow=False, stdout=True, stderr=True):
-            start = max(0, delivered - passed)
-            passed += len(chunk)
-            if start < len(chunk):
-                yield chunk[start:]
+            kept += chunk
+            if len(kept) > max_bytes:
+                break
+            if len(kept) - asked_at >= 1024 * 1024:
+                asked_at = len(kept)
+                if not keep_going():
+                    return None
+        return bytes(kept[: max_bytes + 1])
 
     def usage(self) -> tuple[int, float] | None:
         """(peak memory bytes, CPU seconds) so far, or None once the container is gone."""

@@ -30,9 +30,6 @@ log = logging.getLogger(__name__)
 
 # How often a running task's deadline, cancellation and lease are checked.
 POLL_S = 0.25
-# How long to wait for the last log lines after the container has exited (the engine may
-# still be delivering up to a log cap's worth of them).
-LOG_DRAIN_S = 60.0
 T = TypeVar("T")
 
 
@@ -123,15 +120,17 @@ def _run(ctx: RunnerContext, task: Task, lease: Lease) -> Outcome | None:
         return _supervise(ctx, task, lease, container, spec)
 
 
-def _drain(pump: LogPump, lease: Lease) -> bool:
-    """Let the pump take in the last of the output, holding the lease meanwhile; False if the
-    task stopped being ours."""
-    deadline = time.monotonic() + LOG_DRAIN_S
-    while pump.is_alive() and time.monotonic() < deadline:
-        pump.join(POLL_S)
-        if not lease.renew():
-            return False
-    return True
+def _keep_complete_log(
+    ctx: RunnerContext, task: Task, lease: Lease, container: TaskContainer, max_bytes: int
+) -> bool:
+    """Replace the streamed log with all the engine kept; False if the task is no longer ours."""
+    output = container.stored_output(max_bytes, keep_going=lease.renew)
+    if output is None:
+        return False
+    text = output.decode(errors="replace")
+    return _while_lease_holds(
+        lease, lambda: ctx.store.tasks.replace_log(task.id, task.attempt, text, max_bytes)
+    )
 
 
 def _supervise(
@@ -166,7 +165,11 @@ def _supervise(
             wait([exited], timeout=POLL_S)
         exit_ = exited.result()
     used = usage.finish()
-    lost = lost or not _drain(pump, lease)
+    pump.close()
+    # A log that reached its cap already holds the beginning of the output, which the engine
+    # may have rotated away by now; any other was under the cap, so the engine kept it whole.
+    if not (lost or pump.full):
+        lost = not _keep_complete_log(ctx, task, lease, container, spec.limits.log_max_bytes)
     if lost:
         return None
     progress.relay(final=True)

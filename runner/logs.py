@@ -1,4 +1,6 @@
-"""Copies a container's output into the task's log while it runs, in batches.
+"""Copies a container's output into the task's log while it runs, in batches, so that the
+log can be read live; when the container has exited the runner replaces it with the complete
+output the engine kept (runner/execute.py).
 
 The engine hands output over line by line; one store write per line would cap capture at a
 few MB/s, so lines are gathered and written when BATCH_BYTES have come in or when the runner's
@@ -36,7 +38,8 @@ class LogPump(threading.Thread):
         self._lock = threading.Lock()
         self._pending: list[str] = []
         self._pending_bytes = 0
-        self._open = True  # False once the log is full or no longer ours
+        self._open = True  # False once the log is full, no longer ours, or closed
+        self.full = False  # the log reached its cap: it holds the beginning of the output
 
     def run(self) -> None:
         for chunk in self._output:
@@ -50,6 +53,11 @@ class LogPump(threading.Thread):
         with self._lock:
             self._pending.append(self._decoder.decode(b"", final=True))
             self._flush_locked()
+
+    def close(self) -> None:
+        """Write nothing more (the runner is about to put the complete log in place)."""
+        with self._lock:
+            self._open, self._pending, self._pending_bytes = False, [], 0
 
     def flush(self) -> None:
         with self._lock:
@@ -68,3 +76,4 @@ class LogPump(threading.Thread):
             )
             return
         self._open = result is LogAppend.OK
+        self.full = result is LogAppend.FULL

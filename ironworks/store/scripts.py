@@ -15,6 +15,7 @@ NAMES = (
     "finish",
     "requeue",
     "append_log",
+    "replace_log",
     "progress",
     "count_status",
     "fire",

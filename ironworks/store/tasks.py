@@ -168,6 +168,12 @@ class TaskStore:
         args = [task.id, attempt, now, runner, now + lease_s]
         return self._scripts.run("start", keys, args) == 1
 
+    def replace_log(self, task_id: str, attempt: int, text: str, max_bytes: int) -> bool:
+        """Put the complete output in place of the streamed one; False if no longer ours."""
+        keys = [self._k.task(task_id), self._k.task_log(task_id)]
+        args = [attempt, text, max_bytes, LOG_TRUNCATED_MARK]
+        return self._scripts.run("replace_log", keys, args) == 1
+
     def set_progress(self, task_id: str, attempt: int | None, percent: int, msg: str) -> bool:
         """False when the task is not running (under that attempt, if one is given)."""
         args = ["" if attempt is None else attempt, percent, msg]

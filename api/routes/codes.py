@@ -40,7 +40,7 @@ def list_codes(project_id: str):
     page, per_page = parsing.paging()
     codes = context.store().codes.list(project_id)
     window = codes[page * per_page : (page + 1) * per_page]
-    return jsonify(codes=[code_json(c) for c in window])
+    return jsonify(codes=[_code_json(c) for c in window])
 
 
 @bp.get("/<code_id>")

@@ -16,11 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import docker
-import requests
 from redis import ConnectionError as RedisConnectionError
 from redis import Redis
 
-from ironworks.cli.dev import free_port
+from ironworks.cli.dev import free_port, wait_healthy
 from ironworks.client import Client
 
 SH_IMAGE = "ironworks/stack-sh:latest"
@@ -131,27 +130,13 @@ def platform(runner_slots: int) -> Iterator[Running]:
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_up(url, process)
+        wait_healthy(url, [process], timeout_s=60)
         token = (work / "data" / "admin_token").read_text().strip()
         yield Running(url, token, work / "data", process)
     finally:
         process.terminate()
         process.wait(60)
         log.close()
-
-
-def _wait_up(url: str, process: subprocess.Popen, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError("ironworks dev exited during start-up")
-        try:
-            if requests.get(f"{url}/healthz", timeout=1).ok:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("ironworks dev did not come up")
 
 
 def _process_table() -> dict[int, tuple[int, str]]:

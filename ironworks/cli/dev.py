@@ -45,7 +45,7 @@ def dev(port: int, data_dir: Path | None, concurrency: int) -> None:
                 args += ["--concurrency", str(concurrency)]
             processes.append(subprocess.Popen(args, env=env))
         url = f"http://127.0.0.1:{port}"
-        _wait_healthy(url, processes)
+        wait_healthy(url, processes)
         config.save(url=url, admin_token=admin_token)
         click.echo(f"Ironworks is running at {url}")
         click.echo(f"Admin token: {admin_token}")
@@ -90,7 +90,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait_healthy(url: str, processes: list[subprocess.Popen], timeout_s: float = 30) -> None:
+def wait_healthy(url: str, processes: list[subprocess.Popen], timeout_s: float = 30) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if any(p.poll() is not None for p in processes):

@@ -33,6 +33,11 @@ ROUTES: list[tuple[str, str, str, str | None]] = [
     ("post", f"{P}/tasks/{{task_id}}/progress", "Report progress of a running task", "Progress"),
     ("post", f"{P}/tasks/{{task_id}}/cancel", "Cancel a queued or running task", None),
     ("post", f"{P}/tasks/{{task_id}}/retry", "Queue a finished task again", "Retry"),
+    ("post", f"{P}/batches", "Queue a batch: one task per payload, all or none", "Batch"),
+    ("get", f"{P}/batches", "List batches, newest first", None),
+    ("get", f"{P}/batches/{{batch_id}}", "A batch: counts, and results once finished", None),
+    ("get", f"{P}/batches/{{batch_id}}/results", "Every item as JSON lines, in order", None),
+    ("post", f"{P}/batches/{{batch_id}}/cancel", "Cancel the items not yet finished", None),
     ("post", f"{P}/schedules", "Create schedules", "ScheduleBatch"),
     ("get", f"{P}/schedules", "List schedules", None),
     ("get", f"{P}/schedules/{{schedule_id}}", "A schedule", None),
@@ -44,7 +49,7 @@ ROUTES: list[tuple[str, str, str, str | None]] = [
 ]
 
 # Routes that answer 201 Created.
-CREATED = {("post", "/2/projects"), ("post", f"{P}/webhooks")}
+CREATED = {("post", "/2/projects"), ("post", f"{P}/webhooks"), ("post", f"{P}/batches")}
 BODIES: dict[str, dict[str, Any]] = {
     "Project": {"type": "object", "required": ["name"], "properties": {
         "name": {"type": "string"}, "max_concurrency": {"type": ["integer", "null"]}}},
@@ -59,6 +64,11 @@ BODIES: dict[str, dict[str, Any]] = {
         "percent": {"type": "integer", "minimum": 0, "maximum": 100}, "msg": {"type": "string"}}},
     "Webhook": {"type": "object", "required": ["url"], "properties": {
         "url": {"type": "string"}, "code_name": {"type": ["string", "null"]}}},
+    "Batch": {"type": "object", "required": ["code_name", "payloads"], "properties": {
+        "code_name": {"type": "string"}, "payloads": {"type": "array", "minItems": 1},
+        "max_concurrency": {"type": ["integer", "null"], "minimum": 1},
+        "reduce": {"type": ["object", "null"], "required": ["code_name"]},
+        "reduce_on_failure": {"type": ["boolean", "null"]}}},
     "Retry": {"type": "object", "properties": {"delay": {"type": ["integer", "null"]}}},
     "ScheduleBatch": {"type": "object", "required": ["schedules"], "properties": {
         "schedules": {"type": "array", "items": {"type": "object", "required": ["code_name"]}}}},

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import requests
 from urllib3 import encode_multipart_formdata
 
+from ironworks.cli import config
 from ironworks.errors import IronworksError
 
 TERMINAL = frozenset({"complete", "error", "cancelled", "killed", "timeout"})
+BATCH_FINISHED = frozenset({"complete", "failed", "cancelled"})
 
 
 class ApiError(IronworksError):
@@ -164,16 +167,130 @@ class Client:
         timeout_s: float | None = None,
         on_poll: Callable[[dict], None] | None = None,
     ) -> dict:
-        deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        while True:
-            task = self.task(task_id)
-            if task["status"] in TERMINAL:
-                return task
-            if on_poll is not None:
-                on_poll(task)
-            if deadline is not None and time.monotonic() > deadline:
-                raise IronworksError(f"task {task_id} still {task['status']} after {timeout_s} s")
-            time.sleep(poll_s)
+        fetch = functools.partial(self.task, task_id)
+        return _poll(fetch, TERMINAL, f"task {task_id}", poll_s, timeout_s, on_poll)
+
+    # -- batches ----------------------------------------------------------------------------
+    def create_batch(self, code_name: str, payloads: Sequence[Any], **options: Any) -> dict:
+        """Queue one task per payload, all or none; options: max_concurrency, reduce
+        ({"code_name": ...}), reduce_on_failure, priority, timeout, label."""
+        body = {"code_name": code_name, "payloads": list(payloads), **options}
+        return self._request("POST", self._project_path("/batches"), json=body).json()
+
+    def batch(self, batch_id: str) -> dict:
+        return self._request("GET", self._project_path(f"/batches/{batch_id}")).json()
+
+    def batch_results(self, batch_id: str) -> Iterator[dict]:
+        """Every item in payload order, read as a stream of JSON lines."""
+        path = self._project_path(f"/batches/{batch_id}/results")
+        with self._request("GET", path, stream=True) as response:
+            for line in response.iter_lines():
+                if line:
+                    yield json.loads(line)
+
+    def cancel_batch(self, batch_id: str) -> dict:
+        return self._request("POST", self._project_path(f"/batches/{batch_id}/cancel")).json()
+
+    def wait_batch(
+        self,
+        batch_id: str,
+        poll_s: float = 0.5,
+        timeout_s: float | None = None,
+        on_poll: Callable[[dict], None] | None = None,
+    ) -> dict:
+        fetch = functools.partial(self.batch, batch_id)
+        return _poll(fetch, BATCH_FINISHED, f"batch {batch_id}", poll_s, timeout_s, on_poll)
+
+
+def _poll(
+    fetch: Callable[[], dict],
+    finished: frozenset[str],
+    what: str,
+    poll_s: float,
+    timeout_s: float | None,
+    on_poll: Callable[[dict], None] | None,
+) -> dict:
+    """Fetch until the object's status is one of `finished`; on_poll sees every fetch."""
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    while True:
+        current = fetch()
+        if on_poll is not None:
+            on_poll(current)
+        if current["status"] in finished:
+            return current
+        if deadline is not None and time.monotonic() > deadline:
+            raise IronworksError(f"{what} still {current['status']} after {timeout_s} s")
+        time.sleep(poll_s)
+
+
+class BatchFailed(IronworksError):
+    """Some items of a batch (or its reduce) did not complete; `failed` holds those items
+    with their status, exit code, message and the end of their log."""
+
+    def __init__(self, batch: dict, failed: list[dict]) -> None:
+        lines = [f"batch {batch['id']} {batch['status']}: {batch.get('msg') or ''}".rstrip()]
+        for item in failed[:10]:
+            lines.append(
+                f"- item {item['index']} ({item['task_id']}): {item['status']}"
+                f" exit {item.get('exit_code')} {item.get('msg') or ''}".rstrip()
+            )
+            lines += [f"    {line}" for line in (item.get("log_tail") or "").splitlines()]
+        if len(failed) > 10:
+            lines.append(f"… and {len(failed) - 10} more")
+        super().__init__("\n".join(lines))
+        self.batch, self.failed = batch, failed
+
+
+@dataclass
+class Batch:
+    """Map (and optionally reduce) over payloads with one call:
+
+        primes = Batch("is-prime", [{"n": n} for n in range(1, 1001)], reduce="count").run()
+
+    `run()` returns the reduce's result when there is a reduce, else the items' results in
+    payload order; it raises BatchFailed, with the failed items' logs, when some failed.
+    """
+
+    code_name: str
+    payloads: Sequence[Any]
+    reduce: str | None = None
+    reduce_on_failure: bool = False
+    max_concurrency: int | None = None
+    client: Client | None = None
+    id: str | None = None
+
+    def submit(self) -> str:
+        options: dict[str, Any] = {"reduce_on_failure": self.reduce_on_failure}
+        if self.reduce:
+            options["reduce"] = {"code_name": self.reduce}
+        if self.max_concurrency:
+            options["max_concurrency"] = self.max_concurrency
+        self.id = self._client.create_batch(self.code_name, self.payloads, **options)["id"]
+        return self.id
+
+    def run(self, wait: bool = True, timeout_s: float | None = None, **wait_options: Any) -> Any:
+        """Submit; with wait=False return the batch id at once."""
+        batch_id = self.submit()
+        if not wait:
+            return batch_id
+        return self.outcome(self._client.wait_batch(batch_id, timeout_s=timeout_s, **wait_options))
+
+    def outcome(self, batch: dict) -> Any:
+        items = list(self._client.batch_results(batch["id"]))
+        failed = [
+            {"index": i, **item} for i, item in enumerate(items) if item["status"] != "complete"
+        ]
+        if batch["status"] != "complete":
+            raise BatchFailed(batch, failed)
+        if self.reduce:
+            return batch["result"]
+        return [item["result"] for item in items]
+
+    @property
+    def _client(self) -> Client:
+        if self.client is None:
+            self.client = from_config(config.load())
+        return self.client
 
 
 class _ProgressReader:

@@ -134,10 +134,20 @@ class Task:
     retries_delay: int = 0
     retry_count: int = 0
     retry_of: str | None = None
+    # A batch item knows its place in the batch; the batch's reduce task has no index.
+    batch_id: str | None = None
+    batch_index: int | None = None
 
     @property
     def should_retry(self) -> bool:
         return self.status in RETRIED_STATUSES and self.retry_count < self.max_retries
+
+    def is_final_as(self, status: TaskStatus) -> bool:
+        """Whether this task ending in `status` ends its work: terminal, and no automatic
+        retry follows."""
+        return status.is_terminal and not (
+            status in RETRIED_STATUSES and self.retry_count < self.max_retries
+        )
 
     @property
     def duration_ms(self) -> int | None:
@@ -172,6 +182,44 @@ def retry_of(task: Task, task_id: str, now: float, delay: int | None = None) -> 
         retries_delay=task.retries_delay,
         retry_count=task.retry_count + 1,
         retry_of=task.id,
+        batch_id=task.batch_id,
+        batch_index=task.batch_index,
+    )
+
+
+def new_task(
+    code: Code,
+    task_id: str,
+    payload: str,
+    now: float,
+    *,
+    timeout: int,
+    priority: int | None = None,
+    cluster: str = "default",
+    delay: int = 0,
+    label: str | None = None,
+    batch_id: str | None = None,
+    batch_index: int | None = None,
+) -> Task:
+    """A queued task of the code's current revision, with the code's retry policy."""
+    return Task(
+        id=task_id,
+        project_id=code.project_id,
+        code_id=code.id,
+        code_name=code.name,
+        code_rev=code.rev,
+        status=TaskStatus.QUEUED,
+        payload=payload,
+        priority=code.default_priority if priority is None else priority,
+        timeout=timeout,
+        created_at=now,
+        cluster=cluster,
+        delay=delay,
+        label=label,
+        max_retries=code.retries,
+        retries_delay=code.retries_delay,
+        batch_id=batch_id,
+        batch_index=batch_index,
     )
 
 
@@ -181,3 +229,48 @@ def admission_score(priority: int, seq: int) -> int:
     Fits a double exactly while seq < 1e15, i.e. for any realistic number of tasks.
     """
     return (max(PRIORITIES) - priority) * 10**15 + seq
+
+
+class BatchStatus(StrEnum):
+    RUNNING = "running"  # items not all final yet
+    REDUCING = "reducing"  # every item final; the reduce task runs
+    COMPLETE = "complete"
+    FAILED = "failed"  # some item (or the reduce) did not complete
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Many tasks of one code queued as one; `done` and `failed` count final items and are
+    kept by the store from the events stream."""
+
+    id: str
+    project_id: str
+    code_id: str
+    code_name: str
+    size: int
+    priority: int
+    created_at: float
+    status: BatchStatus = BatchStatus.RUNNING
+    max_concurrency: int | None = None
+    reduce_code_id: str | None = None
+    reduce_code_name: str | None = None
+    reduce_timeout: int | None = None
+    reduce_on_failure: bool = False
+    reduce_task_id: str | None = None
+    done: int = 0
+    failed: int = 0
+    finished_at: float | None = None
+    msg: str | None = None
+    result: str | None = None
+
+    @property
+    def percent(self) -> int:
+        return self.done * 100 // self.size
+
+    @property
+    def outcome(self) -> BatchStatus:
+        """Where the batch goes once every item is final."""
+        if self.reduce_code_id and (self.failed == 0 or self.reduce_on_failure):
+            return BatchStatus.REDUCING
+        return BatchStatus.FAILED if self.failed else BatchStatus.COMPLETE

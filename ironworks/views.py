@@ -3,9 +3,10 @@ by the API and the outbound webhooks."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
-from ironworks.model import Code, Project, Task
+from ironworks.model import Batch, Code, Project, Task, TaskStatus
 
 
 def iso(ts: float | None) -> str | None:
@@ -68,6 +69,7 @@ def task_json(task: Task) -> dict:
         "attempt": task.attempt,
         "retry_of": task.retry_of,
         "retry_count": task.retry_count,
+        "batch_id": task.batch_id,
         "payload": task.payload,
         "result": task.result,
         "percent": task.percent,
@@ -77,3 +79,46 @@ def task_json(task: Task) -> dict:
         "end_time": iso(task.end_time),
         "duration": task.duration_ms,
     }
+
+
+def result_value(raw: str | None) -> object:
+    """A task's result as JSON when it is JSON (what RESULT_FILE should hold), else the text."""
+    if raw is None:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def batch_json(batch: Batch, counts: dict[str, int]) -> dict:
+    return {
+        "id": batch.id,
+        "project_id": batch.project_id,
+        "code_name": batch.code_name,
+        "status": str(batch.status),
+        "msg": batch.msg,
+        "size": batch.size,
+        "counts": counts,
+        "done": batch.done,
+        "failed": batch.failed,
+        "percent": batch.percent,
+        "max_concurrency": batch.max_concurrency,
+        "reduce": {"code_name": batch.reduce_code_name, "task_id": batch.reduce_task_id}
+        if batch.reduce_code_id
+        else None,
+        "reduce_on_failure": batch.reduce_on_failure,
+        "result": result_value(batch.result),
+        "created_at": iso(batch.created_at),
+        "finished_at": iso(batch.finished_at),
+    }
+
+
+def item_json(task: Task, log_tail: str | None = None) -> dict:
+    """One batch item: its result, or for a failed one why it failed."""
+    item: dict = {"task_id": task.id, "status": str(task.status)}
+    if task.status is TaskStatus.COMPLETE:
+        item["result"] = result_value(task.result)
+    elif task.status.is_terminal:
+        item |= {"exit_code": task.exit_code, "msg": task.msg or None, "log_tail": log_tail}
+    return item

@@ -9,6 +9,7 @@ from ironworks.errors import NotFound
 from ironworks.model import RETRIED_STATUSES, derived_id, retry_of
 from ironworks.store import Store
 from ironworks.store.events import Event
+from scheduler.batches import track_batches
 from scheduler.webhooks import plan_deliveries
 
 Handler = Callable[[Store, Event], None]
@@ -36,15 +37,21 @@ CONSUMERS: dict[str, Handler] = {
     "stats": count_status,
     "retries": retry_failed,
     "webhooks": plan_deliveries,
+    "batches": track_batches,
 }
 
 
 def consume_once(
     store: Store, group: str, consumer: str, handle: Handler, block_ms: int | None = 1000
 ) -> int:
-    """Handle one batch; an event is acknowledged only after its handler succeeded."""
+    """Handle one read's worth of events; an event is acknowledged only after its handler
+    succeeded (those handled before a failing one are acknowledged together, in one call)."""
     events = store.events.read(group, consumer, block_ms=block_ms)
-    for event in events:
-        handle(store, event)
-        store.events.ack(group, event)
+    handled: list[Event] = []
+    try:
+        for event in events:
+            handle(store, event)
+            handled.append(event)
+    finally:
+        store.events.ack(group, handled)
     return len(events)

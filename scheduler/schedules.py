@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 
 from ironworks.errors import NotFound
-from ironworks.model import Task, TaskStatus, derived_id
+from ironworks.model import Task, derived_id, new_task
 from ironworks.schedules import Schedule, after_firing
 from ironworks.store import Store
 
@@ -37,19 +37,13 @@ def fire_due(store: Store, now: float, default_timeout_s: int) -> int:
 
 def _task_for(store: Store, schedule: Schedule, due: float, default_timeout_s: int) -> Task:
     code = store.codes.by_name(schedule.project_id, schedule.code_name)
-    return Task(
-        id=derived_id("schedule", f"{schedule.id}:{due!r}"),
-        project_id=schedule.project_id,
-        code_id=code.id,
-        code_name=code.name,
-        code_rev=code.rev,
-        status=TaskStatus.QUEUED,
-        payload=schedule.payload,
-        priority=schedule.priority,
+    return new_task(
+        code,
+        derived_id("schedule", f"{schedule.id}:{due!r}"),
+        schedule.payload,
+        due,
         timeout=schedule.timeout or code.timeout or default_timeout_s,
-        created_at=due,
+        priority=schedule.priority,
         cluster=schedule.cluster,
         label=schedule.label,
-        max_retries=code.retries,
-        retries_delay=code.retries_delay,
     )

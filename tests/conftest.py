@@ -77,6 +77,13 @@ def _pings(client: redis.Redis) -> bool:
 _next_db = iter(range(2, 16))
 
 
+def fresh_database(redis_server: str) -> str:
+    """The URL of an emptied Redis database no other platform of this session uses."""
+    url = f"{redis_server}/{next(_next_db)}"
+    redis.Redis.from_url(url).flushdb()
+    return url
+
+
 @pytest.fixture
 def settings(redis_server: str, tmp_path: Path) -> Iterator[Settings]:
     """Settings on database 1, flushed for each test."""
@@ -146,8 +153,11 @@ class Platform:
         self.start("api")
         self.start("scheduler")
         self.start("runner", "runner", "--concurrency", str(runner_concurrency))
-        wait_until(lambda: _healthy(self.url), timeout_s=30, what="the API to answer /healthz")
+        self.wait_healthy()
         return self
+
+    def wait_healthy(self) -> None:
+        wait_until(lambda: _healthy(self.url), timeout_s=30, what="the API to answer /healthz")
 
     def kill(self, name: str) -> None:
         """kill -9 the role and everything it started, as when its host dies."""
@@ -195,11 +205,17 @@ class Platform:
 @pytest.fixture(scope="module")
 def platform(redis_server: str, tmp_path_factory) -> Iterator[Platform]:
     """The whole platform on its own Redis database, shared by the tests of one module."""
-    url = f"{redis_server}/{next(_next_db)}"
-    redis.Redis.from_url(url).flushdb()
-    running = Platform(url, tmp_path_factory.mktemp("platform")).start_all()
-    yield running
+    running = Platform(fresh_database(redis_server), tmp_path_factory.mktemp("platform"))
+    yield running.start_all()
     running.stop()
+
+
+@pytest.fixture
+def fresh_platform(redis_server: str, tmp_path) -> Iterator[Platform]:
+    """A platform on its own database with nothing started: the test starts the roles."""
+    platform = Platform(fresh_database(redis_server), tmp_path)
+    yield platform
+    platform.stop()
 
 
 def _kill_marked(mark: str) -> None:

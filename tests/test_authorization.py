@@ -29,7 +29,13 @@ def objects_of(api, name: str) -> dict:
         json={"url": "http://127.0.0.1:9/hook"},
         headers=auth(project["token"]),
     ).json
+    batch = api.post(
+        f"/2/projects/{project['id']}/batches",
+        json={"code_name": "w", "payloads": ["x"]},
+        headers=auth(project["token"]),
+    ).json
     return {
+        "batch_id": batch["id"],
         "hook_id": hook["id"],
         "token": project["token"],
         "project_id": project["id"],
@@ -39,7 +45,13 @@ def objects_of(api, name: str) -> dict:
     }
 
 
-ACCESS_DENIED = {"Project not found", "Code not found", "Task not found", "Schedule not found"}
+ACCESS_DENIED = {
+    "Project not found",
+    "Code not found",
+    "Task not found",
+    "Schedule not found",
+    "Batch not found",
+}
 
 
 def call(api, method: str, path: str, ids: dict, token: str | None):

@@ -130,3 +130,34 @@ def test_ironworker_settings_are_read_when_ours_are_missing(ironworks, platform,
     )  # fmt: skip
     assert listed.returncode == 0, listed.stderr
     assert json.loads(listed.stdout) == []
+
+
+def test_batch_maps_a_jsonl_file_and_reduces_it(ironworks, tmp_path):
+    ironworks("project", "create", "primes", admin=True)
+    for name in ("is_prime", "count"):
+        folder = str(ROOT / "examples" / "mapreduce" / name)
+        command = f"python3 {name}.py"
+        uploaded = ironworks(
+            "upload", folder, "--name", name, "--stack", "python", "--command", command
+        )
+        assert uploaded.returncode == 0, uploaded.stderr
+    numbers = tmp_path / "numbers.jsonl"
+    numbers.write_text("".join(json.dumps({"n": n}) + "\n" for n in range(1, 21)))
+
+    ran = ironworks("batch", "is_prime", "--payloads", str(numbers), "--reduce", "count", "--wait")
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads(ran.stdout) == {"primes": 8, "missing": 0}
+
+    mapped = ironworks("batch", "is_prime", "--payloads", str(numbers), "--wait")
+    results = [json.loads(line) for line in mapped.stdout.splitlines()]
+    assert [r["n"] for r in results] == list(range(1, 21))
+    assert [r["n"] for r in results if r["prime"]] == [2, 3, 5, 7, 11, 13, 17, 19]
+
+
+def test_batch_refuses_a_file_that_is_not_json_lines(ironworks, tmp_path):
+    ironworks("project", "create", "badfile", admin=True)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"n": 1}\nnot json\n')
+    ran = ironworks("batch", "anything", "--payloads", str(bad))
+    assert ran.returncode == 2 and "line 2 is not JSON" in ran.stderr
+    assert "Traceback" not in ran.stderr

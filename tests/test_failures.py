@@ -12,7 +12,6 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
 
 import docker
 import pytest
@@ -22,19 +21,10 @@ from ironworks.cli.dev import free_port
 from ironworks.client import Client
 from ironworks.store import Store
 from runner.spec import LABEL_INSTANCE, LABEL_PROJECT
-from tests.conftest import Platform, _next_db, wait_until, zip_files
+from tests.conftest import Platform, fresh_database, wait_until, zip_files
 
 pytestmark = pytest.mark.slow
 TERMINAL = {"complete", "error", "cancelled", "killed", "timeout"}
-
-
-@pytest.fixture
-def fresh_platform(redis_server: str, tmp_path) -> Iterator[Platform]:
-    url = f"{redis_server}/{next(_next_db)}"
-    redis.Redis.from_url(url).flushdb()
-    platform = Platform(url, tmp_path)  # default lease: the promise is "within 30 s by default"
-    yield platform
-    platform.stop()
 
 
 @pytest.fixture(scope="module")
@@ -81,9 +71,9 @@ def test_runner_killed_mid_task_is_found_within_30_s_and_its_slot_freed(fresh_pl
 
 @pytest.mark.timeout(900)
 def test_chaos_limits_hold_and_every_task_ends_once(redis_server, tmp_path, engine):
-    url = f"{redis_server}/{next(_next_db)}"
-    redis.Redis.from_url(url).flushdb()
-    platform = Platform(url, tmp_path, lease_ttl_s="5", dispatch_lease_s="10")
+    platform = Platform(
+        fresh_database(redis_server), tmp_path, lease_ttl_s="5", dispatch_lease_s="10"
+    )
     try:
         platform.start("api")
         platform.start("scheduler")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, request
 
 from api import auth
-from api.routes import codes, schedules, tasks, webhooks
+from api.routes import batches, codes, schedules, tasks, webhooks
 
 bp = Blueprint("project", __name__, url_prefix="/2/projects/<project_id>")
 
@@ -15,5 +15,5 @@ def authenticate() -> None:
     auth.require_project(request.view_args["project_id"])
 
 
-for child in (codes.bp, tasks.bp, schedules.bp, webhooks.bp):
+for child in (codes.bp, tasks.bp, batches.bp, schedules.bp, webhooks.bp):
     bp.register_blueprint(child)

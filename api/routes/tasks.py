@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 
@@ -9,7 +10,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from api import context, parsing
 from ironworks.errors import BadRequest, Conflict, NotFound, TooLarge
-from ironworks.model import PRIORITIES, Task, TaskStatus, new_id, retry_of
+from ironworks.model import PRIORITIES, Task, TaskStatus, new_id, new_task, retry_of
 from ironworks.store.tasks import TaskFilter
 from ironworks.views import task_json
 
@@ -125,7 +126,11 @@ def retry(project_id: str, task_id: str):
         _optional_body(), "delay", low=0, high=context.settings().max_delay_s
     )
     now = time.time()
-    (task,) = store.tasks.enqueue([retry_of(original, new_id(), now, delay or 0)], now)
+    # A task run again by hand stands on its own: it is no longer part of a batch.
+    again = dataclasses.replace(
+        retry_of(original, new_id(), now, delay or 0), batch_id=None, batch_index=None
+    )
+    (task,) = store.tasks.enqueue([again], now)
     return jsonify(msg="Queued up", tasks=[task_json(task)])
 
 
@@ -167,20 +172,14 @@ def _new_task(project_id: str, item: object, now: float) -> Task:
         raise BadRequest("'cluster' may hold lower-case letters, digits, '_' and '-'")
     priority = parsing.optional_int(item, "priority", low=min(PRIORITIES), high=max(PRIORITIES))
     timeout = parsing.optional_int(item, "timeout", low=1, high=settings.max_timeout_s)
-    return Task(
-        id=new_id(),
-        project_id=project_id,
-        code_id=code.id,
-        code_name=code.name,
-        code_rev=code.rev,
-        status=TaskStatus.QUEUED,
-        payload=payload,
-        priority=code.default_priority if priority is None else priority,
+    return new_task(
+        code,
+        new_id(),
+        payload,
+        now,
         timeout=timeout or code.timeout or settings.default_timeout_s,
-        created_at=now,
+        priority=priority,
         cluster=cluster,
         delay=parsing.optional_int(item, "delay", low=0, high=settings.max_delay_s) or 0,
         label=parsing.optional_str(item, "label", max_len=100),
-        max_retries=code.retries,
-        retries_delay=code.retries_delay,
     )

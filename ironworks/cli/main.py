@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from ironworks.cli import config, manage
+from ironworks.cli.batch import batch
 from ironworks.cli.common import client, friendly_errors, print_table
 from ironworks.cli.dev import dev
 from ironworks.client import Client, from_config
@@ -219,5 +220,5 @@ def project_create(name: str, max_concurrency: int | None) -> None:
     click.echo(f"Token: {created['token']}  (shown once; saved to {saved})")
 
 
-for command in (dev, *manage.COMMANDS):
+for command in (dev, batch, *manage.COMMANDS):
     cli.add_command(command)

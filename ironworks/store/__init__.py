@@ -9,6 +9,7 @@ from redis import Redis
 from ironworks.model import new_id
 from ironworks.settings import Settings
 from ironworks.store.admission import AdmissionStore
+from ironworks.store.batches import BatchStore
 from ironworks.store.codes import CodeStore
 from ironworks.store.events import EventStore
 from ironworks.store.keys import Keys
@@ -26,6 +27,7 @@ class Store:
     projects: ProjectStore
     codes: CodeStore
     tasks: TaskStore
+    batches: BatchStore
     admission: AdmissionStore
     events: EventStore
     schedules: ScheduleStore
@@ -39,12 +41,14 @@ class Store:
     @classmethod
     def for_redis(cls, redis: Redis, prefix: str = "iw") -> Store:
         keys, scripts = Keys(prefix), Scripts(redis)
+        tasks = TaskStore(redis, keys, scripts)
         return cls(
             redis=redis,
             keys=keys,
             projects=ProjectStore(redis, keys),
             codes=CodeStore(redis, keys),
-            tasks=TaskStore(redis, keys, scripts),
+            tasks=tasks,
+            batches=BatchStore(redis, keys, scripts, tasks),
             admission=AdmissionStore(redis, keys, scripts),
             events=EventStore(redis, keys, scripts),
             schedules=ScheduleStore(redis, keys, scripts),

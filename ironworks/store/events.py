@@ -6,6 +6,7 @@ that dies leaves its unacknowledged entries to be claimed by another.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from redis import Redis, ResponseError
@@ -59,8 +60,9 @@ class EventStore:
             entries = new[0][1] if new else []
         return [_decode(entry_id, fields) for entry_id, fields in entries if fields]
 
-    def ack(self, group: str, event: Event) -> None:
-        self._r.xack(self._k.events(), group, event.id)
+    def ack(self, group: str, events: Sequence[Event]) -> None:
+        if events:
+            self._r.xack(self._k.events(), group, *(e.id for e in events))
 
     def count_status(self, event: Event) -> bool:
         keys = [self._k.code_stats(event.code_id), self._k.code_stats_seen(event.code_id)]

@@ -99,6 +99,31 @@ class Keys:
         """List pushed to whenever admission may make progress."""
         return self._k("scheduler", "wake")
 
+    # batches
+    def batch(self, batch_id: str) -> str:
+        return self._k("batch", batch_id)
+
+    def project_batches(self, project_id: str) -> str:
+        """Sorted set of a project's batches by creation time."""
+        return self._k("project", project_id, "batches")
+
+    def batch_items(self, batch_id: str) -> str:
+        """Hash item index -> the id of the item's latest task (a retry replaces it)."""
+        return self._k("batch", batch_id, "items")
+
+    def batch_counts(self, batch_id: str) -> str:
+        """Hash status -> number of items whose latest task is in that status."""
+        return self._k("batch", batch_id, "counts")
+
+    def batch_seen(self, batch_id: str) -> str:
+        """Hash item index -> what the counts last counted for it (makes counting idempotent)."""
+        return self._k("batch", batch_id, "seen")
+
+    def batch_held(self, batch_id: str) -> str:
+        """Sorted set of items kept from admission by the batch's max_concurrency, by
+        admission score; one is released each time an item ends."""
+        return self._k("batch", batch_id, "held")
+
     # schedules
     def schedule(self, schedule_id: str) -> str:
         return self._k("schedule", schedule_id)

@@ -18,6 +18,8 @@ NAMES = (
     "replace_log",
     "progress",
     "count_status",
+    "batch_count",
+    "batch_settle",
     "fire",
     "claim_delivery",
 )

@@ -55,11 +55,10 @@ class TaskStore:
     # -- queueing -----------------------------------------------------------------------
     def enqueue(self, tasks: Sequence[Task], now: float) -> list[Task]:
         """Store tasks and put them up for admission, all or none (one MULTI)."""
-        first_seq = int(self._r.incrby(self._k.task_seq(), len(tasks))) - len(tasks) + 1
-        stored = [dataclasses.replace(t, seq=first_seq + i) for i, t in enumerate(tasks)]
+        stored = numbered(self._r, self._k, tasks)
         with self._r.pipeline(transaction=True) as pipe:
             for task in stored:
-                self._write_new(pipe, task, now)
+                write_new(pipe, self._k, task, now)
             pipe.lpush(self._k.scheduler_wake(), "1")
             pipe.ltrim(self._k.scheduler_wake(), 0, 99)
             pipe.execute()
@@ -78,27 +77,12 @@ class TaskStore:
                     return False
                 seq = int(pipe.incr(self._k.task_seq()))
                 pipe.multi()
-                self._write_new(pipe, dataclasses.replace(task, seq=seq), now)
+                write_new(pipe, self._k, dataclasses.replace(task, seq=seq), now)
                 pipe.lpush(self._k.scheduler_wake(), "1")
                 pipe.execute()
                 return True
             except WatchError:
                 return False
-
-    def _write_new(self, pipe, task: Task, now: float) -> None:
-        k = self._k
-        pipe.hset(k.task(task.id), mapping=to_hash(task))
-        # Indexes are ordered by seq: unique and in arrival order, even within one request.
-        pipe.zadd(k.project_tasks(task.project_id), {task.id: task.seq})
-        pipe.zadd(k.project_status(task.project_id, task.status), {task.id: task.seq})
-        pipe.zadd(k.code_tasks(task.code_id), {task.id: task.seq})
-        if task.delay > 0:
-            pipe.zadd(k.delayed(), {task.id: now + task.delay})
-        else:
-            pipe.zadd(k.waiting(task.code_id), {task.id: admission_score(task.priority, task.seq)})
-            pipe.sadd(k.project_waiting_codes(task.project_id), task.code_id)
-            pipe.sadd(k.ready_projects(), task.project_id)
-        pipe.xadd(k.events(), _event(task, TaskStatus.QUEUED), maxlen=EVENTS_MAXLEN)
 
     # -- reading --------------------------------------------------------------------------
     def get(self, task_id: str) -> Task:
@@ -133,7 +117,7 @@ class TaskStore:
             if not ids:
                 break
             cursor += len(ids)
-            for task in self._get_many(ids):
+            for task in self.get_many(ids):
                 if not where.matches(task):
                     continue
                 if skipped < offset:
@@ -142,7 +126,7 @@ class TaskStore:
                     found.append(task)
         return found
 
-    def _get_many(self, ids: list[str]) -> list[Task]:
+    def get_many(self, ids: list[str]) -> list[Task]:
         with self._r.pipeline(transaction=False) as pipe:
             for task_id in ids:
                 pipe.hgetall(self._k.task(task_id))
@@ -275,6 +259,31 @@ class TaskStore:
             json.dumps(usage) if usage else "",
         ]
         return self._scripts.run("finish", keys, args) == 1
+
+
+def numbered(redis: Redis, keys: Keys, tasks: Sequence[Task]) -> list[Task]:
+    """The tasks with consecutive seqs: unique, and in arrival order even within a request."""
+    first = int(redis.incrby(keys.task_seq(), len(tasks))) - len(tasks) + 1
+    return [dataclasses.replace(t, seq=first + i) for i, t in enumerate(tasks)]
+
+
+def write_new(pipe, k: Keys, task: Task, now: float, *, admissible: bool = True) -> None:
+    """Store a new task and its indexes (ordered by seq) on a transaction pipeline.
+
+    An admissible task goes to its wait queue (or the delayed set); one that is not (a batch
+    item held back by the batch's max_concurrency) is put somewhere by the caller.
+    """
+    pipe.hset(k.task(task.id), mapping=to_hash(task))
+    pipe.zadd(k.project_tasks(task.project_id), {task.id: task.seq})
+    pipe.zadd(k.project_status(task.project_id, task.status), {task.id: task.seq})
+    pipe.zadd(k.code_tasks(task.code_id), {task.id: task.seq})
+    if admissible and task.delay > 0:
+        pipe.zadd(k.delayed(), {task.id: now + task.delay})
+    elif admissible:
+        pipe.zadd(k.waiting(task.code_id), {task.id: admission_score(task.priority, task.seq)})
+        pipe.sadd(k.project_waiting_codes(task.project_id), task.code_id)
+        pipe.sadd(k.ready_projects(), task.project_id)
+    pipe.xadd(k.events(), _event(task, TaskStatus.QUEUED), maxlen=EVENTS_MAXLEN)
 
 
 def _event(task: Task, status: TaskStatus) -> dict[str, str | int]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from api import errors
-from api.routes import docs, health, project_scope, projects, stacks
+from api.routes import docs, health, project_scope, projects, runners, stacks
 from ironworks.blobs import LocalBlobStore
 from ironworks.settings import Settings
 from ironworks.store import Store
@@ -23,6 +23,6 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
         "blobs": LocalBlobStore(settings.blob_dir),
     }
     errors.register(app)
-    for blueprint in (health.bp, docs.bp, projects.bp, stacks.bp, project_scope.bp):
+    for blueprint in (health.bp, docs.bp, projects.bp, runners.bp, stacks.bp, project_scope.bp):
         app.register_blueprint(blueprint)
     return app

@@ -9,7 +9,10 @@ P = "/2/projects/{project_id}"
 
 # (method, path, summary, request body schema name or None)
 ROUTES: list[tuple[str, str, str, str | None]] = [
-    ("get", "/healthz", "200 while Redis answers", None),
+    ("get", "/healthz", "200 while the process answers (liveness)", None),
+    ("get", "/readyz", "200 when Redis is reachable and set to noeviction, else 503", None),
+    ("get", "/metrics", "Prometheus metrics (admin token): task counts, runners", None),
+    ("get", "/2/runners", "Runners and their last heartbeat (admin token)", None),
     ("get", "/openapi.json", "This document", None),
     ("get", "/2/stacks", "The runtime stacks a code may use", None),
     ("post", "/2/projects", "Create a project (admin token); its token is shown once", "Project"),

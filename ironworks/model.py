@@ -274,3 +274,17 @@ class Batch:
         if self.reduce_code_id and (self.failed == 0 or self.reduce_on_failure):
             return BatchStatus.REDUCING
         return BatchStatus.FAILED if self.failed else BatchStatus.COMPLETE
+
+
+@dataclass(frozen=True)
+class RunnerBeat:
+    """What a runner says of itself at each heartbeat."""
+
+    id: str
+    host: str
+    slots: int
+    busy: int
+    clusters: str
+    started_at: float
+    last_seen: float
+    draining: bool = False

@@ -17,6 +17,7 @@ from ironworks.errors import ConfigError
 # Variables read by the CLI / SDK, not by the servers; tolerated in a server's environment.
 CLIENT_VARIABLES = frozenset({"IRONWORKS_URL", "IRONWORKS_TOKEN", "IRONWORKS_PROJECT_ID"})
 PREFIX = "IRONWORKS_"
+LOG_FORMATS = ("text", "json")
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,13 @@ class Settings:
     admin_token: str = ""
     data_dir: Path = Path.home() / ".ironworks"
     api_bind: str = "127.0.0.1:8080"
-    api_workers: int = 2
+    # 0: two per core plus one, gunicorn's rule of thumb for I/O-bound workers.
+    api_workers: int = 0
+    # `text` for people, `json` (one object per line, with task and project ids) for machines.
+    log_format: str = "text"
+    # /healthz, /readyz and /metrics of the scheduler and the runner ('' = not served).
+    scheduler_metrics_bind: str = "127.0.0.1:9101"
+    runner_metrics_bind: str = "127.0.0.1:9102"
     max_payload_bytes: int = 64 * 1024
     max_archive_bytes: int = 100 * 1024 * 1024
     max_archive_files: int = 10_000
@@ -38,6 +45,10 @@ class Settings:
     runner_concurrency: int = 2
     runner_clusters: str = "default"
     runner_id: str = ""
+    runner_heartbeat_s: float = 5.0
+    # On SIGTERM a runner takes no new task and lets running ones finish for this long, then
+    # hands what remains back to admission (to run elsewhere, as a new attempt).
+    runner_drain_s: float = 30.0
     # Where runners fetch code archives: the API (for runners on other hosts) or, when empty,
     # the blob directory under data_dir (a runner sharing the API's disk).
     api_url: str = ""
@@ -73,7 +84,10 @@ class Settings:
             if field_name not in fields:
                 raise ConfigError(f"unknown setting {name}")
             values[field_name] = _parse(name, raw, fields[field_name].default)
-        return cls(**values)  # type: ignore[arg-type]
+        settings = cls(**values)  # type: ignore[arg-type]
+        if settings.log_format not in LOG_FORMATS:
+            raise ConfigError(f"IRONWORKS_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}")
+        return settings
 
     @property
     def blob_dir(self) -> Path:
@@ -82,6 +96,10 @@ class Settings:
     @property
     def runner_dir(self) -> Path:
         return self.data_dir / "runner"
+
+    @property
+    def api_worker_count(self) -> int:
+        return self.api_workers or 2 * (os.cpu_count() or 1) + 1
 
     @property
     def clusters(self) -> list[str]:

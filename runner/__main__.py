@@ -1,5 +1,6 @@
 """`python -m runner [--concurrency N]`: a pool of RQ workers, each running one task at a time,
-and a janitor process that removes orphaned containers."""
+a janitor process that removes orphaned containers, and a monitor process (heartbeat, health
+and metrics). SIGTERM drains: running tasks finish, or are handed back after a while."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ import os
 import socket
 import time
 
+from ironworks import logsetup
+from ironworks.errors import NotFound
 from ironworks.preflight import check_redis
 from ironworks.settings import Settings
 from ironworks.store import Store
-from runner import janitor, pool
+from runner import janitor, monitor, pool
 from runner.docker_driver import DockerDriver
 from runner.spec import LABEL_ATTEMPT, LABEL_TASK
 
@@ -21,8 +24,8 @@ log = logging.getLogger("runner")
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s runner %(levelname)s %(message)s")
     settings = Settings.from_env()
+    logsetup.configure("runner", settings.log_format)
     parser = argparse.ArgumentParser(prog="python -m runner")
     parser.add_argument("--concurrency", type=int, default=settings.runner_concurrency)
     args = parser.parse_args()
@@ -37,13 +40,41 @@ def main() -> None:
     driver.prepare_task_network()
     instance_id = store.instance_id()
     reclaim_leftovers(store, driver, instance_id, runner_id)
-    # Spawned, not forked: it shares no connections or threads with the worker pool.
-    sweeper = multiprocessing.get_context("spawn").Process(
-        target=janitor.main, args=(instance_id,), name="janitor", daemon=True
-    )
-    sweeper.start()
+    # Spawned, not forked: they share no connections or threads with the worker pool.
+    spawn = multiprocessing.get_context("spawn")
+    draining = spawn.Event()
+    helpers = {
+        "janitor": (janitor.main, (instance_id,)),
+        "monitor": (monitor.main, (instance_id, runner_id, args.concurrency, draining)),
+    }
+    for name, (target, target_args) in helpers.items():
+        spawn.Process(target=target, args=target_args, name=name, daemon=True).start()
     log.info("runner %s serving %s with %d slots", runner_id, settings.clusters, args.concurrency)
-    pool.serve(settings.redis_url, settings.clusters, args.concurrency)
+    pool.serve(
+        settings.redis_url,
+        settings.clusters,
+        args.concurrency,
+        settings.runner_drain_s,
+        hand_back=lambda: hand_back_running(store, driver, instance_id, runner_id),
+        on_drain=draining.set,
+    )
+
+
+def hand_back_running(store: Store, driver: DockerDriver, instance_id: str, runner_id: str) -> int:
+    """Give this runner's running tasks back to admission, then remove their containers (a
+    work horse still watching one finds its task no longer its own and records nothing)."""
+    handed = 0
+    for container in driver.containers_of(instance_id, runner_id):
+        labels = container.labels
+        try:
+            task = store.tasks.get(labels[LABEL_TASK])
+            if store.tasks.hand_back(task, int(labels[LABEL_ATTEMPT])):
+                handed += 1
+                log.info("handed back task %s", task.id)
+        except NotFound:
+            pass  # the record is gone; the container goes all the same
+        container.remove()
+    return handed
 
 
 def reclaim_leftovers(store: Store, driver: DockerDriver, instance_id: str, runner_id: str) -> None:

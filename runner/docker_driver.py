@@ -137,6 +137,8 @@ class DockerDriver:
             found = self._client.containers.list(all=True, filters={"label": labels})
         except docker.errors.NotFound:
             return []  # one went away while being listed; the next sweep sees the rest
+        except docker.errors.DockerException as e:
+            raise DriverError(f"cannot list task containers: {e}") from e
         return [TaskContainer(c) for c in found]
 
 

@@ -14,6 +14,7 @@ from typing import TypeVar
 
 import redis
 
+from ironworks.logsetup import log_context
 from ironworks.model import Task, TaskStatus
 from ironworks.settings import Settings
 from ironworks.store import Store
@@ -57,12 +58,19 @@ class Outcome:
 
 def execute(ctx: RunnerContext, task_id: str, attempt: int) -> None:
     task = ctx.store.tasks.get(task_id)
+    with log_context(task_id=task.id, project_id=task.project_id):
+        _execute(ctx, task, attempt)
+
+
+def _execute(ctx: RunnerContext, task: Task, attempt: int) -> None:
+    task_id = task.id
     started = ctx.store.tasks.start(
         task, attempt, ctx.placement.runner_id, time.time(), ctx.settings.lease_ttl_s
     )
     if not started:
         log.info("task %s attempt %d is no longer this runner's to start", task_id, attempt)
         return
+    log.info("started attempt %d", attempt)
     task = dataclasses.replace(task, status=TaskStatus.RUNNING, attempt=attempt)
     lease = Lease(ctx.store.tasks, task.id, attempt, ctx.settings.lease_ttl_s)
     try:
@@ -73,6 +81,7 @@ def execute(ctx: RunnerContext, task_id: str, attempt: int) -> None:
         raise
     if outcome is not None:
         _record(ctx, task, lease, outcome)
+        log.info("ended %s (exit code %s)", outcome.status, outcome.exit_code)
 
 
 def _record(ctx: RunnerContext, task: Task, lease: Lease, outcome: Outcome) -> None:
@@ -115,9 +124,16 @@ def _run(ctx: RunnerContext, task: Task, lease: Lease) -> Outcome | None:
         task_dir = taskdir.prepare(ctx.task_root, task, config=code.config)
         held.callback(taskdir.remove, task_dir)
         spec = build_spec(task, code, code_dir, task_dir, ctx.placement, ctx.settings)
+        asked = time.monotonic()
         container = ctx.driver.start(spec)
+        start_seconds = time.monotonic() - asked
         held.callback(container.remove)
-        return _supervise(ctx, task, lease, container, spec)
+        outcome = _supervise(ctx, task, lease, container, spec)
+        if outcome is None:
+            return None
+        # Kept with the resource use: the scheduler's metrics read it from the task record.
+        usage = (outcome.usage or {}) | {"start_seconds": round(start_seconds, 4)}
+        return dataclasses.replace(outcome, usage=usage)
 
 
 def _keep_complete_log(

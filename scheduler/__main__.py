@@ -6,18 +6,22 @@ import logging
 import signal
 import threading
 
-from ironworks.preflight import check_redis
+from prometheus_client import REGISTRY
+
+from ironworks import logsetup, metrics
+from ironworks.preflight import check_redis, redis_problem
 from ironworks.settings import Settings
 from ironworks.store import Store
 from scheduler import service
 
 
 def main() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s scheduler %(levelname)s %(message)s"
-    )
     settings = Settings.from_env()
-    check_redis(Store.connect(settings))
+    logsetup.configure("scheduler", settings.log_format)
+    store = Store.connect(settings)
+    check_redis(store)
+    if settings.scheduler_metrics_bind:
+        metrics.serve(settings.scheduler_metrics_bind, lambda: redis_problem(store), REGISTRY)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

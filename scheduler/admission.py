@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from ironworks.metrics import TASKS_ADMITTED
 from ironworks.store import Store
 from scheduler.dispatch import Dispatcher
 
@@ -18,7 +19,9 @@ def run_round(store: Store, dispatcher: Dispatcher, round_no: int, dispatch_leas
     start = round_no % len(projects)
     admitted = 0
     for project_id in projects[start:] + projects[:start]:
-        for admission in store.admission.admit(project_id, dispatch_lease_s):
+        admissions = store.admission.admit(project_id, dispatch_lease_s)
+        for admission in admissions:
             dispatcher.dispatch(admission)
-            admitted += 1
+        TASKS_ADMITTED.labels(project_id).inc(len(admissions))
+        admitted += len(admissions)
     return admitted

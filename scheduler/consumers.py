@@ -6,7 +6,8 @@ import time
 from collections.abc import Callable
 
 from ironworks.errors import NotFound
-from ironworks.model import RETRIED_STATUSES, derived_id, retry_of
+from ironworks.metrics import CONTAINER_START, TASK_RUN, TASK_WAIT
+from ironworks.model import RETRIED_STATUSES, Task, TaskStatus, derived_id, retry_of
 from ironworks.store import Store
 from ironworks.store.events import Event
 from scheduler.batches import track_batches
@@ -16,8 +17,22 @@ Handler = Callable[[Store, Event], None]
 
 
 def count_status(store: Store, event: Event) -> None:
-    """Per-code counts of tasks by status (`GET codes/{id}/stats`); replay-safe."""
-    store.events.count_status(event)
+    """Per-code counts of tasks by status (`GET codes/{id}/stats`), and the timing histograms
+    of /metrics; replay-safe: an event counted once is observed once."""
+    if store.events.count_status(event) and event.status is not TaskStatus.QUEUED:
+        try:
+            observe_timings(store.tasks.get(event.task_id), event.status)
+        except NotFound:
+            pass  # deleted since; nothing to observe
+
+
+def observe_timings(task: Task, status: TaskStatus) -> None:
+    if status is TaskStatus.RUNNING and task.start_time is not None:
+        TASK_WAIT.observe(max(task.start_time - task.created_at - task.delay, 0))
+    elif task.start_time is not None and task.end_time is not None:
+        TASK_RUN.labels(status).observe(task.end_time - task.start_time)
+        if task.usage and "start_seconds" in task.usage:
+            CONTAINER_START.observe(task.usage["start_seconds"])
 
 
 def retry_failed(store: Store, event: Event) -> None:

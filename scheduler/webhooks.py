@@ -10,6 +10,7 @@ import time
 import requests
 
 from ironworks.errors import NotFound
+from ironworks.metrics import WEBHOOK_DELIVERIES
 from ironworks.model import derived_id
 from ironworks.store import Store
 from ironworks.store.events import Event
@@ -78,6 +79,7 @@ def _attempt(store: Store, delivery: Delivery) -> int:
     except requests.RequestException as e:
         ok, attempt["error"] = False, str(e)
     tries = delivery.attempts + 1
+    WEBHOOK_DELIVERIES.labels("delivered" if ok else "failed").inc()
     if ok:
         store.webhooks.record_attempt(delivery, attempt, "delivered", None)
         return 1

@@ -122,11 +122,13 @@ class Platform:
             "IRONWORKS_DATA_DIR": str(data_dir),
             "IRONWORKS_API_BIND": f"127.0.0.1:{port}",
             "IRONWORKS_SCHEDULER_IDLE_WAIT_S": "0.1",
+            "IRONWORKS_API_WORKERS": "2",
             **{f"IRONWORKS_{k.upper()}": v for k, v in settings.items()},
         }
         self.env.pop("REDIS_URL", None)
         self._log = open(data_dir / "platform.log", "a")  # closed by stop()
         self.processes: dict[str, subprocess.Popen] = {}
+        self.health_urls: dict[str, str] = {}  # the scheduler's and runner's own server
         self._marks: dict[str, str] = {}
 
     def start(
@@ -135,7 +137,11 @@ class Platform:
         # Marks every process this role starts, even those that leave its session
         # (RQ puts each job's work horse in a session of its own).
         self._marks[name] = f"{PROCESS_MARK}={name}-{uuid.uuid4().hex}"
+        health_bind = f"127.0.0.1:{free_port()}"
+        self.health_urls[name] = f"http://{health_bind}"
         env = self.env | {
+            "IRONWORKS_SCHEDULER_METRICS_BIND": health_bind,
+            "IRONWORKS_RUNNER_METRICS_BIND": health_bind,
             "IRONWORKS_RUNNER_ID": runner_id or self.runner_id,
             PROCESS_MARK: self._marks[name].partition("=")[2],
             **{f"IRONWORKS_{k.upper()}": v for k, v in settings.items()},
@@ -165,6 +171,15 @@ class Platform:
         os.killpg(process.pid, signal.SIGKILL)
         _kill_marked(self._marks.pop(name))
         process.wait()
+
+    def terminate(self, name: str, timeout_s: float = 60) -> int:
+        """SIGTERM to the role's own process only, as an orchestrator sends it; waits for it
+        to exit and returns its exit status."""
+        process = self.processes.pop(name)
+        process.send_signal(signal.SIGTERM)
+        status = process.wait(timeout_s)
+        _kill_marked(self._marks.pop(name))  # whatever outlived it
+        return status
 
     def stop(self) -> None:
         for process in reversed(self.processes.values()):

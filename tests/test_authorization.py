@@ -11,7 +11,7 @@ from api.openapi import ROUTES
 from tests.conftest import ADMIN_TOKEN
 from tests.helpers import auth, create_project, queue, upload
 
-PUBLIC = {"/healthz", "/openapi.json", "/2/stacks"}
+PUBLIC = {"/healthz", "/readyz", "/openapi.json", "/2/stacks"}
 PROJECT_ROUTES = [(m, p) for m, p, _, _ in ROUTES if p.startswith("/2/projects/{project_id}")]
 
 

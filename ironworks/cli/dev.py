@@ -32,12 +32,22 @@ def dev(port: int, data_dir: Path | None, concurrency: int) -> None:
     try:
         redis_url = os.environ.get("REDIS_URL") or _start_redis(data_dir, processes)
         admin_token = os.environ.get("IRONWORKS_ADMIN_TOKEN") or _admin_token(data_dir)
-        env = os.environ | {
-            "IRONWORKS_REDIS_URL": redis_url,
-            "IRONWORKS_ADMIN_TOKEN": admin_token,
-            "IRONWORKS_DATA_DIR": str(data_dir),
-            "IRONWORKS_API_BIND": f"127.0.0.1:{port}",
+        laptop_defaults = {
+            "IRONWORKS_API_WORKERS": "2",
+            "IRONWORKS_RUNNER_DRAIN_S": "5",  # well within the stop grace below
+            "IRONWORKS_SCHEDULER_METRICS_BIND": f"127.0.0.1:{free_port()}",
+            "IRONWORKS_RUNNER_METRICS_BIND": f"127.0.0.1:{free_port()}",
         }
+        env = (
+            laptop_defaults
+            | os.environ
+            | {
+                "IRONWORKS_REDIS_URL": redis_url,
+                "IRONWORKS_ADMIN_TOKEN": admin_token,
+                "IRONWORKS_DATA_DIR": str(data_dir),
+                "IRONWORKS_API_BIND": f"127.0.0.1:{port}",
+            }
+        )
         env.pop("REDIS_URL", None)
         for role in ("api", "scheduler", "runner"):
             args = [sys.executable, "-m", role]

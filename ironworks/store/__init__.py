@@ -11,9 +11,11 @@ from ironworks.settings import Settings
 from ironworks.store.admission import AdmissionStore
 from ironworks.store.batches import BatchStore
 from ironworks.store.codes import CodeStore
+from ironworks.store.counts import CountStore
 from ironworks.store.events import EventStore
 from ironworks.store.keys import Keys
 from ironworks.store.projects import ProjectStore
+from ironworks.store.runners import RunnerStore
 from ironworks.store.schedules import ScheduleStore
 from ironworks.store.scripts import Scripts
 from ironworks.store.tasks import TaskStore
@@ -32,6 +34,8 @@ class Store:
     events: EventStore
     schedules: ScheduleStore
     webhooks: WebhookStore
+    runners: RunnerStore
+    counts: CountStore
 
     @classmethod
     def connect(cls, settings: Settings) -> Store:
@@ -53,6 +57,8 @@ class Store:
             events=EventStore(redis, keys, scripts),
             schedules=ScheduleStore(redis, keys, scripts),
             webhooks=WebhookStore(redis, keys, scripts),
+            runners=RunnerStore(redis, keys),
+            counts=CountStore(redis, keys),
         )
 
     def instance_id(self) -> str:

@@ -155,6 +155,15 @@ class Keys:
     def due_deliveries(self) -> str:
         return self._k("deliveries", "due")
 
+    # runners
+    def runner(self, runner_id: str) -> str:
+        """Hash: the runner's last heartbeat (host, slots, busy, ...)."""
+        return self._k("runner", runner_id)
+
+    def runners(self) -> str:
+        """Sorted set of runner ids by the time of their last heartbeat."""
+        return self._k("runners")
+
     # events (the outbox)
     def events(self) -> str:
         return self._k("events")

@@ -14,6 +14,7 @@ NAMES = (
     "renew",
     "finish",
     "requeue",
+    "hand_back",
     "append_log",
     "replace_log",
     "progress",

@@ -19,6 +19,7 @@ from ironworks.store.scripts import Scripts
 EVENTS_MAXLEN = 1_000_000  # approximate; consumers keep well ahead of this
 
 RUNNER_LOST = "runner lost"
+HANDED_BACK = "handed back by a stopping runner"
 LOG_TRUNCATED_MARK = "\n[ironworks] log truncated: the task wrote more than its log cap\n"
 
 
@@ -200,6 +201,27 @@ class TaskStore:
             task, TaskStatus.RUNNING, task.attempt, TaskStatus.KILLED, now, None, RUNNER_LOST,
             None, lease_expired=lease_expired,
         )  # fmt: skip
+
+    def hand_back(self, task: Task, attempt: int) -> bool:
+        """A stopping runner returns a running task to admission, to run again elsewhere
+        (not counted as a retry). False if the attempt no longer owns the task."""
+        k = self._k
+        keys = [
+            k.task(task.id),
+            k.project_status(task.project_id, TaskStatus.RUNNING),
+            k.project_status(task.project_id, TaskStatus.QUEUED),
+            k.project_active(task.project_id),
+            k.code_active(task.code_id),
+            k.leases(),
+            k.waiting(task.code_id),
+            k.project_waiting_codes(task.project_id),
+            k.ready_projects(),
+            k.events(),
+            k.scheduler_wake(),
+        ]
+        score = admission_score(task.priority, task.seq)
+        args = [task.id, attempt, score, task.code_id, task.project_id, HANDED_BACK]
+        return self._scripts.run("hand_back", keys, args) == 1
 
     def give_up(self, task: Task, now: float, msg: str) -> bool:
         """End an admitted task no runner managed to start: `killed`, slot freed."""

@@ -1,0 +1,145 @@
+"""Operating the platform: metrics equal to what ran, health and readiness of every process,
+runner heartbeats, JSON logs, and a runner that drains on SIGTERM without losing a task."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.conftest import ADMIN_TOKEN, wait_until, zip_files
+
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+def samples(text: str) -> dict[tuple[str, frozenset], float]:
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def upload_script(project, name: str, script: str, **fields) -> None:
+    data = {"name": name, "stack": "sh", "command": "sh run.sh", **fields}
+    project.upload_code(zip_files({"run.sh": script}), data)
+
+
+def test_metrics_count_exactly_the_tasks_that_ran_per_project(platform):
+    first, second = platform.new_project("m1"), platform.new_project("m2")
+    upload_script(first, "job", 'read -r p < "$PAYLOAD_FILE"; [ "$p" != fail ]')
+    upload_script(second, "job", "true")
+    ids = [first.queue("job", p) for p in ("ok", "ok", "ok", "fail")]
+    ids += [second.queue("job") for _ in range(2)]
+    for project, task_id in zip([first] * 4 + [second] * 2, ids, strict=True):
+        project.wait(task_id, timeout_s=60)
+
+    def finished(project_id: str, status: str) -> float:
+        found = samples(requests.get(f"{platform.url}/metrics", headers=ADMIN, timeout=5).text)
+        labels = frozenset({"project": project_id, "code": "job", "status": status}.items())
+        return found.get(("ironworks_tasks_finished_total", labels), 0)
+
+    # The stats consumer follows the events stream: wait for it to catch up, then compare.
+    wait_until(lambda: finished(second.project_id, "complete") == 2, timeout_s=10, what="counts")
+    assert finished(first.project_id, "complete") == 3
+    assert finished(first.project_id, "error") == 1
+    assert finished(second.project_id, "error") == 0
+    found = samples(requests.get(f"{platform.url}/metrics", headers=ADMIN, timeout=5).text)
+    queued = frozenset({"project": first.project_id, "code": "job"}.items())
+    assert found[("ironworks_tasks_queued_total", queued)] == 4
+    assert found[("ironworks_queue_depth", frozenset({"project": first.project_id}.items()))] == 0
+    assert requests.get(f"{platform.url}/metrics", timeout=5).status_code == 401
+
+    scheduler = samples(
+        requests.get(f"{platform.health_urls['scheduler']}/metrics", timeout=5).text
+    )
+    assert (
+        scheduler[("ironworks_task_run_seconds_count", frozenset({"status": "complete"}.items()))]
+        >= 5
+    )
+    assert scheduler[("ironworks_container_start_seconds_count", frozenset())] >= 6
+    assert scheduler[("ironworks_task_wait_seconds_count", frozenset())] >= 6
+
+
+def test_every_process_answers_health_and_readiness(platform):
+    for url in (platform.url, platform.health_urls["scheduler"], platform.health_urls["runner"]):
+        assert requests.get(f"{url}/healthz", timeout=5).status_code == 200, url
+        wait_until(lambda url=url: requests.get(f"{url}/readyz", timeout=5).ok, what=f"{url} ready")
+    runner = samples(requests.get(f"{platform.health_urls['runner']}/metrics", timeout=5).text)
+    assert runner[("ironworks_runner_slots", frozenset({"state": "free"}.items()))] <= 4
+
+
+def test_runners_report_their_heartbeat_to_the_admin(platform):
+    def ours() -> dict | None:
+        response = requests.get(f"{platform.url}/2/runners", headers=ADMIN, timeout=5)
+        return next((r for r in response.json()["runners"] if r["id"] == platform.runner_id), None)
+
+    wait_until(lambda: ours() is not None, timeout_s=15, what="a heartbeat")
+    runner = ours()
+    assert (runner["slots"], runner["alive"], runner["draining"]) == (4, True, False)
+    assert runner["host"] and runner["clusters"] == ["default"] and 0 <= runner["busy"] <= 4
+    assert requests.get(f"{platform.url}/2/runners", timeout=5).status_code == 401
+
+
+@pytest.fixture
+def started(fresh_platform):
+    fresh_platform.start("api")
+    fresh_platform.start("scheduler")
+    fresh_platform.wait_healthy()
+    return fresh_platform
+
+
+def running(project, task_ids: list[str]) -> bool:
+    return all(project.task(t)["status"] == "running" for t in task_ids)
+
+
+def test_sigterm_lets_running_tasks_finish_and_takes_no_new_ones(started):
+    started.start("runner", "runner", "--concurrency", "2", runner_drain_s="60")
+    project = started.new_project("drain")
+    upload_script(project, "nap", "sleep 4; echo rested")
+    naps = [project.queue("nap") for _ in range(2)]
+    wait_until(lambda: running(project, naps), timeout_s=60, what="both running")
+    later = project.queue("nap")
+
+    assert started.terminate("runner") == 0
+    for task_id in naps:
+        task = project.task(task_id)
+        assert (task["status"], project.log(task_id)) == ("complete", "rested\n")
+    assert project.task(later)["status"] == "queued"  # not taken by a stopping runner
+
+
+def test_what_outlasts_the_drain_is_handed_back_and_runs_elsewhere(started):
+    started.start("runner", "runner", "--concurrency", "2", runner_drain_s="1")
+    project = started.new_project("handback")
+    upload_script(project, "long", "sleep 6; echo done")  # retries: 0, so nothing to retry
+    tasks = [project.queue("long") for _ in range(2)]
+    wait_until(lambda: running(project, tasks), timeout_s=60, what="both running")
+
+    started.terminate("runner")
+    for task_id in tasks:
+        task = project.task(task_id)
+        assert (task["status"], task["msg"]) == ("queued", "handed back by a stopping runner")
+
+    started.start("runner-2", "runner", "--concurrency", "2", runner_id="second-runner")
+    for task_id in tasks:
+        task = project.wait(task_id, timeout_s=90)
+        assert (task["status"], task["attempt"], task["retry_count"]) == ("complete", 2, 0)
+        assert project.log(task_id) == "done\n"
+
+
+def test_json_logs_carry_the_task_and_project_ids(fresh_platform):
+    fresh_platform.env["IRONWORKS_LOG_FORMAT"] = "json"
+    platform = fresh_platform.start_all()
+    project = platform.new_project("logs")
+    upload_script(project, "hello", "echo hi")
+    task_id = project.queue("hello")
+    assert project.wait(task_id, timeout_s=60)["status"] == "complete"
+
+    lines = [json.loads(line) for line in platform.log_text().splitlines() if line.startswith("{")]
+    about_task = [line for line in lines if line.get("task_id") == task_id]
+    assert {line["role"] for line in lines} >= {"api", "scheduler", "runner"}
+    assert about_task and all(line["project_id"] == project.project_id for line in about_task)
+    assert any("ended complete" in line["msg"] for line in about_task)
+    assert not [line for line in platform.log_text().splitlines() if not line.startswith("{")]

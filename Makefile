@@ -8,7 +8,7 @@ setup:
 	bash .ci/ensure-docker
 
 images: setup
-	bash images/build.sh
+	PYTHON=$(VENV)/python bash images/build.sh
 
 lint: setup
 	$(VENV)/ruff check .

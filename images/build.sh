@@ -3,6 +3,7 @@
 #   ironworks/base          Debian rootfs from debootstrap, `docker import`ed
 #   ironworks/stack-sh      busybox-static on an empty image
 #   ironworks/stack-python  base + Debian's python3; likewise stack-node and stack-ruby
+#   ironworks/platform      base + Debian's python3 + this project's wheel and its dependencies
 # Each step is keyed by content: the base is tagged with a hash of its inputs and skipped
 # when that tag exists; the stacks use the engine's build cache, so a second run is a no-op.
 set -euo pipefail
@@ -64,5 +65,34 @@ build_stack() {
   echo "stack-$name: built"
 }
 
+# Keyed by the project's own files: unchanged sources skip the wheel build entirely.
+build_platform() {
+  local root key tag context
+  root=$(cd "$here/.." && pwd)
+  key=$(cd "$root" && git ls-files -z pyproject.toml README.md ironworks api scheduler runner \
+          images/platform | xargs -0 sha256sum | sha256sum | cut -c1-16)
+  tag="ironworks/platform:$key"
+  if docker image inspect "$tag" >/dev/null 2>&1; then
+    echo "platform: $tag is up to date"
+  else
+    context=$(mktemp -d)
+    trap 'rm -rf "$context"' RETURN
+    cp -a "$here/platform/." "$context/"
+    # Wheels for the project and every dependency, fetched the way the host's pip is set up;
+    # async-timeout is what redis needs on Debian's Python 3.11.2 (the host's may be newer).
+    "${PYTHON:-python3}" -m pip wheel -q --wheel-dir "$context/wheels" "$root" \
+      "async-timeout>=4.0.3" >"$context.log" 2>&1 \
+      || { cat "$context.log" >&2; exit 1; }
+    docker build -q -t "$tag" "$context" >"$context.log" 2>&1 || { cat "$context.log" >&2; exit 1; }
+    rm -f "$context.log"
+    echo "platform: built $tag"
+  fi
+  docker tag "$tag" ironworks/platform:latest
+  # Earlier builds are only kept while something still uses them.
+  docker images ironworks/platform --format '{{.Tag}}' | grep -vx -e latest -e "$key" \
+    | sed 's|^|ironworks/platform:|' | xargs -r docker rmi >/dev/null 2>&1 || true
+}
+
 build_base
 for stack in sh "${!PACKAGES[@]}"; do build_stack "$stack"; done
+build_platform

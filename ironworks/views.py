@@ -66,6 +66,7 @@ def task_json(task: Task) -> dict:
         "delay": task.delay,
         "label": task.label,
         "cluster": task.cluster,
+        "runner": task.runner or None,
         "attempt": task.attempt,
         "retry_of": task.retry_of,
         "retry_count": task.retry_count,

@@ -23,12 +23,12 @@ from runner.spec import LABEL_ATTEMPT, LABEL_TASK
 log = logging.getLogger("runner")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     settings = Settings.from_env()
     logsetup.configure("runner", settings.log_format)
     parser = argparse.ArgumentParser(prog="python -m runner")
     parser.add_argument("--concurrency", type=int, default=settings.runner_concurrency)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     runner_id = settings.runner_id or socket.gethostname()
     # Jobs run in forked processes that rebuild their settings from the environment.

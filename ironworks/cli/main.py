@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from ironworks.cli import config, manage
+from ironworks.cli import config, manage, roles
 from ironworks.cli.batch import batch
 from ironworks.cli.common import client, friendly_errors, print_table
 from ironworks.cli.dev import dev
@@ -220,5 +220,5 @@ def project_create(name: str, max_concurrency: int | None) -> None:
     click.echo(f"Token: {created['token']}  (shown once; saved to {saved})")
 
 
-for command in (dev, batch, *manage.COMMANDS):
+for command in (dev, batch, *manage.COMMANDS, *roles.COMMANDS):
     cli.add_command(command)

@@ -1,0 +1,64 @@
+"""`python -m api`: serve the API under gunicorn."""
+
+from __future__ import annotations
+
+from gunicorn.app.base import BaseApplication
+
+from api import create_app
+from ironworks import logsetup
+from ironworks.logsetup import JsonFormatter
+from ironworks.preflight import check_redis
+from ironworks.settings import Settings
+from ironworks.store import Store
+
+
+class ApiServer(BaseApplication):
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        super().__init__()
+
+    def load_config(self) -> None:
+        for name, value in gunicorn_config(self.settings).items():
+            self.cfg.set(name, value)
+
+    def load(self):
+        return create_app(self.settings)
+
+
+def gunicorn_config(settings: Settings) -> dict[str, object]:
+    """Threads for the many slow clients (log followers, waits), a worker process per core
+    and a half for the CPU; requests in flight get 20 s to finish on SIGTERM."""
+    config: dict[str, object] = {
+        "bind": settings.api_bind,
+        "workers": settings.api_worker_count,
+        "worker_class": "gthread",
+        "threads": 4,
+        "timeout": 60,
+        "graceful_timeout": 20,
+        "keepalive": 5,
+        "accesslog": "-",
+    }
+    if settings.log_format == "json":  # gunicorn's own lines in the same JSON shape
+        config["access_log_format"] = "%(m)s %(U)s %(s)s %(B)s bytes %(M)s ms"
+        config["logconfig_dict"] = {
+            "version": 1,
+            "disable_existing_loggers": False,
+            "formatters": {"json": {"()": JsonFormatter, "role": "api"}},
+            "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
+            "loggers": {
+                name: {"level": "INFO", "handlers": ["console"], "propagate": False}
+                for name in ("gunicorn.error", "gunicorn.access")
+            },
+        }
+    return config
+
+
+def main() -> None:
+    settings = Settings.from_env()
+    logsetup.configure("api", settings.log_format)
+    check_redis(Store.connect(settings))
+    ApiServer(settings).run()
+
+
+if __name__ == "__main__":
+    main()

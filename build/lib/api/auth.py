@@ -1,0 +1,56 @@
+"""Token authentication: `Authorization: OAuth <token>` (or Bearer, or ?oauth=)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from flask import request
+
+from api import context
+from ironworks.errors import NotFound, Unauthorized
+
+
+def new_token() -> tuple[str, str]:
+    """A fresh project token and the hash we keep of it (the token itself is never stored)."""
+    token = secrets.token_urlsafe(32)
+    return token, hash_token(token)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def presented_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() in ("oauth", "bearer") and value.strip():
+        return value.strip()
+    return request.args.get("oauth") or None
+
+
+def is_admin(token: str) -> bool:
+    admin = context.settings().admin_token
+    return bool(admin) and hmac.compare_digest(token.encode(), admin.encode())
+
+
+def require_admin() -> None:
+    token = presented_token()
+    if token is None or not is_admin(token):
+        raise Unauthorized("Admin token required")
+
+
+def require_project(project_id: str) -> None:
+    """Allow the project's own token or the admin token; another project's token sees 404."""
+    token = presented_token()
+    if token is None:
+        raise Unauthorized("Missing token: send 'Authorization: OAuth <token>'")
+    if is_admin(token):
+        context.store().projects.get(project_id)  # 404 for unknown projects
+        return
+    owner = context.store().projects.id_for_token(hash_token(token))
+    if owner is None:
+        raise Unauthorized("Invalid token")
+    if owner != project_id:
+        raise NotFound("Project not found")

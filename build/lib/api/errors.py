@@ -1,0 +1,40 @@
+"""One place that turns errors into JSON `{"msg": ...}` responses."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+from ironworks import errors
+
+log = logging.getLogger(__name__)
+
+STATUS = {
+    errors.BadRequest: 400,
+    errors.Unauthorized: 401,
+    errors.NotFound: 404,
+    errors.Conflict: 409,
+    errors.TooLarge: 413,
+}
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(errors.IronworksError)
+    def platform_error(e: errors.IronworksError):
+        status = next((code for cls, code in STATUS.items() if isinstance(e, cls)), None)
+        if status is None:
+            log.exception("unexpected platform error")
+            return jsonify(msg="Internal error"), 500
+        return jsonify(msg=str(e)), status
+
+    @app.errorhandler(HTTPException)
+    def http_error(e: HTTPException):
+        msg = "Request too large" if e.code == 413 else e.description
+        return jsonify(msg=msg), e.code
+
+    @app.errorhandler(Exception)
+    def unexpected(e: Exception):
+        log.exception("unhandled error")
+        return jsonify(msg="Internal error"), 500

@@ -1,0 +1,12 @@
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+
+from api.openapi import document
+
+bp = Blueprint("docs", __name__)
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(document())

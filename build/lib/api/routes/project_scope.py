@@ -1,0 +1,19 @@
+"""Everything under /2/projects/{project_id}/: one place that checks the project's token."""
+
+from __future__ import annotations
+
+from flask import Blueprint, request
+
+from api import auth
+from api.routes import batches, codes, schedules, tasks, webhooks
+
+bp = Blueprint("project", __name__, url_prefix="/2/projects/<project_id>")
+
+
+@bp.before_request
+def authenticate() -> None:
+    auth.require_project(request.view_args["project_id"])
+
+
+for child in (codes.bp, tasks.bp, batches.bp, schedules.bp, webhooks.bp):
+    bp.register_blueprint(child)

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import time
+
+from flask import Blueprint, jsonify
+
+from api import auth, context
+from api.parsing import json_body, optional_int, required_str
+from ironworks.model import Project, new_id
+from ironworks.views import project_json
+
+bp = Blueprint("projects", __name__, url_prefix="/2/projects")
+
+
+@bp.post("")
+def create_project():
+    auth.require_admin()
+    body = json_body()
+    project = Project(
+        id=new_id(),
+        name=required_str(body, "name", max_len=100),
+        max_concurrency=optional_int(body, "max_concurrency", low=1),
+        created_at=time.time(),
+    )
+    token, token_hash = auth.new_token()
+    context.store().projects.create(project, token_hash)
+    return jsonify(project_json(project) | {"token": token}), 201
+
+
+@bp.get("/<project_id>")
+def get_project(project_id: str):
+    auth.require_project(project_id)
+    return jsonify(project_json(context.store().projects.get(project_id)))

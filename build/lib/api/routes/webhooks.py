@@ -1,0 +1,61 @@
+"""Outbound webhooks: URLs told of each task's end, per project or per code."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from urllib.parse import urlparse
+
+from flask import Blueprint, jsonify
+
+from api import context, parsing
+from ironworks.errors import BadRequest
+from ironworks.model import new_id
+from ironworks.webhooks import SIGNATURE_HEADER, Webhook
+
+bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+
+
+@bp.post("")
+def create(project_id: str):
+    body = parsing.json_body()
+    url = parsing.required_str(body, "url", max_len=2000)
+    if urlparse(url).scheme not in ("http", "https") or not urlparse(url).netloc:
+        raise BadRequest("'url' must be an http(s) URL")
+    code_name = parsing.optional_str(body, "code_name", max_len=64)
+    if code_name is not None:
+        context.store().codes.by_name(project_id, code_name)
+    hook = Webhook(new_id(), project_id, url, secrets.token_hex(32), time.time(), code_name)
+    context.store().webhooks.create(hook)
+    return jsonify(hook_json(hook) | {"msg": f"Deliveries are signed in {SIGNATURE_HEADER}"}), 201
+
+
+@bp.get("")
+def list_hooks(project_id: str):
+    return jsonify(webhooks=[hook_json(h) for h in context.store().webhooks.of_project(project_id)])
+
+
+@bp.delete("/<hook_id>")
+def delete(project_id: str, hook_id: str):
+    store = context.store()
+    store.webhooks.delete(store.webhooks.get(project_id, hook_id))
+    return jsonify(msg="Deleted")
+
+
+@bp.get("/<hook_id>/deliveries")
+def deliveries(project_id: str, hook_id: str):
+    """Each delivery with every attempt: when, the receiver's status code or the error."""
+    store = context.store()
+    hook = store.webhooks.get(project_id, hook_id)
+    found = store.webhooks.deliveries(hook.id)
+    return jsonify(
+        deliveries=[
+            {"id": d.id, "task_id": d.task_id, "status": d.status, "state": d.state,
+             "attempts": attempts}
+            for d, attempts in found
+        ]
+    )  # fmt: skip
+
+
+def hook_json(hook: Webhook) -> dict:
+    return {"id": hook.id, "url": hook.url, "code_name": hook.code_name, "secret": hook.secret}

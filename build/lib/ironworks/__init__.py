@@ -1,0 +1,1 @@
+"""Ironworks: shared core (settings, model, store, blobs) and the CLI."""

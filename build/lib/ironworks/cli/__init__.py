@@ -1,0 +1,1 @@
+"""The `ironworks` command line."""

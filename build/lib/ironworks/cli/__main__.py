@@ -1,0 +1,3 @@
+from ironworks.cli.main import cli
+
+cli()

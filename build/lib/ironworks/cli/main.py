@@ -1,0 +1,224 @@
+"""`ironworks`: upload code, queue tasks, read their logs, and run the platform locally."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sys
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ironworks.cli import config, manage, roles
+from ironworks.cli.batch import batch
+from ironworks.cli.common import client, friendly_errors, print_table
+from ironworks.cli.dev import dev
+from ironworks.client import Client, from_config
+
+# Archives larger than this get a progress bar while they upload.
+PROGRESS_BAR_BYTES = 1024 * 1024
+
+
+@click.group()
+@click.version_option(package_name="ironworks")
+def cli() -> None:
+    """Ironworks: run your code in isolated Docker containers, on demand."""
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--name", required=True, help="Code name tasks are queued under.")
+@click.option("--stack", default="sh", show_default=True, help="Runtime stack (sh, python).")
+@click.option("--command", "command_", required=True, help="Shell command run in /mnt/code.")
+@click.option("--max-concurrency", type=int, default=None, help="Running tasks at most.")
+@click.option("--timeout", type=int, default=None, help="Default task timeout in seconds.")
+@click.option("--env", "env_vars", multiple=True, help="KEY=VALUE, repeatable.")
+@friendly_errors
+def upload(
+    directory: Path,
+    name: str,
+    stack: str,
+    command_: str,
+    max_concurrency: int | None,
+    timeout: int | None,
+    env_vars: tuple[str, ...],
+) -> None:
+    """Zip DIRECTORY and upload it as a new revision of code NAME."""
+    archive = zip_directory(directory)
+    data = {
+        "name": name,
+        "stack": stack,
+        "command": command_,
+        "max_concurrency": max_concurrency,
+        "timeout": timeout,
+        "env_vars": parse_env(env_vars),
+    }
+    size = len(archive)
+    with _maybe_progress(size) as advance:
+        code = client().upload_code(archive, data, on_progress=advance)
+    click.echo(f"Uploaded {code['name']} revision {code['rev']} ({size} bytes, id {code['id']})")
+
+
+def zip_directory(directory: Path) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(directory.rglob("*")):
+            if path.is_file() and not path.is_symlink():
+                archive.write(path, path.relative_to(directory).as_posix())
+    return buffer.getvalue()
+
+
+def parse_env(pairs: tuple[str, ...]) -> dict[str, str]:
+    env = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--env")
+        env[key] = value
+    return env
+
+
+class _maybe_progress:
+    def __init__(self, size: int) -> None:
+        self._bar = (
+            click.progressbar(length=size, label="Uploading", file=sys.stderr)
+            if size > PROGRESS_BAR_BYTES
+            else None
+        )
+
+    def __enter__(self) -> Callable[[int], None] | None:
+        if self._bar is None:
+            return None
+        return self._bar.__enter__().update
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc)
+
+
+@cli.command()
+@click.argument("code_name")
+@click.option("--payload", default=None, help="Payload string (usually JSON).")
+@click.option(
+    "--payload-file", type=click.File("r"), default=None, help="Read the payload from a file."
+)
+@click.option("--priority", type=click.IntRange(0, 2), default=None)
+@click.option("--timeout", type=int, default=None, help="Seconds before the task is killed.")
+@click.option("--delay", type=int, default=None, help="Seconds to wait before it may run.")
+@click.option("--label", default=None)
+@click.option("--cluster", default=None)
+@click.option("--wait", is_flag=True, help="Wait, print the log, exit with the task's exit code.")
+@friendly_errors
+def queue(
+    code_name: str,
+    payload: str | None,
+    payload_file: io.TextIOWrapper | None,
+    wait: bool,
+    **options: Any,
+) -> None:
+    """Queue a task for CODE_NAME and print its id."""
+    if payload is not None and payload_file is not None:
+        raise click.UsageError("give --payload or --payload-file, not both")
+    body = payload_file.read() if payload_file else payload or ""
+    api = client()
+    task_id = api.queue(code_name, body, **{k: v for k, v in options.items() if v is not None})
+    if not wait:
+        click.echo(task_id)
+        return
+    click.echo(f"Queued {task_id}; waiting…", err=True)
+    task = api.wait(task_id, on_poll=Spinner() if sys.stderr.isatty() else None)
+    click.echo(api.log(task_id), nl=False)
+    click.echo(f"Task {task_id}: {task['status']} {task.get('msg') or ''}".rstrip(), err=True)
+    sys.exit(exit_status(task))
+
+
+class Spinner:
+    """A spinning mark and the task's status on stderr while --wait waits (terminals only)."""
+
+    FRAMES = "|/-\\"
+
+    def __init__(self) -> None:
+        self._frame = 0
+
+    def __call__(self, task: dict) -> None:
+        self._frame = (self._frame + 1) % len(self.FRAMES)
+        click.echo(f"\r{self.FRAMES[self._frame]} {task['status']:<8}", err=True, nl=False)
+
+
+def exit_status(task: dict) -> int:
+    if task["status"] == "complete":
+        return 0
+    return task["exit_code"] if task.get("exit_code") else 1
+
+
+@cli.command()
+@click.argument("task_id")
+@click.option("-f", "--follow", is_flag=True, help="Keep printing until the task ends.")
+@friendly_errors
+def logs(task_id: str, follow: bool) -> None:
+    """Print a task's log."""
+    if follow:
+        manage.follow(task_id)
+    else:
+        click.echo(client().log(task_id), nl=False)
+
+
+@cli.command()
+@click.argument("task_id")
+@friendly_errors
+def status(task_id: str) -> None:
+    """Show a task as JSON."""
+    click.echo(json.dumps(client().task(task_id), indent=2))
+
+
+@cli.command()
+@click.argument("task_id")
+@friendly_errors
+def cancel(task_id: str) -> None:
+    """Cancel a queued or running task."""
+    task = client().cancel(task_id)["task"]
+    click.echo(f"Task {task_id}: {task['status']}")
+
+
+@cli.command()
+@click.option("--status", "status_", default=None, help="Only tasks in this status.")
+@click.option("--code", "code_name", default=None, help="Only tasks of this code.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@friendly_errors
+def tasks(status_: str | None, code_name: str | None, as_json: bool) -> None:
+    """List recent tasks, newest first."""
+    found = client().tasks(status=status_, code_name=code_name)
+    if as_json:
+        click.echo(json.dumps(found, indent=2))
+        return
+    print_table(found, ["id", "code_name", "code_rev", "status", "exit_code", "created_at"])
+
+
+@cli.group()
+def project() -> None:
+    """Manage projects (admin)."""
+
+
+@project.command("create")
+@click.argument("name")
+@click.option("--max-concurrency", type=int, default=None)
+@friendly_errors
+def project_create(name: str, max_concurrency: int | None) -> None:
+    """Create project NAME and make it the CLI's current project."""
+    settings = config.load()
+    admin_token = os.environ.get("IRONWORKS_ADMIN_TOKEN") or settings.get("admin_token", "")
+    if not admin_token:
+        raise click.ClickException("creating a project needs IRONWORKS_ADMIN_TOKEN")
+    admin = Client(url=from_config(settings).url, token=admin_token)
+    created = admin.create_project(name, max_concurrency)
+    saved = config.save(url=admin.url, token=created["token"], project_id=created["id"])
+    click.echo(f"Created project {created['name']} ({created['id']})")
+    click.echo(f"Token: {created['token']}  (shown once; saved to {saved})")
+
+
+for command in (dev, batch, *manage.COMMANDS, *roles.COMMANDS):
+    cli.add_command(command)

@@ -1,0 +1,341 @@
+"""Python SDK for the Ironworks REST API (what the CLI uses)."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from urllib3 import encode_multipart_formdata
+
+from ironworks.cli import config
+from ironworks.errors import IronworksError
+
+TERMINAL = frozenset({"complete", "error", "cancelled", "killed", "timeout"})
+BATCH_FINISHED = frozenset({"complete", "failed", "cancelled"})
+
+
+class ApiError(IronworksError):
+    def __init__(self, status: int, msg: str) -> None:
+        super().__init__(f"{msg} (HTTP {status})")
+        self.status, self.msg = status, msg
+
+
+@dataclass(frozen=True)
+class Client:
+    url: str
+    token: str
+    project_id: str = ""
+    timeout_s: float = 60
+
+    def _request(
+        self, method: str, path: str, headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> requests.Response:
+        headers = dict(headers or {})
+        if self.token:
+            headers["Authorization"] = f"OAuth {self.token}"
+        try:
+            response = requests.request(
+                method,
+                self.url.rstrip("/") + path,
+                headers=headers,
+                timeout=self.timeout_s,
+                **kwargs,
+            )
+        except requests.ConnectionError as e:
+            raise IronworksError(f"cannot reach Ironworks at {self.url}: is it running?") from e
+        if response.status_code >= 400:
+            try:
+                msg = response.json().get("msg", response.text)
+            except ValueError:
+                msg = response.text
+            raise ApiError(response.status_code, msg)
+        return response
+
+    def _project_path(self, suffix: str) -> str:
+        if not self.project_id:
+            raise IronworksError("no project selected: set IRONWORKS_PROJECT_ID")
+        return f"/2/projects/{self.project_id}{suffix}"
+
+    # -- projects -------------------------------------------------------------------------
+    def create_project(self, name: str, max_concurrency: int | None = None) -> dict:
+        body = {"name": name, "max_concurrency": max_concurrency}
+        return self._request("POST", "/2/projects", json=body).json()
+
+    # -- codes ----------------------------------------------------------------------------
+    def upload_code(
+        self,
+        archive: bytes,
+        data: dict[str, Any],
+        on_progress: Callable[[int], None] | None = None,
+    ) -> dict:
+        fields = {
+            "data": (None, json.dumps(data), "application/json"),
+            "file": ("code.zip", archive, "application/zip"),
+        }
+        body, content_type = encode_multipart_formdata(fields)
+        return self._request(
+            "POST",
+            self._project_path("/codes"),
+            data=_ProgressReader(body, on_progress),
+            headers={"Content-Type": content_type},
+        ).json()
+
+    def codes(self) -> list[dict]:
+        return self._request("GET", self._project_path("/codes"), params={"per_page": 100}).json()[
+            "codes"
+        ]
+
+    def code_named(self, name: str) -> dict:
+        for code in self.codes():
+            if code["name"] == name:
+                return code
+        raise ApiError(404, f"Code {name!r} not found")
+
+    def revisions(self, code_id: str) -> list[dict]:
+        path = self._project_path(f"/codes/{code_id}/revisions")
+        return self._request("GET", path, params={"per_page": 100}).json()["revisions"]
+
+    def rollback(self, code_id: str, revision: int) -> dict:
+        path = self._project_path(f"/codes/{code_id}/rollback")
+        return self._request("POST", path, json={"revision": revision}).json()["code"]
+
+    # -- schedules --------------------------------------------------------------------------
+    def schedule(self, code_name: str, **fields: Any) -> str:
+        body = {"schedules": [{"code_name": code_name, **fields}]}
+        response = self._request("POST", self._project_path("/schedules"), json=body)
+        return response.json()["schedules"][0]["id"]
+
+    def schedules(self) -> list[dict]:
+        path = self._project_path("/schedules")
+        return self._request("GET", path, params={"per_page": 100}).json()["schedules"]
+
+    def cancel_schedule(self, schedule_id: str) -> dict:
+        path = self._project_path(f"/schedules/{schedule_id}/cancel")
+        return self._request("POST", path).json()["schedule"]
+
+    def download(self, code_id: str, revision: int | None = None) -> bytes:
+        """A code revision's zip archive (the current revision by default)."""
+        path = self._project_path(f"/codes/{code_id}/download")
+        return self._request("GET", path, params={"revision": revision}).content
+
+    def pause(self, code_id: str) -> dict:
+        return self._request(
+            "POST", self._project_path(f"/codes/{code_id}/pause_task_queue")
+        ).json()
+
+    def resume(self, code_id: str) -> dict:
+        path = self._project_path(f"/codes/{code_id}/resume_task_queue")
+        return self._request("POST", path).json()
+
+    def code_stats(self, code_id: str) -> dict[str, int]:
+        return self._request("GET", self._project_path(f"/codes/{code_id}/stats")).json()
+
+    # -- tasks ----------------------------------------------------------------------------
+    def queue(self, code_name: str, payload: str = "", **options: Any) -> str:
+        task = {"code_name": code_name, "payload": payload, **options}
+        response = self._request("POST", self._project_path("/tasks"), json={"tasks": [task]})
+        return response.json()["tasks"][0]["id"]
+
+    def task(self, task_id: str) -> dict:
+        return self._request("GET", self._project_path(f"/tasks/{task_id}")).json()
+
+    def tasks(self, **filters: Any) -> list[dict]:
+        params = {k: v for k, v in filters.items() if v is not None}
+        return self._request("GET", self._project_path("/tasks"), params=params).json()["tasks"]
+
+    def log(self, task_id: str) -> str:
+        return self._request("GET", self._project_path(f"/tasks/{task_id}/log")).text
+
+    def retry(self, task_id: str, delay: int | None = None) -> dict:
+        """Queue a finished task again; returns the new task."""
+        path = self._project_path(f"/tasks/{task_id}/retry")
+        return self._request("POST", path, json={"delay": delay}).json()["tasks"][0]
+
+    def cancel(self, task_id: str) -> dict:
+        return self._request("POST", self._project_path(f"/tasks/{task_id}/cancel")).json()
+
+    def wait(
+        self,
+        task_id: str,
+        poll_s: float = 0.5,
+        timeout_s: float | None = None,
+        on_poll: Callable[[dict], None] | None = None,
+    ) -> dict:
+        fetch = functools.partial(self.task, task_id)
+        return _poll(fetch, TERMINAL, f"task {task_id}", poll_s, timeout_s, on_poll)
+
+    # -- batches ----------------------------------------------------------------------------
+    def create_batch(self, code_name: str, payloads: Sequence[Any], **options: Any) -> dict:
+        """Queue one task per payload, all or none; options: max_concurrency, reduce
+        ({"code_name": ...}), reduce_on_failure, priority, timeout, label."""
+        body = {"code_name": code_name, "payloads": list(payloads), **options}
+        return self._request("POST", self._project_path("/batches"), json=body).json()
+
+    def batch(self, batch_id: str) -> dict:
+        return self._request("GET", self._project_path(f"/batches/{batch_id}")).json()
+
+    def batch_results(self, batch_id: str) -> Iterator[dict]:
+        """Every item in payload order, read as a stream of JSON lines."""
+        path = self._project_path(f"/batches/{batch_id}/results")
+        with self._request("GET", path, stream=True) as response:
+            for line in response.iter_lines():
+                if line:
+                    yield json.loads(line)
+
+    def cancel_batch(self, batch_id: str) -> dict:
+        return self._request("POST", self._project_path(f"/batches/{batch_id}/cancel")).json()
+
+    def wait_batch(
+        self,
+        batch_id: str,
+        poll_s: float = 0.5,
+        timeout_s: float | None = None,
+        on_poll: Callable[[dict], None] | None = None,
+    ) -> dict:
+        fetch = functools.partial(self.batch, batch_id)
+        return _poll(fetch, BATCH_FINISHED, f"batch {batch_id}", poll_s, timeout_s, on_poll)
+
+
+def _poll(
+    fetch: Callable[[], dict],
+    finished: frozenset[str],
+    what: str,
+    poll_s: float,
+    timeout_s: float | None,
+    on_poll: Callable[[dict], None] | None,
+) -> dict:
+    """Fetch until the object's status is one of `finished`; on_poll sees every fetch."""
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    while True:
+        current = fetch()
+        if on_poll is not None:
+            on_poll(current)
+        if current["status"] in finished:
+            return current
+        if deadline is not None and time.monotonic() > deadline:
+            raise IronworksError(f"{what} still {current['status']} after {timeout_s} s")
+        time.sleep(poll_s)
+
+
+class BatchFailed(IronworksError):
+    """Some items of a batch (or its reduce) did not complete; `failed` holds those items
+    with their status, exit code, message and the end of their log."""
+
+    def __init__(self, batch: dict, failed: list[dict]) -> None:
+        lines = [f"batch {batch['id']} {batch['status']}: {batch.get('msg') or ''}".rstrip()]
+        for item in failed[:10]:
+            lines.append(
+                f"- item {item['index']} ({item['task_id']}): {item['status']}"
+                f" exit {item.get('exit_code')} {item.get('msg') or ''}".rstrip()
+            )
+            lines += [f"    {line}" for line in (item.get("log_tail") or "").splitlines()]
+        if len(failed) > 10:
+            lines.append(f"… and {len(failed) - 10} more")
+        super().__init__("\n".join(lines))
+        self.batch, self.failed = batch, failed
+
+
+@dataclass
+class Batch:
+    """Map (and optionally reduce) over payloads with one call:
+
+        primes = Batch("is-prime", [{"n": n} for n in range(1, 1001)], reduce="count").run()
+
+    `run()` returns the reduce's result when there is a reduce, else the items' results in
+    payload order; it raises BatchFailed, with the failed items' logs, when some failed.
+    """
+
+    code_name: str
+    payloads: Sequence[Any]
+    reduce: str | None = None
+    reduce_on_failure: bool = False
+    max_concurrency: int | None = None
+    client: Client | None = None
+    id: str | None = None
+
+    def submit(self) -> str:
+        options: dict[str, Any] = {"reduce_on_failure": self.reduce_on_failure}
+        if self.reduce:
+            options["reduce"] = {"code_name": self.reduce}
+        if self.max_concurrency:
+            options["max_concurrency"] = self.max_concurrency
+        self.id = self._client.create_batch(self.code_name, self.payloads, **options)["id"]
+        return self.id
+
+    def run(self, wait: bool = True, timeout_s: float | None = None, **wait_options: Any) -> Any:
+        """Submit; with wait=False return the batch id at once."""
+        batch_id = self.submit()
+        if not wait:
+            return batch_id
+        return self.outcome(self._client.wait_batch(batch_id, timeout_s=timeout_s, **wait_options))
+
+    def outcome(self, batch: dict) -> Any:
+        items = list(self._client.batch_results(batch["id"]))
+        failed = [
+            {"index": i, **item} for i, item in enumerate(items) if item["status"] != "complete"
+        ]
+        if batch["status"] != "complete":
+            raise BatchFailed(batch, failed)
+        if self.reduce:
+            return batch["result"]
+        return [item["result"] for item in items]
+
+    @property
+    def _client(self) -> Client:
+        if self.client is None:
+            self.client = from_config(config.load())
+        return self.client
+
+
+class _ProgressReader:
+    """A body requests sends with a Content-Length, reporting bytes sent as it goes."""
+
+    def __init__(self, data: bytes, on_progress: Callable[[int], None] | None) -> None:
+        self._data, self._pos, self._on_progress = data, 0, on_progress
+
+    def __len__(self) -> int:
+        return len(self._data) - self._pos
+
+    def read(self, size: int = -1) -> bytes:
+        size = len(self._data) - self._pos if size < 0 else size
+        chunk = self._data[self._pos : self._pos + size]
+        self._pos += len(chunk)
+        if self._on_progress and chunk:
+            self._on_progress(len(chunk))
+        return chunk
+
+
+def from_config(config: dict[str, str]) -> Client:
+    """Environment variables win over the config file, as users expect; IronWorker's own
+    settings (IRON_TOKEN, IRON_PROJECT_ID, ./iron.json) are read when neither has them, so
+    migrants keep theirs."""
+    iron = _iron_settings()
+    return Client(
+        url=os.environ.get("IRONWORKS_URL") or config.get("url", "http://127.0.0.1:8080"),
+        token=os.environ.get("IRONWORKS_TOKEN") or config.get("token") or iron.get("token", ""),
+        project_id=os.environ.get("IRONWORKS_PROJECT_ID")
+        or config.get("project_id")
+        or iron.get("project_id", ""),
+    )
+
+
+def _iron_settings() -> dict[str, str]:
+    settings: dict[str, str] = {}
+    try:
+        with open("iron.json") as f:
+            loaded = json.load(f)
+        if isinstance(loaded, dict):
+            settings = {k: str(v) for k, v in loaded.items() if k in ("token", "project_id")}
+    except (OSError, ValueError):
+        pass  # no iron.json here, or not ours to read
+    for key in ("token", "project_id"):
+        value = os.environ.get(f"IRON_{key.upper()}")
+        if value:
+            settings[key] = value
+    return settings

@@ -1,0 +1,37 @@
+"""One error tree for the platform; the API maps each class to an HTTP status.
+
+A task's own failure (non-zero exit, timeout) is a *result* recorded on the task,
+never one of these: these are for bad requests and for the platform's own faults.
+"""
+
+
+class IronworksError(Exception):
+    """Base of every error the platform raises on purpose."""
+
+
+class BadRequest(IronworksError):
+    """The caller sent something malformed or out of range (HTTP 400)."""
+
+
+class Unauthorized(IronworksError):
+    """No token, or a token that matches nothing (HTTP 401)."""
+
+
+class NotFound(IronworksError):
+    """Unknown object, or one that belongs to another project (HTTP 404)."""
+
+
+class Conflict(IronworksError):
+    """The object is not in a state that allows the operation (HTTP 409)."""
+
+
+class TooLarge(IronworksError):
+    """A payload or archive over its limit (HTTP 413)."""
+
+
+class DecodeError(IronworksError):
+    """Stored data could not be decoded into its model."""
+
+
+class ConfigError(IronworksError):
+    """Settings or the environment the process runs in are wrong; the process must not start."""

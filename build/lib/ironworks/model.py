@@ -1,0 +1,290 @@
+"""The domain model: projects, code revisions, tasks and the task status machine.
+
+Pure: no Redis, Docker or Flask here, so the rules are unit-tested on their own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class TaskStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETE = "complete"
+    ERROR = "error"
+    CANCELLED = "cancelled"
+    KILLED = "killed"
+    TIMEOUT = "timeout"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self not in (TaskStatus.QUEUED, TaskStatus.RUNNING)
+
+    @property
+    def rank(self) -> int:
+        """How far along its life a task in this status is; statuses only move up in rank."""
+        return 0 if self is TaskStatus.QUEUED else 1 if self is TaskStatus.RUNNING else 2
+
+
+# Legal transitions; the store's Lua scripts enforce the same table atomically.
+TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
+    TaskStatus.QUEUED: frozenset({TaskStatus.RUNNING, TaskStatus.CANCELLED}),
+    TaskStatus.RUNNING: frozenset(
+        {
+            TaskStatus.COMPLETE,
+            TaskStatus.ERROR,
+            TaskStatus.TIMEOUT,
+            TaskStatus.KILLED,
+            TaskStatus.CANCELLED,
+        }
+    ),
+}
+
+
+def can_transition(current: TaskStatus, new: TaskStatus) -> bool:
+    return new in TRANSITIONS.get(current, frozenset())
+
+
+# A task ending in one of these is queued again while its code's `retries` allow.
+RETRIED_STATUSES = frozenset({TaskStatus.ERROR, TaskStatus.TIMEOUT, TaskStatus.KILLED})
+MAX_RETRIES = 10
+
+PRIORITIES = (0, 1, 2)
+
+
+def new_id() -> str:
+    """24 hex characters, the shape of IronWorker's ids."""
+    return secrets.token_hex(12)
+
+
+@dataclass(frozen=True)
+class Project:
+    id: str
+    name: str
+    max_concurrency: int | None  # None = unlimited
+    created_at: float
+
+
+@dataclass(frozen=True)
+class Code:
+    """One revision of a code package; the code's current state is its latest revision."""
+
+    id: str
+    project_id: str
+    name: str
+    rev: int
+    stack: str
+    command: str
+    archive_sha256: str
+    archive_size: int
+    created_at: float
+    max_concurrency: int | None = None
+    timeout: int | None = None
+    env_vars: dict[str, str] = field(default_factory=dict)
+    retries: int = 0
+    retries_delay: int = 0
+    # Sandbox: None means the platform default. `network` opts into a bridge network.
+    memory_mb: int | None = None
+    cpus: float | None = None
+    disk_mb: int | None = None
+    log_max_bytes: int | None = None
+    network: bool = False
+    # A registered image runs instead of a stack with an uploaded archive.
+    image: str | None = None
+    # Handed to every task as $CONFIG_FILE (IronWorker's code config).
+    config: dict[str, object] = field(default_factory=dict)
+    default_priority: int = 0
+
+    @property
+    def has_archive(self) -> bool:
+        return bool(self.archive_sha256)
+
+
+@dataclass(frozen=True)
+class Task:
+    id: str
+    project_id: str
+    code_id: str
+    code_name: str
+    code_rev: int
+    status: TaskStatus
+    payload: str
+    priority: int
+    timeout: int
+    created_at: float
+    cluster: str = "default"
+    delay: int = 0
+    label: str | None = None
+    attempt: int = 0
+    seq: int = 0
+    msg: str | None = None
+    exit_code: int | None = None
+    start_time: float | None = None
+    end_time: float | None = None
+    result: str | None = None
+    runner: str | None = None
+    percent: int | None = None
+    usage: dict[str, float] | None = None  # peak_memory_bytes, cpu_seconds
+    # Retry policy copied from the code when queued, so later uploads do not change it.
+    max_retries: int = 0
+    retries_delay: int = 0
+    retry_count: int = 0
+    retry_of: str | None = None
+    # A batch item knows its place in the batch; the batch's reduce task has no index.
+    batch_id: str | None = None
+    batch_index: int | None = None
+
+    @property
+    def should_retry(self) -> bool:
+        return self.status in RETRIED_STATUSES and self.retry_count < self.max_retries
+
+    def is_final_as(self, status: TaskStatus) -> bool:
+        """Whether this task ending in `status` ends its work: terminal, and no automatic
+        retry follows."""
+        return status.is_terminal and not (
+            status in RETRIED_STATUSES and self.retry_count < self.max_retries
+        )
+
+    @property
+    def duration_ms(self) -> int | None:
+        if self.start_time is None or self.end_time is None:
+            return None
+        return int((self.end_time - self.start_time) * 1000)
+
+
+def derived_id(cause: str, of: str) -> str:
+    """A stable id for the one object `cause` makes of `of` (e.g. the automatic retry of a
+    task), so that doing it twice after a redelivered event finds the first and stops."""
+    return hashlib.sha256(f"{cause}:{of}".encode()).hexdigest()[:24]
+
+
+def retry_of(task: Task, task_id: str, now: float, delay: int | None = None) -> Task:
+    """The task that runs `task` again: same code revision and payload, linked by retry_of."""
+    return Task(
+        id=task_id,
+        project_id=task.project_id,
+        code_id=task.code_id,
+        code_name=task.code_name,
+        code_rev=task.code_rev,
+        status=TaskStatus.QUEUED,
+        payload=task.payload,
+        priority=task.priority,
+        timeout=task.timeout,
+        created_at=now,
+        cluster=task.cluster,
+        delay=task.retries_delay if delay is None else delay,
+        label=task.label,
+        max_retries=task.max_retries,
+        retries_delay=task.retries_delay,
+        retry_count=task.retry_count + 1,
+        retry_of=task.id,
+        batch_id=task.batch_id,
+        batch_index=task.batch_index,
+    )
+
+
+def new_task(
+    code: Code,
+    task_id: str,
+    payload: str,
+    now: float,
+    *,
+    timeout: int,
+    priority: int | None = None,
+    cluster: str = "default",
+    delay: int = 0,
+    label: str | None = None,
+    batch_id: str | None = None,
+    batch_index: int | None = None,
+) -> Task:
+    """A queued task of the code's current revision, with the code's retry policy."""
+    return Task(
+        id=task_id,
+        project_id=code.project_id,
+        code_id=code.id,
+        code_name=code.name,
+        code_rev=code.rev,
+        status=TaskStatus.QUEUED,
+        payload=payload,
+        priority=code.default_priority if priority is None else priority,
+        timeout=timeout,
+        created_at=now,
+        cluster=cluster,
+        delay=delay,
+        label=label,
+        max_retries=code.retries,
+        retries_delay=code.retries_delay,
+        batch_id=batch_id,
+        batch_index=batch_index,
+    )
+
+
+def admission_score(priority: int, seq: int) -> int:
+    """Order within a code's wait queue: higher priority first, then first come first served.
+
+    Fits a double exactly while seq < 1e15, i.e. for any realistic number of tasks.
+    """
+    return (max(PRIORITIES) - priority) * 10**15 + seq
+
+
+class BatchStatus(StrEnum):
+    RUNNING = "running"  # items not all final yet
+    REDUCING = "reducing"  # every item final; the reduce task runs
+    COMPLETE = "complete"
+    FAILED = "failed"  # some item (or the reduce) did not complete
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Many tasks of one code queued as one; `done` and `failed` count final items and are
+    kept by the store from the events stream."""
+
+    id: str
+    project_id: str
+    code_id: str
+    code_name: str
+    size: int
+    priority: int
+    created_at: float
+    status: BatchStatus = BatchStatus.RUNNING
+    max_concurrency: int | None = None
+    reduce_code_id: str | None = None
+    reduce_code_name: str | None = None
+    reduce_timeout: int | None = None
+    reduce_on_failure: bool = False
+    reduce_task_id: str | None = None
+    done: int = 0
+    failed: int = 0
+    finished_at: float | None = None
+    msg: str | None = None
+    result: str | None = None
+
+    @property
+    def percent(self) -> int:
+        return self.done * 100 // self.size
+
+    @property
+    def outcome(self) -> BatchStatus:
+        """Where the batch goes once every item is final."""
+        if self.reduce_code_id and (self.failed == 0 or self.reduce_on_failure):
+            return BatchStatus.REDUCING
+        return BatchStatus.FAILED if self.failed else BatchStatus.COMPLETE
+
+
+@dataclass(frozen=True)
+class RunnerBeat:
+    """What a runner says of itself at each heartbeat."""
+
+    id: str
+    host: str
+    slots: int
+    busy: int
+    clusters: str
+    started_at: float
+    last_seen: float
+    draining: bool = False

@@ -1,0 +1,143 @@
+"""Batches: many tasks of one code queued as one, their progress counted from the events
+stream (O(1) Redis work per item event, however large the batch)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from redis import Redis
+
+from ironworks.codec import from_hash, to_hash
+from ironworks.errors import Conflict, NotFound
+from ironworks.model import Batch, BatchStatus, Task, TaskStatus, admission_score
+from ironworks.store.keys import Keys
+from ironworks.store.scripts import Scripts
+from ironworks.store.tasks import TaskStore, numbered, write_new
+
+READ_CHUNK = 500  # items read per round trip when walking a batch
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    status: BatchStatus
+    done: int
+    size: int
+
+    @property
+    def all_final(self) -> bool:
+        return self.done >= self.size
+
+
+class BatchStore:
+    def __init__(self, redis: Redis, keys: Keys, scripts: Scripts, tasks: TaskStore) -> None:
+        self._r, self._k, self._scripts, self._tasks = redis, keys, scripts, tasks
+
+    def create(self, batch: Batch, items: Sequence[Task], now: float) -> list[Task]:
+        """Store the batch and all its items, all or none (one MULTI). Items past the batch's
+        max_concurrency are held back; each item that ends releases the next one."""
+        k = self._k
+        stored = numbered(self._r, k, items)
+        admissible = batch.max_concurrency or len(stored)
+        held = {t.id: admission_score(t.priority, t.seq) for t in stored[admissible:]}
+        with self._r.pipeline(transaction=True) as pipe:
+            pipe.hset(k.batch(batch.id), mapping=to_hash(batch))
+            pipe.zadd(k.project_batches(batch.project_id), {batch.id: now})
+            pipe.hset(k.batch_counts(batch.id), str(TaskStatus.QUEUED), len(stored))
+            pipe.hset(k.batch_items(batch.id), mapping={str(i): t.id for i, t in enumerate(stored)})
+            for i, task in enumerate(stored):
+                write_new(pipe, k, task, now, admissible=i < admissible)
+            if held:
+                pipe.zadd(k.batch_held(batch.id), held)
+            pipe.lpush(k.scheduler_wake(), "1")
+            pipe.ltrim(k.scheduler_wake(), 0, 99)
+            pipe.execute()
+        return stored
+
+    # -- reading --------------------------------------------------------------------------
+    def get(self, batch_id: str) -> Batch:
+        raw = self._r.hgetall(self._k.batch(batch_id))
+        if not raw:
+            raise NotFound("Batch not found")
+        return from_hash(Batch, raw)
+
+    def get_in_project(self, project_id: str, batch_id: str) -> Batch:
+        batch = self.get(batch_id)
+        if batch.project_id != project_id:
+            raise NotFound("Batch not found")
+        return batch
+
+    def list(self, project_id: str, offset: int, limit: int) -> list[Batch]:
+        """Newest first."""
+        ids = self._r.zrevrange(self._k.project_batches(project_id), offset, offset + limit - 1)
+        with self._r.pipeline(transaction=False) as pipe:
+            for batch_id in ids:
+                pipe.hgetall(self._k.batch(batch_id))
+            return [from_hash(Batch, raw) for raw in pipe.execute() if raw]
+
+    def counts(self, batch_id: str) -> dict[str, int]:
+        """Items per status of their latest task (statuses no item is in are left out)."""
+        raw = self._r.hgetall(self._k.batch_counts(batch_id))
+        return {status: int(n) for status, n in raw.items() if int(n)}
+
+    def items(self, batch: Batch) -> Iterator[Task]:
+        """Each item's latest task, in the order of the batch's payloads."""
+        for start in range(0, batch.size, READ_CHUNK):
+            indexes = range(start, min(start + READ_CHUNK, batch.size))
+            ids = self._r.hmget(self._k.batch_items(batch.id), [str(i) for i in indexes])
+            yield from self._tasks.get_many(ids)
+
+    # -- kept from the events stream -------------------------------------------------------
+    def count(self, task: Task, status: TaskStatus) -> BatchProgress:
+        """Count an item's task as being in `status` (an event; nothing changes if it is not
+        newer than what was counted for the item) and tell where the batch stands."""
+        assert task.batch_id is not None and task.batch_index is not None
+        k, batch_id = self._k, task.batch_id
+        final = task.is_final_as(status)
+        keys = [
+            k.batch(batch_id),
+            k.batch_seen(batch_id),
+            k.batch_counts(batch_id),
+            k.batch_items(batch_id),
+            k.batch_held(batch_id),
+            k.waiting(task.code_id),
+            k.project_waiting_codes(task.project_id),
+            k.ready_projects(),
+            k.scheduler_wake(),
+        ]
+        args = [
+            task.batch_index,
+            task.id,
+            status,
+            task.retry_count * 10 + status.rank,
+            "1" if final else "",
+            "1" if final and status is not TaskStatus.COMPLETE else "",
+            k.task(""),
+            task.code_id,
+            task.project_id,
+        ]
+        status_, done, size = self._scripts.run("batch_count", keys, args)
+        return BatchProgress(BatchStatus(status_), int(done), int(size))
+
+    def settle(self, batch_id: str, expected: BatchStatus | None, new: BatchStatus, **fields):
+        """Move the batch from `expected` (None: any unfinished status) to `new`, setting
+        `fields` with it; False if it was not in `expected`."""
+        args: list[object] = ["*" if expected is None else expected, new]
+        for name, value in fields.items():
+            args += [name, "" if value is None else value]
+        return self._scripts.run("batch_settle", [self._k.batch(batch_id)], args) == 1
+
+    def cancel(self, batch: Batch, now: float) -> Batch:
+        """Stop releasing held items, then cancel every item (and the reduce) not yet ended."""
+        if not self.settle(batch.id, None, BatchStatus.CANCELLED, finished_at=now):
+            raise Conflict(f"Batch is already {self.get(batch.id).status}")
+        self._r.delete(self._k.batch_held(batch.id))
+        unfinished = [t for t in self.items(batch) if not t.status.is_terminal]
+        if batch.reduce_task_id:
+            unfinished.append(self._tasks.get(batch.reduce_task_id))
+        for task in unfinished:
+            try:
+                self._tasks.cancel(batch.project_id, task.id, now)
+            except (Conflict, NotFound):
+                pass  # it ended on its own meanwhile
+        return self.get(batch.id)

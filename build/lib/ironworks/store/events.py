@@ -1,0 +1,81 @@
+"""The events stream (the outbox): every status change, appended in the same step as the change.
+
+Consumers read it through Redis consumer groups: at-least-once, restartable, and a consumer
+that dies leaves its unacknowledged entries to be claimed by another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from redis import Redis, ResponseError
+
+from ironworks.model import TaskStatus
+from ironworks.store.keys import Keys
+from ironworks.store.scripts import Scripts
+
+# Entries a dead consumer held longer than this are claimed by a live one.
+CLAIM_IDLE_MS = 30_000
+
+
+@dataclass(frozen=True)
+class Event:
+    id: str
+    task_id: str
+    project_id: str
+    code_id: str
+    status: TaskStatus
+    attempt: int
+
+
+class EventStore:
+    def __init__(self, redis: Redis, keys: Keys, scripts: Scripts) -> None:
+        self._r, self._k, self._scripts = redis, keys, scripts
+
+    def ensure_group(self, group: str) -> None:
+        """Create the group at the start of the stream: a new consumer sees all history."""
+        try:
+            self._r.xgroup_create(self._k.events(), group, id="0", mkstream=True)
+        except ResponseError as e:
+            if "BUSYGROUP" not in str(e):
+                raise
+
+    def read(
+        self, group: str, consumer: str, count: int = 100, block_ms: int = 1000
+    ) -> list[Event]:
+        """This consumer's own unacknowledged entries first, then stale ones of dead consumers,
+        then new ones."""
+        own = self._r.xreadgroup(group, consumer, {self._k.events(): "0"}, count=count)
+        entries = own[0][1] if own else []
+        if not entries:
+            _, claimed, _ = self._r.xautoclaim(
+                self._k.events(), group, consumer, CLAIM_IDLE_MS, count=count
+            )
+            entries = claimed
+        if not entries:
+            new = self._r.xreadgroup(
+                group, consumer, {self._k.events(): ">"}, count=count, block=block_ms
+            )
+            entries = new[0][1] if new else []
+        return [_decode(entry_id, fields) for entry_id, fields in entries if fields]
+
+    def ack(self, group: str, events: Sequence[Event]) -> None:
+        if events:
+            self._r.xack(self._k.events(), group, *(e.id for e in events))
+
+    def count_status(self, event: Event) -> bool:
+        keys = [self._k.code_stats(event.code_id), self._k.code_stats_seen(event.code_id)]
+        args = [event.task_id, event.status, event.status.rank]
+        return self._scripts.run("count_status", keys, args) == 1
+
+
+def _decode(entry_id: str, fields: dict[str, str]) -> Event:
+    return Event(
+        id=entry_id,
+        task_id=fields["task_id"],
+        project_id=fields["project_id"],
+        code_id=fields["code_id"],
+        status=TaskStatus(fields["status"]),
+        attempt=int(fields.get("attempt") or 0),
+    )

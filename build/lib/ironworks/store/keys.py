@@ -1,0 +1,169 @@
+"""Every Redis key Ironworks uses, under one configurable prefix. No key is built elsewhere."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Keys:
+    prefix: str = "iw"
+
+    def _k(self, *parts: str) -> str:
+        return ":".join((self.prefix, *parts))
+
+    def instance(self) -> str:
+        """This installation's id: labels its containers so hosts shared by several
+        installations never touch each other's."""
+        return self._k("instance")
+
+    # projects and auth
+    def project(self, project_id: str) -> str:
+        return self._k("project", project_id)
+
+    def projects(self) -> str:
+        return self._k("projects")
+
+    def token(self, token_hash: str) -> str:
+        return self._k("token", token_hash)
+
+    # codes
+    def code(self, code_id: str) -> str:
+        """Hash of the code's current revision (what new tasks pin)."""
+        return self._k("code", code_id)
+
+    def code_revision(self, code_id: str, rev: int) -> str:
+        return self._k("code", code_id, "rev", str(rev))
+
+    def code_names(self, project_id: str) -> str:
+        """Hash name -> code id for one project."""
+        return self._k("project", project_id, "codes")
+
+    # tasks and their indexes
+    def task(self, task_id: str) -> str:
+        return self._k("task", task_id)
+
+    def task_log(self, task_id: str) -> str:
+        return self._k("task", task_id, "log")
+
+    def task_seq(self) -> str:
+        return self._k("seq", "task")
+
+    def project_tasks(self, project_id: str) -> str:
+        """Sorted set of all of a project's tasks, by arrival (seq)."""
+        return self._k("project", project_id, "tasks")
+
+    def project_status(self, project_id: str, status: str) -> str:
+        """Sorted set of a project's tasks in one status, by arrival (seq)."""
+        return self._k("project", project_id, "status", status)
+
+    def code_tasks(self, code_id: str) -> str:
+        return self._k("code", code_id, "tasks")
+
+    # admission
+    def waiting(self, code_id: str) -> str:
+        """Sorted set of a code's tasks waiting for admission, by admission_score."""
+        return self._k("code", code_id, "waiting")
+
+    def project_waiting_codes(self, project_id: str) -> str:
+        return self._k("project", project_id, "waiting_codes")
+
+    def ready_projects(self) -> str:
+        """Projects that may have waiting tasks: the scheduler's work index."""
+        return self._k("ready_projects")
+
+    def delayed(self) -> str:
+        """Sorted set of delayed tasks by the time they become due."""
+        return self._k("delayed")
+
+    def project_active(self, project_id: str) -> str:
+        """Set of a project's tasks holding a concurrency slot (admitted, not yet finished)."""
+        return self._k("project", project_id, "active")
+
+    def code_active(self, code_id: str) -> str:
+        return self._k("code", code_id, "active")
+
+    def leases(self) -> str:
+        """Sorted set of admitted and running tasks by the time their lease runs out."""
+        return self._k("leases")
+
+    def code_stats(self, code_id: str) -> str:
+        """Hash status -> number of the code's tasks currently in that status."""
+        return self._k("code", code_id, "stats")
+
+    def code_stats_seen(self, code_id: str) -> str:
+        """Hash task id -> the status the stats last counted it in (makes counting idempotent)."""
+        return self._k("code", code_id, "stats_seen")
+
+    def scheduler_wake(self) -> str:
+        """List pushed to whenever admission may make progress."""
+        return self._k("scheduler", "wake")
+
+    # batches
+    def batch(self, batch_id: str) -> str:
+        return self._k("batch", batch_id)
+
+    def project_batches(self, project_id: str) -> str:
+        """Sorted set of a project's batches by creation time."""
+        return self._k("project", project_id, "batches")
+
+    def batch_items(self, batch_id: str) -> str:
+        """Hash item index -> the id of the item's latest task (a retry replaces it)."""
+        return self._k("batch", batch_id, "items")
+
+    def batch_counts(self, batch_id: str) -> str:
+        """Hash status -> number of items whose latest task is in that status."""
+        return self._k("batch", batch_id, "counts")
+
+    def batch_seen(self, batch_id: str) -> str:
+        """Hash item index -> what the counts last counted for it (makes counting idempotent)."""
+        return self._k("batch", batch_id, "seen")
+
+    def batch_held(self, batch_id: str) -> str:
+        """Sorted set of items kept from admission by the batch's max_concurrency, by
+        admission score; one is released each time an item ends."""
+        return self._k("batch", batch_id, "held")
+
+    # schedules
+    def schedule(self, schedule_id: str) -> str:
+        return self._k("schedule", schedule_id)
+
+    def project_schedules(self, project_id: str) -> str:
+        return self._k("project", project_id, "schedules")
+
+    def due_schedules(self) -> str:
+        """Sorted set of scheduled schedules by their next due time."""
+        return self._k("schedules", "due")
+
+    # outbound webhooks
+    def webhook(self, hook_id: str) -> str:
+        return self._k("webhook", hook_id)
+
+    def project_webhooks(self, project_id: str) -> str:
+        return self._k("project", project_id, "webhooks")
+
+    def delivery(self, delivery_id: str) -> str:
+        return self._k("delivery", delivery_id)
+
+    def delivery_attempts(self, delivery_id: str) -> str:
+        """List of JSON records, one per attempt."""
+        return self._k("delivery", delivery_id, "attempts")
+
+    def hook_deliveries(self, hook_id: str) -> str:
+        return self._k("webhook", hook_id, "deliveries")
+
+    def due_deliveries(self) -> str:
+        return self._k("deliveries", "due")
+
+    # runners
+    def runner(self, runner_id: str) -> str:
+        """Hash: the runner's last heartbeat (host, slots, busy, ...)."""
+        return self._k("runner", runner_id)
+
+    def runners(self) -> str:
+        """Sorted set of runner ids by the time of their last heartbeat."""
+        return self._k("runners")
+
+    # events (the outbox)
+    def events(self) -> str:
+        return self._k("events")

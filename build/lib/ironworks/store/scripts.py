@@ -1,0 +1,37 @@
+"""The Lua scripts behind every multi-key state change, loaded once per connection."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from redis import Redis
+from redis.commands.core import Script
+
+NAMES = (
+    "admit",
+    "promote",
+    "start",
+    "renew",
+    "finish",
+    "requeue",
+    "hand_back",
+    "append_log",
+    "replace_log",
+    "progress",
+    "count_status",
+    "batch_count",
+    "batch_settle",
+    "fire",
+    "claim_delivery",
+)
+
+
+class Scripts:
+    def __init__(self, redis: Redis) -> None:
+        folder = resources.files(__package__) / "lua"
+        self._scripts: dict[str, Script] = {
+            name: redis.register_script((folder / f"{name}.lua").read_text()) for name in NAMES
+        }
+
+    def run(self, name: str, keys: list[str], args: list[object]) -> object:
+        return self._scripts[name](keys=keys, args=args)

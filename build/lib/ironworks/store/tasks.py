@@ -1,0 +1,318 @@
+"""Task records: queueing, the runner's fenced writes, cancellation, listing and logs."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+
+from redis import Redis, WatchError
+
+from ironworks.codec import from_hash, to_hash
+from ironworks.errors import Conflict, NotFound
+from ironworks.model import Task, TaskStatus, admission_score
+from ironworks.store.keys import Keys
+from ironworks.store.scripts import Scripts
+
+EVENTS_MAXLEN = 1_000_000  # approximate; consumers keep well ahead of this
+
+RUNNER_LOST = "runner lost"
+HANDED_BACK = "handed back by a stopping runner"
+LOG_TRUNCATED_MARK = "\n[ironworks] log truncated: the task wrote more than its log cap\n"
+
+
+@dataclass(frozen=True)
+class TaskFilter:
+    """What GET tasks may ask for; empty fields match everything."""
+
+    statuses: frozenset[TaskStatus] = frozenset()
+    code_id: str | None = None
+    label: str | None = None
+    from_time: float | None = None
+    to_time: float | None = None
+
+    def matches(self, task: Task) -> bool:
+        return (
+            (not self.statuses or task.status in self.statuses)
+            and (self.code_id is None or task.code_id == self.code_id)
+            and (self.label is None or task.label == self.label)
+            and (self.from_time is None or task.created_at >= self.from_time)
+            and (self.to_time is None or task.created_at <= self.to_time)
+        )
+
+
+class LogAppend(IntEnum):
+    OK = 1
+    FULL = 0  # the cap is reached: the log ends with the truncation mark
+    REFUSED = -1  # the writer no longer owns the task
+
+
+class TaskStore:
+    def __init__(self, redis: Redis, keys: Keys, scripts: Scripts) -> None:
+        self._r, self._k, self._scripts = redis, keys, scripts
+
+    # -- queueing -----------------------------------------------------------------------
+    def enqueue(self, tasks: Sequence[Task], now: float) -> list[Task]:
+        """Store tasks and put them up for admission, all or none (one MULTI)."""
+        stored = numbered(self._r, self._k, tasks)
+        with self._r.pipeline(transaction=True) as pipe:
+            for task in stored:
+                write_new(pipe, self._k, task, now)
+            pipe.lpush(self._k.scheduler_wake(), "1")
+            pipe.ltrim(self._k.scheduler_wake(), 0, 99)
+            pipe.execute()
+        return stored
+
+    def enqueue_once(self, task: Task, now: float) -> bool:
+        """Enqueue a task whose id is derived from its cause, unless it already exists.
+
+        For consumers that may see an event twice: the second call finds the task and does
+        nothing. One WATCHed transaction, no retry loop: if it aborts, the other one won.
+        """
+        with self._r.pipeline(transaction=True) as pipe:
+            try:
+                pipe.watch(self._k.task(task.id))
+                if pipe.exists(self._k.task(task.id)):
+                    return False
+                seq = int(pipe.incr(self._k.task_seq()))
+                pipe.multi()
+                write_new(pipe, self._k, dataclasses.replace(task, seq=seq), now)
+                pipe.lpush(self._k.scheduler_wake(), "1")
+                pipe.execute()
+                return True
+            except WatchError:
+                return False
+
+    # -- reading --------------------------------------------------------------------------
+    def get(self, task_id: str) -> Task:
+        raw = self._r.hgetall(self._k.task(task_id))
+        if not raw:
+            raise NotFound("Task not found")
+        return from_hash(Task, raw)
+
+    def get_in_project(self, project_id: str, task_id: str) -> Task:
+        task = self.get(task_id)
+        if task.project_id != project_id:
+            raise NotFound("Task not found")
+        return task
+
+    def list(
+        self, project_id: str, where: TaskFilter | None = None, offset: int = 0, limit: int = 30
+    ) -> list[Task]:
+        """Newest first. Walks the narrowest index and checks the rest of the filter on the
+        records, a batch at a time."""
+        where = where or TaskFilter()
+        index = (
+            self._k.project_status(project_id, next(iter(where.statuses)))
+            if len(where.statuses) == 1
+            else self._k.code_tasks(where.code_id)
+            if where.code_id
+            else self._k.project_tasks(project_id)
+        )
+        found: list[Task] = []
+        skipped, cursor, batch = 0, 0, max(limit, 100)
+        while len(found) < limit:
+            ids = self._r.zrevrange(index, cursor, cursor + batch - 1)
+            if not ids:
+                break
+            cursor += len(ids)
+            for task in self.get_many(ids):
+                if not where.matches(task):
+                    continue
+                if skipped < offset:
+                    skipped += 1
+                elif len(found) < limit:
+                    found.append(task)
+        return found
+
+    def get_many(self, ids: list[str]) -> list[Task]:
+        with self._r.pipeline(transaction=False) as pipe:
+            for task_id in ids:
+                pipe.hgetall(self._k.task(task_id))
+            return [from_hash(Task, raw) for raw in pipe.execute() if raw]
+
+    def status(self, task_id: str) -> TaskStatus | None:
+        raw = self._r.hget(self._k.task(task_id), "status")
+        return None if raw is None else TaskStatus(raw)
+
+    def log(self, task_id: str) -> str:
+        return self._r.get(self._k.task_log(task_id)) or ""
+
+    # -- the runner's writes, each fenced by the attempt it was dispatched with --------------
+    def start(self, task: Task, attempt: int, runner: str, now: float, lease_s: float) -> bool:
+        k = self._k
+        keys = [
+            k.task(task.id),
+            k.project_status(task.project_id, TaskStatus.QUEUED),
+            k.project_status(task.project_id, TaskStatus.RUNNING),
+            k.events(),
+            k.leases(),
+        ]
+        args = [task.id, attempt, now, runner, now + lease_s]
+        return self._scripts.run("start", keys, args) == 1
+
+    def replace_log(self, task_id: str, attempt: int, text: str, max_bytes: int) -> bool:
+        """Put the complete output in place of the streamed one; False if no longer ours."""
+        keys = [self._k.task(task_id), self._k.task_log(task_id)]
+        args = [attempt, text, max_bytes, LOG_TRUNCATED_MARK]
+        return self._scripts.run("replace_log", keys, args) == 1
+
+    def set_progress(self, task_id: str, attempt: int | None, percent: int, msg: str) -> bool:
+        """False when the task is not running (under that attempt, if one is given)."""
+        args = ["" if attempt is None else attempt, percent, msg]
+        return self._scripts.run("progress", [self._k.task(task_id)], args) == 1
+
+    def renew(self, task_id: str, attempt: int, now: float, lease_s: float) -> bool:
+        """Extend the lease; False means this runner no longer owns the task."""
+        keys = [self._k.task(task_id), self._k.leases()]
+        return self._scripts.run("renew", keys, [task_id, attempt, now + lease_s]) == 1
+
+    def append_log(self, task_id: str, attempt: int, chunk: str, max_bytes: int) -> LogAppend:
+        keys = [self._k.task(task_id), self._k.task_log(task_id)]
+        args = [attempt, chunk, max_bytes, LOG_TRUNCATED_MARK]
+        return LogAppend(self._scripts.run("append_log", keys, args))
+
+    def finish(
+        self,
+        task: Task,
+        attempt: int,
+        status: TaskStatus,
+        *,
+        now: float,
+        exit_code: int | None = None,
+        msg: str = "",
+        result: str | None = None,
+        usage: dict[str, float] | None = None,
+    ) -> bool:
+        """Record the end of a running task. False if this attempt no longer owns it."""
+        return self._transition(
+            task, TaskStatus.RUNNING, attempt, status, now, exit_code, msg, result, usage=usage
+        )
+
+    def reap(self, task: Task, now: float, *, lease_expired: bool = True) -> bool:
+        """End a running task whose runner is gone: `killed`, slot freed.
+
+        The reaper passes lease_expired=True, so a lease renewed at the last moment wins; a
+        runner reclaiming its own leftovers after a restart knows their owner is dead.
+        """
+        return self._transition(
+            task, TaskStatus.RUNNING, task.attempt, TaskStatus.KILLED, now, None, RUNNER_LOST,
+            None, lease_expired=lease_expired,
+        )  # fmt: skip
+
+    def hand_back(self, task: Task, attempt: int) -> bool:
+        """A stopping runner returns a running task to admission, to run again elsewhere
+        (not counted as a retry). False if the attempt no longer owns the task."""
+        k = self._k
+        keys = [
+            k.task(task.id),
+            k.project_status(task.project_id, TaskStatus.RUNNING),
+            k.project_status(task.project_id, TaskStatus.QUEUED),
+            k.project_active(task.project_id),
+            k.code_active(task.code_id),
+            k.leases(),
+            k.waiting(task.code_id),
+            k.project_waiting_codes(task.project_id),
+            k.ready_projects(),
+            k.events(),
+            k.scheduler_wake(),
+        ]
+        score = admission_score(task.priority, task.seq)
+        args = [task.id, attempt, score, task.code_id, task.project_id, HANDED_BACK]
+        return self._scripts.run("hand_back", keys, args) == 1
+
+    def give_up(self, task: Task, now: float, msg: str) -> bool:
+        """End an admitted task no runner managed to start: `killed`, slot freed."""
+        return self._transition(
+            task, TaskStatus.QUEUED, task.attempt, TaskStatus.KILLED, now, None, msg, None
+        )
+
+    def cancel(self, project_id: str, task_id: str, now: float) -> Task:
+        """Cancel a queued or running task; a runner running it sees the status and stops."""
+        for _ in range(5):  # retried only if the task moved between our read and the script
+            task = self.get_in_project(project_id, task_id)
+            if task.status.is_terminal:
+                raise Conflict(f"Task is already {task.status}")
+            done = self._transition(
+                task, task.status, None, TaskStatus.CANCELLED, now, None, "Cancelled by user", None
+            )
+            if done:
+                return self.get(task_id)
+        raise Conflict("Task is changing state; try again")
+
+    def _transition(
+        self,
+        task: Task,
+        expected: TaskStatus,
+        attempt: int | None,
+        new: TaskStatus,
+        now: float,
+        exit_code: int | None,
+        msg: str,
+        result: str | None,
+        lease_expired: bool = False,
+        usage: dict[str, float] | None = None,
+    ) -> bool:
+        k = self._k
+        keys = [
+            k.task(task.id),
+            k.project_status(task.project_id, expected),
+            k.project_status(task.project_id, new),
+            k.project_active(task.project_id),
+            k.code_active(task.code_id),
+            k.waiting(task.code_id),
+            k.delayed(),
+            k.events(),
+            k.scheduler_wake(),
+            k.leases(),
+        ]
+        args = [
+            task.id,
+            expected,
+            "" if attempt is None else attempt,
+            new,
+            "" if exit_code is None else exit_code,
+            msg,
+            now,
+            result or "",
+            "1" if lease_expired else "",
+            json.dumps(usage) if usage else "",
+        ]
+        return self._scripts.run("finish", keys, args) == 1
+
+
+def numbered(redis: Redis, keys: Keys, tasks: Sequence[Task]) -> list[Task]:
+    """The tasks with consecutive seqs: unique, and in arrival order even within a request."""
+    first = int(redis.incrby(keys.task_seq(), len(tasks))) - len(tasks) + 1
+    return [dataclasses.replace(t, seq=first + i) for i, t in enumerate(tasks)]
+
+
+def write_new(pipe, k: Keys, task: Task, now: float, *, admissible: bool = True) -> None:
+    """Store a new task and its indexes (ordered by seq) on a transaction pipeline.
+
+    An admissible task goes to its wait queue (or the delayed set); one that is not (a batch
+    item held back by the batch's max_concurrency) is put somewhere by the caller.
+    """
+    pipe.hset(k.task(task.id), mapping=to_hash(task))
+    pipe.zadd(k.project_tasks(task.project_id), {task.id: task.seq})
+    pipe.zadd(k.project_status(task.project_id, task.status), {task.id: task.seq})
+    pipe.zadd(k.code_tasks(task.code_id), {task.id: task.seq})
+    if admissible and task.delay > 0:
+        pipe.zadd(k.delayed(), {task.id: now + task.delay})
+    elif admissible:
+        pipe.zadd(k.waiting(task.code_id), {task.id: admission_score(task.priority, task.seq)})
+        pipe.sadd(k.project_waiting_codes(task.project_id), task.code_id)
+        pipe.sadd(k.ready_projects(), task.project_id)
+    pipe.xadd(k.events(), _event(task, TaskStatus.QUEUED), maxlen=EVENTS_MAXLEN)
+
+
+def _event(task: Task, status: TaskStatus) -> dict[str, str | int]:
+    return {
+        "task_id": task.id,
+        "project_id": task.project_id,
+        "code_id": task.code_id,
+        "status": str(status),
+        "attempt": task.attempt,
+    }

@@ -1,0 +1,94 @@
+"""`python -m runner [--concurrency N]`: a pool of RQ workers, each running one task at a time,
+a janitor process that removes orphaned containers, and a monitor process (heartbeat, health
+and metrics). SIGTERM drains: running tasks finish, or are handed back after a while."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import multiprocessing
+import os
+import socket
+import time
+
+from ironworks import logsetup
+from ironworks.errors import NotFound
+from ironworks.preflight import check_redis
+from ironworks.settings import Settings
+from ironworks.store import Store
+from runner import janitor, monitor, pool
+from runner.docker_driver import DockerDriver
+from runner.spec import LABEL_ATTEMPT, LABEL_TASK
+
+log = logging.getLogger("runner")
+
+
+def main(argv: list[str] | None = None) -> None:
+    settings = Settings.from_env()
+    logsetup.configure("runner", settings.log_format)
+    parser = argparse.ArgumentParser(prog="python -m runner")
+    parser.add_argument("--concurrency", type=int, default=settings.runner_concurrency)
+    args = parser.parse_args(argv)
+
+    runner_id = settings.runner_id or socket.gethostname()
+    # Jobs run in forked processes that rebuild their settings from the environment.
+    os.environ["IRONWORKS_RUNNER_ID"] = runner_id
+    store = Store.connect(settings)
+    check_redis(store)
+    driver = DockerDriver()
+    driver.ping()
+    driver.prepare_task_network()
+    instance_id = store.instance_id()
+    reclaim_leftovers(store, driver, instance_id, runner_id)
+    # Spawned, not forked: they share no connections or threads with the worker pool.
+    spawn = multiprocessing.get_context("spawn")
+    draining = spawn.Event()
+    helpers = {
+        "janitor": (janitor.main, (instance_id,)),
+        "monitor": (monitor.main, (instance_id, runner_id, args.concurrency, draining)),
+    }
+    for name, (target, target_args) in helpers.items():
+        spawn.Process(target=target, args=target_args, name=name, daemon=True).start()
+    log.info("runner %s serving %s with %d slots", runner_id, settings.clusters, args.concurrency)
+    pool.serve(
+        settings.redis_url,
+        settings.clusters,
+        args.concurrency,
+        settings.runner_drain_s,
+        hand_back=lambda: hand_back_running(store, driver, instance_id, runner_id),
+        on_drain=draining.set,
+    )
+
+
+def hand_back_running(store: Store, driver: DockerDriver, instance_id: str, runner_id: str) -> int:
+    """Give this runner's running tasks back to admission, then remove their containers (a
+    work horse still watching one finds its task no longer its own and records nothing)."""
+    handed = 0
+    for container in driver.containers_of(instance_id, runner_id):
+        labels = container.labels
+        try:
+            task = store.tasks.get(labels[LABEL_TASK])
+            if store.tasks.hand_back(task, int(labels[LABEL_ATTEMPT])):
+                handed += 1
+                log.info("handed back task %s", task.id)
+        except NotFound:
+            pass  # the record is gone; the container goes all the same
+        container.remove()
+    return handed
+
+
+def reclaim_leftovers(store: Store, driver: DockerDriver, instance_id: str, runner_id: str) -> None:
+    """Remove containers a previous life of this runner left behind and end their tasks as
+    `killed` ("runner lost"), without waiting for their leases to run out."""
+    for container in driver.containers_of(instance_id, runner_id):
+        labels = container.labels
+        container.remove()
+        task = store.tasks.get(labels[LABEL_TASK])
+        ended = task.attempt == int(labels[LABEL_ATTEMPT]) and store.tasks.reap(
+            task, time.time(), lease_expired=False
+        )
+        log.warning("removed leftover container of task %s (ended now: %s)", task.id, ended)
+
+
+if __name__ == "__main__":
+    main()

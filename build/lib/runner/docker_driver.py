@@ -1,0 +1,174 @@
+"""Every Docker call Ironworks makes, behind a small interface the task lifecycle uses."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import docker
+import docker.errors
+import requests
+from docker.models.containers import Container
+
+from ironworks.errors import IronworksError
+from runner.network import ensure_task_network
+from runner.spec import (
+    CODE_DIR,
+    LABEL_INSTANCE,
+    LABEL_RUNNER,
+    TASK_DIR,
+    WORKER_USER,
+    ContainerSpec,
+)
+
+
+class DriverError(IronworksError):
+    """The Docker engine refused or failed an operation (a platform fault, not the task's)."""
+
+
+@dataclass(frozen=True)
+class Exit:
+    code: int
+    oom_killed: bool
+
+
+class TaskContainer:
+    def __init__(self, container: Container) -> None:
+        self._c = container
+
+    @property
+    def id(self) -> str:
+        return self._c.id
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return self._c.labels
+
+    def output(self) -> Iterator[bytes]:
+        """stdout and stderr as they are written, while the container runs. Best effort: the
+        engine's live stream can skip lines of a fast writer or end early (seen with Docker
+        20.10); stored_output() has them all."""
+        return self._c.logs(stream=True, follow=True, stdout=True, stderr=True)
+
+    def stored_output(self, max_bytes: int, keep_going: Callable[[], bool]) -> bytes | None:
+        """All of the output the engine kept, up to max_bytes + 1 (enough to tell it was cut).
+        Reading a large log takes a while: keep_going() is asked every megabyte, and a False
+        stops the read (None)."""
+        kept = bytearray()
+        asked_at = 0
+        for chunk in self._c.logs(stream=True, follow=False, stdout=True, stderr=True):
+            kept += chunk
+            if len(kept) > max_bytes:
+                break
+            if len(kept) - asked_at >= 1024 * 1024:
+                asked_at = len(kept)
+                if not keep_going():
+                    return None
+        return bytes(kept[: max_bytes + 1])
+
+    def usage(self) -> tuple[int, float] | None:
+        """(peak memory bytes, CPU seconds) so far, or None once the container is gone."""
+        try:
+            stats = self._c.stats(stream=False, one_shot=True)
+        except (docker.errors.APIError, requests.RequestException, ValueError):
+            return None  # gone, or going: the engine answered with nothing to read
+        memory = stats.get("memory_stats") or {}
+        cpu = (stats.get("cpu_stats") or {}).get("cpu_usage") or {}
+        if not memory:
+            return None  # stopped: the engine reports nothing any more
+        peak = memory.get("max_usage") or memory.get("usage") or 0
+        return int(peak), cpu.get("total_usage", 0) / 1e9
+
+    def kill(self) -> None:
+        try:
+            self._c.kill()
+        except docker.errors.APIError:
+            pass  # already exited: nothing left to stop
+
+    def wait(self) -> Exit:
+        status = self._c.wait()
+        self._c.reload()
+        return Exit(int(status["StatusCode"]), bool(self._c.attrs["State"].get("OOMKilled")))
+
+    def remove(self) -> None:
+        try:
+            self._c.remove(force=True)
+        except docker.errors.NotFound:
+            pass  # already gone
+        except docker.errors.APIError as e:
+            if e.status_code != 409:  # 409: another removal of it is already in progress
+                raise
+
+
+class DockerDriver:
+    def __init__(self) -> None:
+        try:
+            self._client = docker.from_env()
+        except docker.errors.DockerException as e:
+            raise DriverError(f"cannot reach the Docker engine: {e}") from e
+
+    def ping(self) -> None:
+        try:
+            self._client.ping()
+        except docker.errors.DockerException as e:
+            raise DriverError(f"Docker engine is not answering: {e}") from e
+
+    def prepare_task_network(self) -> None:
+        ensure_task_network(self._client)
+
+    def start(self, spec: ContainerSpec) -> TaskContainer:
+        try:
+            container = self._client.containers.create(**_create_args(spec))
+        except docker.errors.DockerException as e:
+            raise DriverError(f"cannot create the task's container: {e}") from e
+        try:
+            container.start()
+        except docker.errors.DockerException as e:
+            container.remove(force=True)
+            raise DriverError(f"cannot start the task's container: {e}") from e
+        return TaskContainer(container)
+
+    def containers_of(self, instance_id: str, runner_id: str | None = None) -> list[TaskContainer]:
+        """Task containers of one installation (and, if given, one runner), running or not."""
+        labels = [f"{LABEL_INSTANCE}={instance_id}"]
+        if runner_id is not None:
+            labels.append(f"{LABEL_RUNNER}={runner_id}")
+        try:
+            found = self._client.containers.list(all=True, filters={"label": labels})
+        except docker.errors.NotFound:
+            return []  # one went away while being listed; the next sweep sees the rest
+        except docker.errors.DockerException as e:
+            raise DriverError(f"cannot list task containers: {e}") from e
+        return [TaskContainer(c) for c in found]
+
+
+def _create_args(spec: ContainerSpec) -> dict[str, object]:
+    """Hardened by default: no network, read-only root, no capabilities, non-root, limits."""
+    limits = spec.limits
+    volumes = {str(spec.task_dir): {"bind": TASK_DIR, "mode": "rw"}}
+    if spec.code_dir is not None:
+        volumes[str(spec.code_dir)] = {"bind": CODE_DIR, "mode": "ro"}
+    return {
+        "image": spec.image,
+        "command": spec.command,
+        "environment": spec.environment,
+        "labels": spec.labels,
+        "working_dir": CODE_DIR if spec.code_dir is not None else None,
+        "user": WORKER_USER,
+        "network_mode": spec.network or "none",
+        "read_only": True,
+        "tmpfs": {"/tmp": f"rw,noexec,nosuid,nodev,size={limits.tmpfs_mb}m"},
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges"],
+        "pids_limit": limits.pids,
+        "mem_limit": f"{limits.memory_mb}m",
+        "memswap_limit": f"{limits.memory_mb}m",  # equal to memory: no swap
+        "nano_cpus": int(limits.cpus * 1e9),
+        "ulimits": [docker.types.Ulimit(name="nofile", soft=limits.nofile, hard=limits.nofile)],
+        # The engine's own copy of the output, which output() may need to read again in full
+        # up to the log cap: a few times the cap, never unbounded.
+        "log_config": docker.types.LogConfig(
+            type="json-file", config={"max-size": str(4 * limits.log_max_bytes), "max-file": "1"}
+        ),
+        "volumes": volumes,
+    }

@@ -1,0 +1,199 @@
+"""One task's life on a runner: start (fenced), run its container, supervise, record the end."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import redis
+
+from ironworks.logsetup import log_context
+from ironworks.model import Task, TaskStatus
+from ironworks.settings import Settings
+from ironworks.store import Store
+from runner import taskdir
+from runner.cache import CodeCache
+from runner.docker_driver import DockerDriver, TaskContainer
+from runner.lease import Lease
+from runner.logs import LogPump
+from runner.progress import ProgressRelay
+from runner.spec import ContainerSpec, Placement, build_spec
+from runner.usage import UsageSampler
+
+log = logging.getLogger(__name__)
+
+# How often a running task's deadline, cancellation and lease are checked.
+POLL_S = 0.25
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RunnerContext:
+    settings: Settings
+    store: Store
+    driver: DockerDriver
+    cache: CodeCache
+    placement: Placement
+
+    @property
+    def task_root(self) -> Path:
+        return self.settings.runner_dir / "tasks"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: TaskStatus
+    exit_code: int | None = None
+    msg: str = ""
+    result: str | None = None
+    usage: dict[str, float] | None = None
+
+
+def execute(ctx: RunnerContext, task_id: str, attempt: int) -> None:
+    task = ctx.store.tasks.get(task_id)
+    with log_context(task_id=task.id, project_id=task.project_id):
+        _execute(ctx, task, attempt)
+
+
+def _execute(ctx: RunnerContext, task: Task, attempt: int) -> None:
+    task_id = task.id
+    started = ctx.store.tasks.start(
+        task, attempt, ctx.placement.runner_id, time.time(), ctx.settings.lease_ttl_s
+    )
+    if not started:
+        log.info("task %s attempt %d is no longer this runner's to start", task_id, attempt)
+        return
+    log.info("started attempt %d", attempt)
+    task = dataclasses.replace(task, status=TaskStatus.RUNNING, attempt=attempt)
+    lease = Lease(ctx.store.tasks, task.id, attempt, ctx.settings.lease_ttl_s)
+    try:
+        outcome = _run(ctx, task, lease)
+    except Exception as e:
+        # The platform failed, not the task: say so on the task, then let RQ record it too.
+        _record(ctx, task, lease, Outcome(TaskStatus.ERROR, msg=f"platform error: {e}"))
+        raise
+    if outcome is not None:
+        _record(ctx, task, lease, outcome)
+        log.info("ended %s (exit code %s)", outcome.status, outcome.exit_code)
+
+
+def _record(ctx: RunnerContext, task: Task, lease: Lease, outcome: Outcome) -> None:
+    def write() -> bool:
+        return ctx.store.tasks.finish(
+            task,
+            task.attempt,
+            outcome.status,
+            now=time.time(),
+            exit_code=outcome.exit_code,
+            msg=outcome.msg,
+            result=outcome.result,
+            usage=outcome.usage,
+        )
+
+    if not _while_lease_holds(lease, write):
+        log.info(
+            "task %s: ended elsewhere (cancelled or reaped) before attempt %d",
+            task.id,
+            task.attempt,
+        )
+
+
+def _while_lease_holds(lease: Lease, write: Callable[[], bool]) -> bool:
+    """Retry a write through a Redis outage for as long as our lease could still be valid;
+    after that the reaper has settled the task and the write would be refused anyway."""
+    while True:
+        try:
+            return write()
+        except (redis.ConnectionError, redis.TimeoutError):
+            if lease.surely_expired():
+                return False
+            time.sleep(POLL_S)
+
+
+def _run(ctx: RunnerContext, task: Task, lease: Lease) -> Outcome | None:
+    code = ctx.store.codes.revision(task.code_id, task.code_rev)
+    with contextlib.ExitStack() as held:
+        code_dir = held.enter_context(ctx.cache.use(code)) if code.has_archive else None
+        task_dir = taskdir.prepare(ctx.task_root, task, config=code.config)
+        held.callback(taskdir.remove, task_dir)
+        spec = build_spec(task, code, code_dir, task_dir, ctx.placement, ctx.settings)
+        asked = time.monotonic()
+        container = ctx.driver.start(spec)
+        start_seconds = time.monotonic() - asked
+        held.callback(container.remove)
+        outcome = _supervise(ctx, task, lease, container, spec)
+        if outcome is None:
+            return None
+        # Kept with the resource use: the scheduler's metrics read it from the task record.
+        usage = (outcome.usage or {}) | {"start_seconds": round(start_seconds, 4)}
+        return dataclasses.replace(outcome, usage=usage)
+
+
+def _keep_complete_log(
+    ctx: RunnerContext, task: Task, lease: Lease, container: TaskContainer, max_bytes: int
+) -> bool:
+    """Replace the streamed log with all the engine kept; False if the task is no longer ours."""
+    output = container.stored_output(max_bytes, keep_going=lease.renew)
+    if output is None:
+        return False
+    text = output.decode(errors="replace")
+    return _while_lease_holds(
+        lease, lambda: ctx.store.tasks.replace_log(task.id, task.attempt, text, max_bytes)
+    )
+
+
+def _supervise(
+    ctx: RunnerContext, task: Task, lease: Lease, container: TaskContainer, spec: ContainerSpec
+) -> Outcome | None:
+    """Wait for the container to exit, killing it on timeout or when the task is no longer ours
+    (cancelled, or reaped after our lease ran out); pass on its progress meanwhile.
+
+    Returns None when the task ended elsewhere: there is nothing left to record.
+    """
+    pump = LogPump(
+        container.output(), ctx.store.tasks, task.id, task.attempt, spec.limits.log_max_bytes
+    )
+    pump.start()
+    progress = ProgressRelay(ctx.store.tasks, task, spec.task_dir)
+    usage = UsageSampler(container)
+    usage.start()
+    deadline = time.monotonic() + task.timeout
+    timed_out = lost = False
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"wait-{task.id}") as waiter:
+        exited = waiter.submit(container.wait)
+        while not exited.done():
+            if time.monotonic() >= deadline:
+                timed_out = True
+            elif not lease.renew():
+                lost = True
+            if timed_out or lost:
+                container.kill()
+                break
+            progress.relay()
+            pump.flush()
+            wait([exited], timeout=POLL_S)
+        exit_ = exited.result()
+    used = usage.finish()
+    pump.close()
+    # A log that reached its cap already holds the beginning of the output, which the engine
+    # may have rotated away by now; any other was under the cap, so the engine kept it whole.
+    if not (lost or pump.full):
+        lost = not _keep_complete_log(ctx, task, lease, container, spec.limits.log_max_bytes)
+    if lost:
+        return None
+    progress.relay(final=True)
+    if timed_out:
+        return Outcome(TaskStatus.TIMEOUT, msg=f"timed out after {task.timeout} s", usage=used)
+    result = taskdir.read_result(spec.task_dir)
+    if exit_.oom_killed:
+        return Outcome(TaskStatus.KILLED, exit_.code, "killed: out of memory", result, used)
+    if exit_.code == 0:
+        return Outcome(TaskStatus.COMPLETE, 0, "", result, used)
+    return Outcome(TaskStatus.ERROR, exit_.code, f"exit code {exit_.code}", result, used)

@@ -1,0 +1,76 @@
+"""Removes task containers that no live runner owns any more, on this Docker host.
+
+A container belongs to a task attempt (its labels). Once that attempt no longer owns the task —
+the task ended, was cancelled, or was reaped and retried after its runner died — the container
+is an orphan: it is killed and removed, whichever runner on this host started it.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+import redis
+
+from ironworks.errors import NotFound
+from ironworks.model import TaskStatus
+from ironworks.settings import Settings
+from ironworks.store import Store
+from runner.docker_driver import DockerDriver, TaskContainer
+from runner.spec import LABEL_ATTEMPT, LABEL_TASK
+
+log = logging.getLogger(__name__)
+
+INTERVAL_S = 2.0
+
+
+def is_orphan(store: Store, container: TaskContainer) -> bool:
+    labels = container.labels
+    try:
+        task = store.tasks.get(labels[LABEL_TASK])
+    except NotFound:
+        return True
+    owned = task.status is TaskStatus.RUNNING and str(task.attempt) == labels[LABEL_ATTEMPT]
+    return not owned
+
+
+class Janitor:
+    """Removes a container only when it was an orphan at two sweeps in a row: a live owner
+    cleans up its own cancelled or finished task's container well within one interval."""
+
+    def __init__(self, store: Store, driver: DockerDriver, instance_id: str) -> None:
+        self._store, self._driver, self._instance_id = store, driver, instance_id
+        self._suspects: set[str] = set()
+
+    def sweep(self) -> int:
+        orphans = {
+            c.id: c
+            for c in self._driver.containers_of(self._instance_id)
+            if is_orphan(self._store, c)
+        }
+        removed = 0
+        for container_id in orphans.keys() & self._suspects:
+            container = orphans[container_id]
+            container.remove()
+            log.warning("removed orphaned container of task %s", container.labels[LABEL_TASK])
+            removed += 1
+        self._suspects = orphans.keys() - self._suspects
+        return removed
+
+
+def main(instance_id: str) -> None:
+    """Entry point of the janitor process the runner starts beside its workers."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s janitor %(levelname)s %(message)s")
+    settings = Settings.from_env()
+    store, driver = Store.connect(settings), DockerDriver()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    janitor = Janitor(store, driver, instance_id)
+    while not stop.is_set():
+        try:
+            janitor.sweep()
+        except (redis.ConnectionError, redis.TimeoutError) as e:
+            log.warning("Redis unavailable (%s); retrying", e)
+        stop.wait(INTERVAL_S)

@@ -1,0 +1,40 @@
+"""The function RQ calls for each dispatched task (referenced by name by the scheduler)."""
+
+from __future__ import annotations
+
+from ironworks.archive import ArchiveLimits
+from ironworks.settings import Settings
+from ironworks.store import Store
+from runner.cache import ApiArchives, ArchiveSource, CodeCache, LocalArchives
+from runner.docker_driver import DockerDriver
+from runner.execute import RunnerContext, execute
+from runner.spec import Placement
+
+
+def run_task(task_id: str, attempt: int) -> None:
+    # Built per job: RQ runs each job in a freshly forked process, and neither a Redis
+    # connection nor a Docker client may be shared across a fork.
+    execute(context_from_env(), task_id, int(attempt))
+
+
+def archive_source(settings: Settings) -> ArchiveSource:
+    if settings.api_url:
+        return ApiArchives(settings.api_url, settings.admin_token)
+    return LocalArchives(settings.blob_dir)
+
+
+def context_from_env() -> RunnerContext:
+    settings = Settings.from_env()
+    store = Store.connect(settings)
+    return RunnerContext(
+        settings=settings,
+        store=store,
+        driver=DockerDriver(),
+        cache=CodeCache(
+            settings.runner_dir / "code",
+            archive_source(settings),
+            ArchiveLimits.from_settings(settings),
+            settings.code_cache_max_bytes,
+        ),
+        placement=Placement(store.instance_id(), settings.runner_id),
+    )

@@ -1,0 +1,30 @@
+"""The runner's side of a task lease: renewed while the container runs, lost for good once
+refused, and judged by the runner's own clock while Redis cannot be reached."""
+
+from __future__ import annotations
+
+import time
+
+import redis
+
+from ironworks.store.tasks import TaskStore
+
+
+class Lease:
+    def __init__(self, tasks: TaskStore, task_id: str, attempt: int, ttl_s: float) -> None:
+        self._tasks, self._task_id, self._attempt, self._ttl_s = tasks, task_id, attempt, ttl_s
+        self._renewed_at = time.monotonic()
+
+    def renew(self) -> bool:
+        """True while the task is still ours. A refusal (cancelled, reaped) is final; an
+        unreachable Redis is not, until the lease has surely run out."""
+        try:
+            owned = self._tasks.renew(self._task_id, self._attempt, time.time(), self._ttl_s)
+        except (redis.ConnectionError, redis.TimeoutError):
+            return not self.surely_expired()
+        if owned:
+            self._renewed_at = time.monotonic()
+        return owned
+
+    def surely_expired(self) -> bool:
+        return time.monotonic() - self._renewed_at > self._ttl_s

@@ -1,0 +1,1 @@
+"""Admission: moves queued tasks onto RQ queues while their limits allow."""

@@ -1,0 +1,72 @@
+"""Consumers of the events stream: each a consumer group that can stop and resume anywhere."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from ironworks.errors import NotFound
+from ironworks.metrics import CONTAINER_START, TASK_RUN, TASK_WAIT
+from ironworks.model import RETRIED_STATUSES, Task, TaskStatus, derived_id, retry_of
+from ironworks.store import Store
+from ironworks.store.events import Event
+from scheduler.batches import track_batches
+from scheduler.webhooks import plan_deliveries
+
+Handler = Callable[[Store, Event], None]
+
+
+def count_status(store: Store, event: Event) -> None:
+    """Per-code counts of tasks by status (`GET codes/{id}/stats`), and the timing histograms
+    of /metrics; replay-safe: an event counted once is observed once."""
+    if store.events.count_status(event) and event.status is not TaskStatus.QUEUED:
+        try:
+            observe_timings(store.tasks.get(event.task_id), event.status)
+        except NotFound:
+            pass  # deleted since; nothing to observe
+
+
+def observe_timings(task: Task, status: TaskStatus) -> None:
+    if status is TaskStatus.RUNNING and task.start_time is not None:
+        TASK_WAIT.observe(max(task.start_time - task.created_at - task.delay, 0))
+    elif task.start_time is not None and task.end_time is not None:
+        TASK_RUN.labels(status).observe(task.end_time - task.start_time)
+        if task.usage and "start_seconds" in task.usage:
+            CONTAINER_START.observe(task.usage["start_seconds"])
+
+
+def retry_failed(store: Store, event: Event) -> None:
+    """Queue a task that ended in error, timeout or killed again while its retries last."""
+    if event.status not in RETRIED_STATUSES:
+        return
+    try:
+        task = store.tasks.get(event.task_id)
+    except NotFound:
+        return  # nothing left to retry
+    if task.should_retry:
+        now = time.time()
+        store.tasks.enqueue_once(retry_of(task, derived_id("retry", task.id), now), now)
+
+
+CONSUMERS: dict[str, Handler] = {
+    "stats": count_status,
+    "retries": retry_failed,
+    "webhooks": plan_deliveries,
+    "batches": track_batches,
+}
+
+
+def consume_once(
+    store: Store, group: str, consumer: str, handle: Handler, block_ms: int | None = 1000
+) -> int:
+    """Handle one read's worth of events; an event is acknowledged only after its handler
+    succeeded (those handled before a failing one are acknowledged together, in one call)."""
+    events = store.events.read(group, consumer, block_ms=block_ms)
+    handled: list[Event] = []
+    try:
+        for event in events:
+            handle(store, event)
+            handled.append(event)
+    finally:
+        store.events.ack(group, handled)
+    return len(events)

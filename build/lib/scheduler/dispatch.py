@@ -1,0 +1,70 @@
+"""Hands admitted tasks to runners as RQ jobs, one queue per cluster."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from redis import Redis
+from rq import Queue
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+
+from ironworks.settings import Settings
+from ironworks.store.admission import Admission
+
+# By name, so the scheduler never imports the runner.
+RUN_TASK = "runner.job.run_task"
+# A job RQ marked started is about to start its task; one that stayed so longer than this
+# while the task is still queued belongs to a worker that died in between.
+STARTED_GRACE_S = 30
+# RQ's own timeout is only a backstop: the runner enforces each task's timeout itself.
+BACKSTOP_MARGIN_S = 300
+
+
+class Dispatcher:
+    def __init__(self, settings: Settings) -> None:
+        self._redis = Redis.from_url(settings.redis_url)  # RQ stores bytes: its own connection
+        self._job_timeout = settings.max_timeout_s + BACKSTOP_MARGIN_S
+        self._queues: dict[str, Queue] = {}
+
+    def _queue(self, cluster: str) -> Queue:
+        if cluster not in self._queues:
+            self._queues[cluster] = Queue(cluster, connection=self._redis)
+        return self._queues[cluster]
+
+    def dispatch(self, admission: Admission) -> None:
+        self._queue(admission.cluster).enqueue_call(
+            RUN_TASK,
+            args=(admission.task_id, admission.attempt),
+            # One job per attempt: a repeated dispatch of the same attempt is refused by the
+            # runner's fenced start, so a duplicate can never run the task twice.
+            job_id=job_id(admission.task_id, admission.attempt),
+            timeout=self._job_timeout,
+            result_ttl=0,
+            failure_ttl=24 * 3600,
+        )
+
+    def is_waiting(self, task_id: str, attempt: int, cluster: str) -> bool:
+        """Whether the job for this attempt may still start its (still queued) task: it waits
+        in its queue for a free runner, or a worker has just taken it.
+
+        A job RQ says is queued but that is not in the queue was taken by a worker that died
+        before marking it started; one started long ago by a worker that died since never
+        will start the task. Both are lost.
+        """
+        the_id = job_id(task_id, attempt)
+        try:
+            job = Job.fetch(the_id, connection=self._redis)
+        except NoSuchJobError:
+            return False
+        status = job.get_status(refresh=False)
+        if status is JobStatus.QUEUED:
+            return self._queue(cluster).get_job_position(the_id) is not None
+        if status is JobStatus.STARTED and job.started_at is not None:
+            started_s_ago = (datetime.now(UTC) - job.started_at).total_seconds()
+            return started_s_ago < STARTED_GRACE_S
+        return False
+
+
+def job_id(task_id: str, attempt: int) -> str:
+    return f"{task_id}-{attempt}"

@@ -1,0 +1,92 @@
+"""The scheduler process: admission, the reaper and the event consumers, each in a thread.
+
+Every loop survives Redis going away: it logs, waits and carries on where it was, so a Redis
+restart needs no scheduler restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+
+import redis
+
+from ironworks.settings import Settings
+from ironworks.store import Store
+from scheduler import consumers
+from scheduler.admission import run_round
+from scheduler.dispatch import Dispatcher
+from scheduler.reaper import reap
+from scheduler.schedules import fire_due
+from scheduler.webhooks import deliver_due
+
+log = logging.getLogger(__name__)
+
+REDIS_RETRY_S = 1.0
+SCHEDULE_TICK_S = 1.0
+WEBHOOK_TICK_S = 0.25
+
+
+class Failed(threading.Event):
+    """Set when a loop died of an unexpected error: the process must exit, not limp on."""
+
+
+def forever(name: str, step: Callable[[], None], stop: threading.Event, failed: Failed) -> None:
+    while not stop.is_set():
+        try:
+            step()
+        except (redis.ConnectionError, redis.TimeoutError) as e:
+            log.warning("%s: Redis unavailable (%s); retrying", name, e)
+            stop.wait(REDIS_RETRY_S)
+        except Exception:
+            log.exception("%s: unexpected error; stopping the scheduler", name)
+            failed.set()
+            stop.set()
+
+
+def threads(settings: Settings, stop: threading.Event, failed: Failed) -> list[threading.Thread]:
+    store = Store.connect(settings)
+    dispatcher = Dispatcher(settings)
+    consumer_name = f"{socket.gethostname()}-{os.getpid()}"
+    rounds = iter(range(1 << 62))
+
+    def admit() -> None:
+        if not run_round(store, dispatcher, next(rounds), settings.dispatch_lease_s):
+            store.admission.wait_for_work(settings.scheduler_idle_wait_s)
+
+    def reaper() -> None:
+        reap(store, dispatcher, time.time(), settings.dispatch_lease_s)
+        stop.wait(settings.reaper_interval_s)
+
+    def schedules() -> None:
+        fire_due(store, time.time(), settings.default_timeout_s)
+        stop.wait(SCHEDULE_TICK_S)
+
+    def webhooks() -> None:
+        if not deliver_due(store, time.time()):
+            stop.wait(WEBHOOK_TICK_S)
+
+    loops: dict[str, Callable[[], None]] = {
+        "admission": admit,
+        "reaper": reaper,
+        "schedules": schedules,
+        "webhooks": webhooks,
+    }
+    for group, handler in consumers.CONSUMERS.items():
+        store.events.ensure_group(group)
+        loops[f"consumer-{group}"] = _consumer(store, group, consumer_name, handler)
+    return [
+        threading.Thread(target=forever, args=(name, step, stop, failed), name=name, daemon=True)
+        for name, step in loops.items()
+    ]
+
+
+def _consumer(store: Store, group: str, consumer: str, handler: consumers.Handler):
+    def step() -> None:
+        consumers.consume_once(store, group, consumer, handler)
+
+    return step

@@ -20,14 +20,20 @@ STATUS = {
 }
 
 
+def status_of(e: errors.IronworksError) -> int:
+    """The HTTP status of a platform error; 500 (logged) for one that is not the caller's."""
+    status = next((code for cls, code in STATUS.items() if isinstance(e, cls)), None)
+    if status is None:
+        log.exception("unexpected platform error")
+        return 500
+    return status
+
+
 def register(app: Flask) -> None:
     @app.errorhandler(errors.IronworksError)
     def platform_error(e: errors.IronworksError):
-        status = next((code for cls, code in STATUS.items() if isinstance(e, cls)), None)
-        if status is None:
-            log.exception("unexpected platform error")
-            return jsonify(msg="Internal error"), 500
-        return jsonify(msg=str(e)), status
+        status = status_of(e)
+        return jsonify(msg=str(e) if status < 500 else "Internal error"), status
 
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException):

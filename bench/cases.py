@@ -10,6 +10,7 @@ import requests
 from redis import Redis
 from rq import Queue
 
+from api import create_app
 from bench.harness import (
     NOOP,
     BareEngine,
@@ -22,10 +23,11 @@ from bench.harness import (
     zip_of,
 )
 from ironworks.client import Client
-from ironworks.model import Code, Project, Task, TaskStatus, new_id
+from ironworks.model import Code, Project, Task, TaskStatus, new_id, new_task
 from ironworks.settings import Settings
 from ironworks.store import Store
 from scheduler.admission import run_round
+from scheduler.consumers import consume_once, count_status
 from scheduler.dispatch import Dispatcher
 
 
@@ -41,19 +43,20 @@ class Scale:
     log_mb: int
     sleepers: int
     scale_n: int
+    dashboard_tasks: int
 
     @classmethod
     def smoke(cls) -> Scale:
         """Just enough to prove the harness works (the test suite runs this)."""
-        return cls(2, 3, (1,), 4, 10, 1, 5, 1, 2, 2)
+        return cls(2, 3, (1,), 4, 10, 1, 5, 1, 2, 2, 100)
 
     @classmethod
     def quick(cls) -> Scale:
-        return cls(10, 40, (1, 4), 16, 200, 10, 100, 50, 10, 10)
+        return cls(10, 40, (1, 4), 16, 200, 10, 100, 50, 10, 10, 2000)
 
     @classmethod
     def full(cls) -> Scale:
-        return cls(30, 40, (1, 4, 8), 40, 1000, 30, 300, 200, 50, 200)
+        return cls(30, 40, (1, 4, 8), 40, 1000, 30, 300, 200, 50, 200, 10_000)
 
 
 def upload_noop(project: Client, name: str = "noop", script: str = NOOP, **fields) -> None:
@@ -144,6 +147,66 @@ def admission(scale: Scale) -> list[Row]:
         theirs = len(tasks) / (time.monotonic() - started)
     conditions = f"{scale.admission_projects} projects, limits 1-3, {len(tasks)} tasks"
     return [Row("admission rate", ours, theirs, "tasks/s", conditions + "; baseline RQ enqueue")]
+
+
+DASHBOARD_PAGES = (
+    "/", "/?fragment=overview", "/tasks", "/tasks?fragment=rows", "/tasks?status=error",
+    "/tasks?code=w&page=20", "/tasks?label=nothing-has-this", "/tasks/{task}", "/codes",
+    "/codes/{code}", "/schedules",
+)  # fmt: skip
+DASHBOARD_BUDGET_MS = 200
+
+
+def dashboard(scale: Scale) -> list[Row]:
+    """Server-side render time of each dashboard page with many tasks in the project (the
+    issue's budget: 200 ms), through Flask's test client on a Redis of its own."""
+    with redis_server() as url:
+        store = Store.for_redis(Redis.from_url(url, decode_responses=True))
+        tasks = _history(store, scale.dashboard_tasks)
+        settings = Settings(redis_url=url, admin_token="bench-admin")
+        client = create_app(settings, store).test_client()
+        client.post("/login", data={"token": "bench-admin", "csrf": _csrf(client, "/login")})
+        switch = {"project_id": tasks[0].project_id, "csrf": _csrf(client, "/")}
+        assert client.post("/project", data=switch).status_code == 302
+        rows = []
+        for path in DASHBOARD_PAGES:
+            path = path.format(task=tasks[-1].id, code=tasks[0].code_id)
+            times = []
+            for _ in range(10):
+                started = time.perf_counter()
+                response = client.get(path)
+                times.append((time.perf_counter() - started) * 1000)
+                assert response.status_code == 200, (path, response.status_code)
+            conditions = f"{len(tasks)} tasks in the project; budget {DASHBOARD_BUDGET_MS} ms"
+            rows.append(Row(f"dashboard {path} (max of 10)", max(times), None, "ms", conditions))
+    return rows
+
+
+def _csrf(client, path: str) -> str:
+    page = client.get(path).get_data(as_text=True)
+    return page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+
+
+def _history(store: Store, n: int) -> list[Task]:
+    """A project with n tasks: 90% complete, 5% error, the rest queued; counters filled by
+    the stats consumer, as on a live installation."""
+    project = Project(new_id(), "history", None, time.time())
+    store.projects.create(project, token_hash=new_id())
+    code = store.codes.add_revision(
+        Code("", project.id, "w", 0, "sh", "true", "sha", 1, time.time())
+    )
+    tasks = store.tasks.enqueue(
+        [new_task(code, new_id(), "{}", time.time(), timeout=60) for _ in range(n)], time.time()
+    )
+    admitted = {a.task_id: a.attempt for a in store.admission.admit(project.id, per_code=n)}
+    for i, task in enumerate(tasks[: n * 95 // 100]):
+        store.tasks.start(task, admitted[task.id], "bench", time.time(), 60)
+        status = TaskStatus.ERROR if i % 19 == 0 else TaskStatus.COMPLETE
+        store.tasks.finish(task, admitted[task.id], status, now=time.time(), exit_code=0)
+    store.events.ensure_group("stats")
+    while consume_once(store, "stats", "bench", count_status, block_ms=None):
+        pass
+    return tasks
 
 
 def _seed(store: Store, projects: int) -> list[Task]:
@@ -275,4 +338,5 @@ CASES = {
     "logs": logs,
     "memory": memory,
     "scale": scale_out,
+    "dashboard": dashboard,
 }

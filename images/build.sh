@@ -83,6 +83,7 @@ build_platform() {
     "${PYTHON:-python3}" -m pip wheel -q --wheel-dir "$context/wheels" "$root" \
       "async-timeout>=4.0.3" >"$context.log" 2>&1 \
       || { cat "$context.log" >&2; exit 1; }
+    rm -rf "$root/build"  # setuptools' leftovers in the source tree
     docker build -q -t "$tag" "$context" >"$context.log" 2>&1 || { cat "$context.log" >&2; exit 1; }
     rm -f "$context.log"
     echo "platform: built $tag"

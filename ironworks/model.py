@@ -5,6 +5,7 @@ Pure: no Redis, Docker or Flask here, so the rules are unit-tested on their own.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import secrets
 from dataclasses import dataclass, field
@@ -185,6 +186,12 @@ def retry_of(task: Task, task_id: str, now: float, delay: int | None = None) -> 
         batch_id=task.batch_id,
         batch_index=task.batch_index,
     )
+
+
+def run_again(task: Task, task_id: str, now: float, delay: int = 0) -> Task:
+    """A finished task run again by hand: like an automatic retry, but it stands on its own
+    (it is no longer part of a batch)."""
+    return dataclasses.replace(retry_of(task, task_id, now, delay), batch_id=None, batch_index=None)
 
 
 def new_task(

@@ -17,13 +17,20 @@ Handler = Callable[[Store, Event], None]
 
 
 def count_status(store: Store, event: Event) -> None:
-    """Per-code counts of tasks by status (`GET codes/{id}/stats`), and the timing histograms
-    of /metrics; replay-safe: an event counted once is observed once."""
-    if store.events.count_status(event) and event.status is not TaskStatus.QUEUED:
-        try:
-            observe_timings(store.tasks.get(event.task_id), event.status)
-        except NotFound:
-            pass  # deleted since; nothing to observe
+    """Per-code counts of tasks by status (`GET codes/{id}/stats`), the timing histograms of
+    /metrics and the dashboard's recent activity; replay-safe: an event counted once is
+    observed once."""
+    if not store.events.count_status(event) or event.status is TaskStatus.QUEUED:
+        return
+    try:
+        task = store.tasks.get(event.task_id)
+    except NotFound:
+        return  # deleted since; nothing to observe
+    observe_timings(task, event.status)
+    if event.status.is_terminal:
+        ended_at = task.end_time or time.time()
+        run_s = None if task.start_time is None else ended_at - task.start_time
+        store.activity.record_end(task.project_id, task.code_id, event.status, ended_at, run_s)
 
 
 def observe_timings(task: Task, status: TaskStatus) -> None:

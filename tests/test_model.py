@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -55,3 +56,26 @@ def test_codec_reports_corrupt_records():
 def test_admission_score_orders_by_priority_then_arrival():
     scores = [admission_score(p, seq) for p, seq in [(2, 9), (1, 1), (1, 5), (0, 2)]]
     assert scores == sorted(scores)
+
+
+def test_secret_looking_keys_are_masked_at_any_depth():
+    from ironworks.masking import MASK, masked_payload
+
+    payload = {
+        "name": "Ada", "api_key": "k1", "password": "p", "githubToken": "t",
+        "nested": {"clientSecret": "s", "monkey": "banana", "author": "me",
+                   "list": [{"AUTH": "a", "keyboard": "qwerty"}]},
+        "Authorization": "Bearer x", "db_passwd": "d", "count": 3,
+    }  # fmt: skip
+    shown = json.loads(masked_payload(json.dumps(payload)))
+    assert shown["name"] == "Ada" and shown["count"] == 3
+    assert shown["nested"]["monkey"] == "banana" and shown["nested"]["author"] == "me"
+    assert shown["nested"]["list"][0]["keyboard"] == "qwerty"
+    nested = shown["nested"]
+    secrets = [
+        shown[k] for k in ("api_key", "password", "githubToken", "Authorization", "db_passwd")
+    ]
+    secrets += [nested["clientSecret"], nested["list"][0]["AUTH"]]
+    assert secrets == [MASK] * 7
+    assert "k1" not in masked_payload(json.dumps(payload))
+    assert masked_payload("not json: password=x") == "not json: password=x"

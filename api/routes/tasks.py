@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import time
 
@@ -10,7 +9,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from api import context, parsing
 from ironworks.errors import BadRequest, Conflict, NotFound, TooLarge
-from ironworks.model import PRIORITIES, Task, TaskStatus, new_id, new_task, retry_of
+from ironworks.model import PRIORITIES, Task, TaskStatus, new_id, new_task, run_again
 from ironworks.store.tasks import TaskFilter
 from ironworks.views import task_json
 
@@ -126,11 +125,7 @@ def retry(project_id: str, task_id: str):
         _optional_body(), "delay", low=0, high=context.settings().max_delay_s
     )
     now = time.time()
-    # A task run again by hand stands on its own: it is no longer part of a batch.
-    again = dataclasses.replace(
-        retry_of(original, new_id(), now, delay or 0), batch_id=None, batch_index=None
-    )
-    (task,) = store.tasks.enqueue([again], now)
+    (task,) = store.tasks.enqueue([run_again(original, new_id(), now, delay or 0)], now)
     return jsonify(msg="Queued up", tasks=[task_json(task)])
 
 

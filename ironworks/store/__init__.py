@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 
 from redis import Redis
 
-from ironworks.model import new_id
 from ironworks.settings import Settings
+from ironworks.store.activity import ActivityStore
 from ironworks.store.admission import AdmissionStore
 from ironworks.store.batches import BatchStore
 from ironworks.store.codes import CodeStore
@@ -36,6 +37,7 @@ class Store:
     webhooks: WebhookStore
     runners: RunnerStore
     counts: CountStore
+    activity: ActivityStore
 
     @classmethod
     def connect(cls, settings: Settings) -> Store:
@@ -59,11 +61,19 @@ class Store:
             webhooks=WebhookStore(redis, keys, scripts),
             runners=RunnerStore(redis, keys),
             counts=CountStore(redis, keys),
+            activity=ActivityStore(redis, keys),
         )
 
     def instance_id(self) -> str:
-        key = self.keys.instance()
-        self.redis.set(key, new_id(), nx=True)
+        return self._shared_random(self.keys.instance())
+
+    def session_secret(self) -> str:
+        """Signs the dashboard's session cookies; the same for every API process."""
+        return self._shared_random(self.keys.session_secret())
+
+    def _shared_random(self, key: str) -> str:
+        """A random value made once per installation: the first process to ask sets it."""
+        self.redis.set(key, secrets.token_hex(32), nx=True)
         return self.redis.get(key)
 
     def ping(self) -> bool:

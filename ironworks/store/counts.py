@@ -27,6 +27,20 @@ class ProjectCounts:
     running: int
     codes: list[CodeCounts]
 
+    @property
+    def ended(self) -> dict[str, int]:
+        """Tasks that ended, per end status, over all the project's codes."""
+        ended: dict[str, int] = {}
+        for code in self.codes:
+            for status, n in code.by_status.items():
+                if TaskStatus(status).is_terminal:
+                    ended[status] = ended.get(status, 0) + n
+        return ended
+
+    @property
+    def finished(self) -> int:
+        return sum(self.ended.values())
+
 
 class CountStore:
     def __init__(self, redis: Redis, keys: Keys) -> None:

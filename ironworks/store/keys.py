@@ -17,6 +17,9 @@ class Keys:
         installations never touch each other's."""
         return self._k("instance")
 
+    def session_secret(self) -> str:
+        return self._k("session_secret")
+
     # projects and auth
     def project(self, project_id: str) -> str:
         return self._k("project", project_id)
@@ -154,6 +157,15 @@ class Keys:
 
     def due_deliveries(self) -> str:
         return self._k("deliveries", "due")
+
+    # recent activity, for the dashboard's charts
+    def project_minute(self, project_id: str, minute: int) -> str:
+        """Hash end status -> tasks that ended in that minute (epoch minute); expires."""
+        return self._k("project", project_id, "ended", str(minute))
+
+    def code_durations(self, code_id: str) -> str:
+        """List of the run times (s) of the code's latest ended tasks, newest first, capped."""
+        return self._k("code", code_id, "durations")
 
     # runners
     def runner(self, runner_id: str) -> str:

@@ -19,6 +19,7 @@ NAMES = (
     "replace_log",
     "progress",
     "count_status",
+    "scan_tasks",
     "batch_count",
     "batch_settle",
     "fire",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import json
 from collections.abc import Sequence
@@ -17,6 +18,8 @@ from ironworks.store.keys import Keys
 from ironworks.store.scripts import Scripts
 
 EVENTS_MAXLEN = 1_000_000  # approximate; consumers keep well ahead of this
+# Listing with a filter no index answers checks this many records per round trip.
+SCAN_BATCH = 1000
 
 RUNNER_LOST = "runner lost"
 HANDED_BACK = "handed back by a stopping runner"
@@ -33,14 +36,20 @@ class TaskFilter:
     from_time: float | None = None
     to_time: float | None = None
 
-    def matches(self, task: Task) -> bool:
-        return (
-            (not self.statuses or task.status in self.statuses)
-            and (self.code_id is None or task.code_id == self.code_id)
-            and (self.label is None or task.label == self.label)
-            and (self.from_time is None or task.created_at >= self.from_time)
-            and (self.to_time is None or task.created_at <= self.to_time)
-        )
+    @property
+    def conditions(self) -> int:
+        """How many of the fields are set."""
+        fields = (self.code_id, self.label, self.from_time, self.to_time)
+        return bool(self.statuses) + sum(f is not None for f in fields)
+
+    def scan_args(self, keys: Keys) -> list[object]:
+        """The filter as scan_tasks.lua takes it."""
+        optional = (self.code_id, self.label, self.from_time, self.to_time)
+        return [
+            keys.task(""),
+            ",".join(sorted(self.statuses)),
+            *("" if v is None else v for v in optional),
+        ]
 
 
 class LogAppend(IntEnum):
@@ -101,31 +110,35 @@ class TaskStore:
     def list(
         self, project_id: str, where: TaskFilter | None = None, offset: int = 0, limit: int = 30
     ) -> list[Task]:
-        """Newest first. Walks the narrowest index and checks the rest of the filter on the
-        records, a batch at a time."""
+        """Newest first. Reads the narrowest index: when it alone answers the filter, only
+        the page of it; otherwise Redis checks the rest of the filter on the records, a slice
+        of the index at a time, and only the page's records are read whole."""
         where = where or TaskFilter()
-        index = (
-            self._k.project_status(project_id, next(iter(where.statuses)))
-            if len(where.statuses) == 1
-            else self._k.code_tasks(where.code_id)
-            if where.code_id
-            else self._k.project_tasks(project_id)
-        )
-        found: list[Task] = []
-        skipped, cursor, batch = 0, 0, max(limit, 100)
-        while len(found) < limit:
-            ids = self._r.zrevrange(index, cursor, cursor + batch - 1)
-            if not ids:
+        index, exact = self._index_for(project_id, where)
+        if exact:
+            return self.get_many(self._r.zrevrange(index, offset, offset + limit - 1))
+        matched: list[str] = []
+        cursor = 0
+        while len(matched) < offset + limit:
+            read, *found = self._scripts.run(
+                "scan_tasks", [index], [cursor, cursor + SCAN_BATCH - 1, *where.scan_args(self._k)]
+            )
+            matched += found
+            cursor += read
+            if read < SCAN_BATCH:
                 break
-            cursor += len(ids)
-            for task in self.get_many(ids):
-                if not where.matches(task):
-                    continue
-                if skipped < offset:
-                    skipped += 1
-                elif len(found) < limit:
-                    found.append(task)
-        return found
+        return self.get_many(matched[offset : offset + limit])
+
+    def _index_for(self, project_id: str, where: TaskFilter) -> tuple[str, bool]:
+        """The index to walk, and whether it answers the whole filter by itself."""
+        k = self._k
+        if len(where.statuses) == 1:
+            index, covered = k.project_status(project_id, next(iter(where.statuses))), 1
+        elif where.code_id:
+            index, covered = k.code_tasks(where.code_id), 1
+        else:
+            index, covered = k.project_tasks(project_id), 0
+        return index, where.conditions == covered
 
     def get_many(self, ids: list[str]) -> list[Task]:
         with self._r.pipeline(transaction=False) as pipe:
@@ -139,6 +152,17 @@ class TaskStore:
 
     def log(self, task_id: str) -> str:
         return self._r.get(self._k.task_log(task_id)) or ""
+
+    def log_since(self, task_id: str, offset: int) -> tuple[str, int]:
+        """The log's text from byte `offset` on, and the offset to ask from next time (a
+        character cut in two by the end is left for then)."""
+        raw = self._r.execute_command(
+            "GETRANGE", self._k.task_log(task_id), offset, -1, NEVER_DECODE=True
+        )
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        text = decoder.decode(raw or b"", final=False)
+        pending = len(decoder.getstate()[0])
+        return text, offset + len(raw or b"") - pending
 
     # -- the runner's writes, each fenced by the attempt it was dispatched with --------------
     def start(self, task: Task, attempt: int, runner: str, now: float, lease_s: float) -> bool:

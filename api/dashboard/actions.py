@@ -1,0 +1,76 @@
+"""What the dashboard's buttons do: each a POST carrying the session's CSRF token, answered
+with a redirect back to the page (post/redirect/get) and a one-line message."""
+
+from __future__ import annotations
+
+import time
+
+from flask import abort, flash, redirect, request, url_for
+
+from api import context
+from api.dashboard import session
+from api.dashboard.blueprint import bp
+from api.dashboard.pages import project_id
+from ironworks.errors import BadRequest
+from ironworks.model import new_id, run_again
+
+
+@bp.post("/tasks/<task_id>/cancel")
+def cancel_task(task_id: str):
+    context.store().tasks.cancel(project_id(), task_id, time.time())
+    flash("Task cancelled.")
+    return redirect(url_for("dashboard.task", task_id=task_id))
+
+
+@bp.post("/tasks/<task_id>/retry")
+def retry_task(task_id: str):
+    store, now = context.store(), time.time()
+    original = store.tasks.get_in_project(project_id(), task_id)
+    if not original.status.is_terminal:
+        raise BadRequest(f"Task is still {original.status}; only a finished task can be retried")
+    (again,) = store.tasks.enqueue([run_again(original, new_id(), now)], now)
+    flash(f"Queued again as {again.id}.")
+    return redirect(url_for("dashboard.task", task_id=again.id))
+
+
+@bp.post("/codes/<code_id>/rollback")
+def rollback_code(code_id: str):
+    store = context.store()
+    code = store.codes.get(project_id(), code_id)
+    revision = request.form.get("revision", type=int)
+    if revision is None:
+        raise BadRequest("which revision?")
+    store.codes.rollback(code, revision)
+    flash(f"{code.name}: new tasks now run revision {revision}.")
+    return redirect(url_for("dashboard.code", code_id=code_id))
+
+
+@bp.post("/codes/<code_id>/<action>")
+def pause_or_resume_code(code_id: str, action: str):
+    if action not in ("pause", "resume"):
+        abort(404)
+    store = context.store()
+    code = store.codes.get(project_id(), code_id)
+    store.codes.set_paused(code.id, action == "pause")
+    flash(f"{code.name}: {'paused' if action == 'pause' else 'resumed'}.")
+    return redirect(url_for("dashboard.code", code_id=code_id))
+
+
+@bp.post("/schedules/<schedule_id>/cancel")
+def cancel_schedule(schedule_id: str):
+    store = context.store()
+    store.schedules.cancel(store.schedules.get(project_id(), schedule_id))
+    flash("Schedule cancelled.")
+    return redirect(url_for("dashboard.schedules"))
+
+
+@bp.post("/project")
+def switch_project():
+    """The admin picks which project the pages show."""
+    viewer = session.viewer()
+    if not viewer.admin:
+        abort(403)
+    chosen = request.form.get("project_id", "")
+    context.store().projects.get(chosen)  # 404 for an unknown project
+    session.switch_project(chosen)
+    return redirect(url_for("dashboard.overview"))

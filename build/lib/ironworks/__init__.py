@@ -1,1 +1,0 @@
-"""Ironworks: shared core (settings, model, store, blobs) and the CLI."""

@@ -1,1 +1,0 @@
-"""The `ironworks` command line."""

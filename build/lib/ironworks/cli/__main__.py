@@ -1,3 +1,0 @@
-from ironworks.cli.main import cli
-
-cli()

@@ -1,1 +1,0 @@
-"""Admission: moves queued tasks onto RQ queues while their limits allow."""

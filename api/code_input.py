@@ -48,6 +48,7 @@ def draft(project_id: str, data: dict, settings: Settings, has_archive: bool) ->
         disk_mb=parsing.optional_int(data, "disk", low=1, high=settings.max_container_tmpfs_mb),
         log_max_bytes=parsing.optional_int(data, "log_max_bytes", low=1024, high=1024**3),
         network=parsing.optional_bool(data, "network") or False,
+        warm=parsing.optional_bool(data, "warm") is not False,
         image=image,
         config=_config(data),
         default_priority=parsing.optional_int(

@@ -101,21 +101,56 @@ def latency(scale: Scale) -> list[Row]:
     ]
 
 
+def warm(scale: Scale) -> list[Row]:
+    """Warm start: latency and sequential tasks vs the bare docker-py cycle, and throughput at
+    the highest concurrency with warm start on vs off."""
+    bare = BareEngine()
+    with platform(runner_slots=1, warm=True) as running:
+        project = running.project("warm")
+        upload_noop(project)
+        for _ in range(3):
+            run_and_wait(project)  # the first is a miss; the pool fills behind it
+        ours, theirs = interleave(lambda: run_and_wait(project), bare.cycle, scale.latency_n)
+        started = time.monotonic()
+        for _ in range(scale.sequential_n):
+            run_and_wait(project)
+        sequential = time.monotonic() - started
+        hits = sum(t["usage"].get("warm", 0) for t in project.tasks(per_page=100))
+    started = time.monotonic()
+    for _ in range(scale.sequential_n):
+        bare.cycle()
+    sequential_bare = time.monotonic() - started
+    slots = max(scale.concurrencies)
+    warm_rate, cold_rate = (_rate_at(slots, scale.tasks_per_level, w) for w in (True, False))
+    samples = {"warm_s": ours, "bare_s": theirs}
+    return [
+        Row("warm task latency p50", median(ours), median(theirs), "s",
+            "sh no-op, sequential; baseline: bare docker-py cycle", samples),
+        Row(f"{scale.sequential_n} sequential light tasks, warm", sequential, sequential_bare,
+            "s wall", f"sh no-op; {hits:.0f} pool hits in the last 100 tasks"),
+        Row(f"throughput, {slots} slot(s), warm vs cold", warm_rate, cold_rate, "tasks/s",
+            f"{scale.tasks_per_level} no-op tasks; baseline: warm start off"),
+    ]  # fmt: skip
+
+
+def _rate_at(slots: int, n: int, warm_start: bool) -> float:
+    with platform(runner_slots=slots, warm=warm_start) as running:
+        project = running.project("rate")
+        upload_noop(project)
+        run_and_wait(project)
+        started = time.monotonic()
+        for task_id in [project.queue("noop") for _ in range(n)]:
+            project.wait(task_id, poll_s=0.05)
+        return n / (time.monotonic() - started)
+
+
 def throughput(scale: Scale) -> list[Row]:
     """No-op tasks per second at runner concurrency N vs N threads of bare cycles."""
     bare = BareEngine()
     rows = []
     n = scale.tasks_per_level
     for slots in scale.concurrencies:
-        with platform(runner_slots=slots) as running:
-            project = running.project("throughput")
-            upload_noop(project)
-            run_and_wait(project)
-            started = time.monotonic()
-            ids = [project.queue("noop") for _ in range(n)]
-            for task_id in ids:
-                project.wait(task_id, poll_s=0.05)
-            ours = n / (time.monotonic() - started)
+        ours = _rate_at(slots, n, warm_start=False)
         with ThreadPoolExecutor(slots) as threads:
             started = time.monotonic()
             list(threads.map(lambda _: bare.cycle(), range(n)))
@@ -339,4 +374,5 @@ CASES = {
     "memory": memory,
     "scale": scale_out,
     "dashboard": dashboard,
+    "warm": warm,
 }

@@ -115,13 +115,15 @@ def redis_server() -> Iterator[str]:
 
 
 @contextmanager
-def platform(runner_slots: int) -> Iterator[Running]:
-    """`ironworks dev` on free ports with its own Redis and data directory."""
+def platform(runner_slots: int, warm: bool = False) -> Iterator[Running]:
+    """`ironworks dev` on free ports with its own Redis and data directory (and warm start on
+    or off)."""
     work = Path(tempfile.mkdtemp(prefix="ironworks-bench-"))
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("IRONWORKS_")}
     env.pop("REDIS_URL", None)
     env["XDG_CONFIG_HOME"] = str(work / "config")
+    env["IRONWORKS_WARM_START"] = "1" if warm else "0"
     log = open(work / "dev.log", "w")  # closed below
     process = subprocess.Popen(
         [sys.executable, "-m", "ironworks.cli", "dev", "--port", str(port),

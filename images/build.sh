@@ -59,6 +59,7 @@ build_stack() {
     cp -a "$here/debian/." "$context/"
     args=(--build-arg "PACKAGES=${PACKAGES[$name]}")
   fi
+  cp "$here/warm-entry.sh" "$context/ironworks-warm"
   docker build -q "${args[@]}" -t "ironworks/stack-$name:latest" "$context" >"$context.log" 2>&1 \
     || { cat "$context.log" >&2; exit 1; }
   rm -rf "$context" "$context.log"

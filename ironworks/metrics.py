@@ -37,8 +37,13 @@ TASK_RUN = Histogram(
     buckets=SECONDS,
 )  # fmt: skip
 CONTAINER_START = Histogram(
-    "ironworks_container_start_seconds", "Create and start of a task's container",
-    buckets=SECONDS,
+    "ironworks_container_start_seconds",
+    "From asking for a task's container to its task starting: cold, or warm (hit or miss)",
+    ["start"], buckets=SECONDS,
+)  # fmt: skip
+WARM_STARTS = Counter(
+    "ironworks_warm_starts_total", "Tasks of warm-able codes by pool hit or miss",
+    ["project", "code", "result"],
 )  # fmt: skip
 WEBHOOK_DELIVERIES = Counter(
     "ironworks_webhook_deliveries_total", "Outbound webhook attempts by outcome", ["outcome"]

@@ -94,6 +94,8 @@ class Code:
     disk_mb: int | None = None
     log_max_bytes: int | None = None
     network: bool = False
+    # Whether runners may keep prestarted containers of this code (warm start).
+    warm: bool = True
     # A registered image runs instead of a stack with an uploaded archive.
     image: str | None = None
     # Handed to every task as $CONFIG_FILE (IronWorker's code config).

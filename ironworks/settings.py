@@ -46,6 +46,12 @@ class Settings:
     runner_clusters: str = "default"
     runner_id: str = ""
     runner_heartbeat_s: float = 5.0
+    # Warm start: prestarted single-use containers per code revision (docs/architecture.md).
+    warm_start: bool = False
+    warm_idle_s: float = 60.0  # a code's pool empties after this long without a task
+    warm_fresh_s: float = 600.0  # a prestarted container unused this long is replaced
+    warm_memory_mb: int = 2048  # prestarted containers' memory limits, summed, at most
+    warm_max_per_code: int = 4
     # On SIGTERM a runner takes no new task and lets running ones finish for this long, then
     # hands what remains back to admission (to run elsewhere, as a new attempt).
     runner_drain_s: float = 30.0

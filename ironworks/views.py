@@ -42,6 +42,7 @@ def code_json(code: Code) -> dict:
         "disk": code.disk_mb,
         "log_max_bytes": code.log_max_bytes,
         "network": code.network,
+        "warm": code.warm,
         "image": code.image,
         "config": code.config,
         "default_priority": code.default_priority,

@@ -16,9 +16,8 @@ from ironworks.errors import NotFound
 from ironworks.preflight import check_redis
 from ironworks.settings import Settings
 from ironworks.store import Store
-from runner import janitor, monitor, pool
+from runner import janitor, monitor, pool, warm
 from runner.docker_driver import DockerDriver
-from runner.spec import LABEL_ATTEMPT, LABEL_TASK
 
 log = logging.getLogger("runner")
 
@@ -47,6 +46,9 @@ def main(argv: list[str] | None = None) -> None:
         "janitor": (janitor.main, (instance_id,)),
         "monitor": (monitor.main, (instance_id, runner_id, args.concurrency, draining)),
     }
+    if settings.warm_start:
+        warm.Registry(settings.runner_dir / "warm").reset()
+        helpers["warmer"] = (warm.main, (instance_id, runner_id))
     for name, (target, target_args) in helpers.items():
         spawn.Process(target=target, args=target_args, name=name, daemon=True).start()
     log.info("runner %s serving %s with %d slots", runner_id, settings.clusters, args.concurrency)
@@ -65,12 +67,11 @@ def hand_back_running(store: Store, driver: DockerDriver, instance_id: str, runn
     work horse still watching one finds its task no longer its own and records nothing)."""
     handed = 0
     for container in driver.containers_of(instance_id, runner_id):
-        labels = container.labels
+        owner = container.owner()  # None: a warm container that has no task yet
         try:
-            task = store.tasks.get(labels[LABEL_TASK])
-            if store.tasks.hand_back(task, int(labels[LABEL_ATTEMPT])):
+            if owner and store.tasks.hand_back(store.tasks.get(owner[0]), owner[1]):
                 handed += 1
-                log.info("handed back task %s", task.id)
+                log.info("handed back task %s", owner[0])
         except NotFound:
             pass  # the record is gone; the container goes all the same
         container.remove()
@@ -81,10 +82,12 @@ def reclaim_leftovers(store: Store, driver: DockerDriver, instance_id: str, runn
     """Remove containers a previous life of this runner left behind and end their tasks as
     `killed` ("runner lost"), without waiting for their leases to run out."""
     for container in driver.containers_of(instance_id, runner_id):
-        labels = container.labels
+        owner = container.owner()
         container.remove()
-        task = store.tasks.get(labels[LABEL_TASK])
-        ended = task.attempt == int(labels[LABEL_ATTEMPT]) and store.tasks.reap(
+        if owner is None:
+            continue  # a warm container that never got a task
+        task = store.tasks.get(owner[0])
+        ended = task.attempt == owner[1] and store.tasks.reap(
             task, time.time(), lease_expired=False
         )
         log.warning("removed leftover container of task %s (ended now: %s)", task.id, ended)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -14,8 +16,10 @@ from ironworks.errors import IronworksError
 from runner.network import ensure_task_network
 from runner.spec import (
     CODE_DIR,
+    LABEL_ATTEMPT,
     LABEL_INSTANCE,
     LABEL_RUNNER,
+    LABEL_TASK,
     TASK_DIR,
     WORKER_USER,
     ContainerSpec,
@@ -43,6 +47,32 @@ class TaskContainer:
     @property
     def labels(self) -> dict[str, str]:
         return self._c.labels
+
+    def owner(self) -> tuple[str, int] | None:
+        """The task attempt it runs: from its labels (a cold start) or from the name it was
+        given when it took its task (a warm start); None for a warm one still waiting."""
+        if LABEL_TASK in self.labels:
+            return self.labels[LABEL_TASK], int(self.labels[LABEL_ATTEMPT])
+        match = CLAIMED_NAME.fullmatch(self._c.name or "")
+        return (match["task"], int(match["attempt"])) if match else None
+
+    def is_running(self) -> bool:
+        return self._c.status == "running"
+
+    def hand_off(self, task_script: bytes, task_id: str, attempt: int) -> None:
+        """Give a waiting warm container its task: name it after the task (what owner()
+        reads), write the task to its stdin and close it, which starts the task."""
+        try:
+            self._c.rename(claimed_name(task_id, attempt))
+            stream = self._c.attach_socket(params={"stdin": 1, "stream": 1})
+            sock = getattr(stream, "_sock", stream)
+            try:
+                sock.sendall(task_script)
+                sock.shutdown(socket.SHUT_WR)  # end of stdin: the entrypoint goes on
+            finally:
+                stream.close()
+        except (docker.errors.DockerException, OSError) as e:
+            raise DriverError(f"cannot hand the task to its container: {e}") from e
 
     def output(self) -> Iterator[bytes]:
         """stdout and stderr as they are written, while the container runs. Best effort: the
@@ -100,6 +130,14 @@ class TaskContainer:
                 raise
 
 
+# A warm container that took a task is renamed so (Docker labels cannot change).
+CLAIMED_NAME = re.compile(r"iw-(?P<task>[0-9a-f]+)-(?P<attempt>[0-9]+)")
+
+
+def claimed_name(task_id: str, attempt: int) -> str:
+    return f"iw-{task_id}-{attempt}"
+
+
 class DockerDriver:
     def __init__(self) -> None:
         try:
@@ -127,6 +165,14 @@ class DockerDriver:
             container.remove(force=True)
             raise DriverError(f"cannot start the task's container: {e}") from e
         return TaskContainer(container)
+
+    def get(self, container_id: str) -> TaskContainer | None:
+        try:
+            return TaskContainer(self._client.containers.get(container_id))
+        except docker.errors.NotFound:
+            return None
+        except docker.errors.DockerException as e:
+            raise DriverError(f"cannot inspect container {container_id[:12]}: {e}") from e
 
     def containers_of(self, instance_id: str, runner_id: str | None = None) -> list[TaskContainer]:
         """Task containers of one installation (and, if given, one runner), running or not."""
@@ -171,4 +217,5 @@ def _create_args(spec: ContainerSpec) -> dict[str, object]:
             type="json-file", config={"max-size": str(4 * limits.log_max_bytes), "max-file": "1"}
         ),
         "volumes": volumes,
+        "stdin_open": spec.stdin_open,
     }

@@ -24,8 +24,9 @@ from runner.docker_driver import DockerDriver, TaskContainer
 from runner.lease import Lease
 from runner.logs import LogPump
 from runner.progress import ProgressRelay
-from runner.spec import ContainerSpec, Placement, build_spec
+from runner.spec import Limits, Placement, build_spec, can_warm, limits_for
 from runner.usage import UsageSampler
+from runner.warm import WarmStart
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +42,8 @@ class RunnerContext:
     driver: DockerDriver
     cache: CodeCache
     placement: Placement
-
-    @property
-    def task_root(self) -> Path:
-        return self.settings.runner_dir / "tasks"
+    task_root: Path
+    warm: WarmStart | None = None  # None: every task starts cold
 
 
 @dataclass(frozen=True)
@@ -73,15 +72,18 @@ def _execute(ctx: RunnerContext, task: Task, attempt: int) -> None:
     log.info("started attempt %d", attempt)
     task = dataclasses.replace(task, status=TaskStatus.RUNNING, attempt=attempt)
     lease = Lease(ctx.store.tasks, task.id, attempt, ctx.settings.lease_ttl_s)
-    try:
-        outcome = _run(ctx, task, lease)
-    except Exception as e:
-        # The platform failed, not the task: say so on the task, then let RQ record it too.
-        _record(ctx, task, lease, Outcome(TaskStatus.ERROR, msg=f"platform error: {e}"))
-        raise
-    if outcome is not None:
-        _record(ctx, task, lease, outcome)
-        log.info("ended %s (exit code %s)", outcome.status, outcome.exit_code)
+    # What the task held (its container, its directory) goes after its end is recorded: the
+    # engine's removal of a container is not the user's wait.
+    with contextlib.ExitStack() as held:
+        try:
+            outcome = _run(ctx, task, lease, held)
+        except Exception as e:
+            # The platform failed, not the task: say so on the task, then let RQ record it too.
+            _record(ctx, task, lease, Outcome(TaskStatus.ERROR, msg=f"platform error: {e}"))
+            raise
+        if outcome is not None:
+            _record(ctx, task, lease, outcome)
+            log.info("ended %s (exit code %s)", outcome.status, outcome.exit_code)
 
 
 def _record(ctx: RunnerContext, task: Task, lease: Lease, outcome: Outcome) -> None:
@@ -117,23 +119,29 @@ def _while_lease_holds(lease: Lease, write: Callable[[], bool]) -> bool:
             time.sleep(POLL_S)
 
 
-def _run(ctx: RunnerContext, task: Task, lease: Lease) -> Outcome | None:
+def _run(
+    ctx: RunnerContext, task: Task, lease: Lease, held: contextlib.ExitStack
+) -> Outcome | None:
     code = ctx.store.codes.revision(task.code_id, task.code_rev)
-    with contextlib.ExitStack() as held:
-        code_dir = held.enter_context(ctx.cache.use(code)) if code.has_archive else None
+    code_dir = held.enter_context(ctx.cache.use(code)) if code.has_archive else None
+    asked = time.monotonic()
+    if ctx.warm is not None and can_warm(code):
+        started = ctx.warm.container_for(task, code, code_dir)
+        held.callback(ctx.warm.done, started)
+        container, task_dir, start = started.container, started.task_dir, {"warm": started.hit}
+    else:
         task_dir = taskdir.prepare(ctx.task_root, task, config=code.config)
-        held.callback(taskdir.remove, task_dir)
         spec = build_spec(task, code, code_dir, task_dir, ctx.placement, ctx.settings)
-        asked = time.monotonic()
-        container = ctx.driver.start(spec)
-        start_seconds = time.monotonic() - asked
-        held.callback(container.remove)
-        outcome = _supervise(ctx, task, lease, container, spec)
-        if outcome is None:
-            return None
-        # Kept with the resource use: the scheduler's metrics read it from the task record.
-        usage = (outcome.usage or {}) | {"start_seconds": round(start_seconds, 4)}
-        return dataclasses.replace(outcome, usage=usage)
+        container, start = ctx.driver.start(spec), {}
+    start_seconds = time.monotonic() - asked
+    held.callback(taskdir.remove, task_dir)
+    held.callback(container.remove)
+    outcome = _supervise(ctx, task, lease, container, task_dir, limits_for(code, ctx.settings))
+    if outcome is None:
+        return None
+    # Kept with the resource use: the scheduler's metrics read them from the task record.
+    usage = (outcome.usage or {}) | {"start_seconds": round(start_seconds, 4)}
+    return dataclasses.replace(outcome, usage=usage | {k: float(v) for k, v in start.items()})
 
 
 def _keep_complete_log(
@@ -150,18 +158,21 @@ def _keep_complete_log(
 
 
 def _supervise(
-    ctx: RunnerContext, task: Task, lease: Lease, container: TaskContainer, spec: ContainerSpec
+    ctx: RunnerContext,
+    task: Task,
+    lease: Lease,
+    container: TaskContainer,
+    task_dir: Path,
+    limits: Limits,
 ) -> Outcome | None:
     """Wait for the container to exit, killing it on timeout or when the task is no longer ours
     (cancelled, or reaped after our lease ran out); pass on its progress meanwhile.
 
     Returns None when the task ended elsewhere: there is nothing left to record.
     """
-    pump = LogPump(
-        container.output(), ctx.store.tasks, task.id, task.attempt, spec.limits.log_max_bytes
-    )
+    pump = LogPump(container.output(), ctx.store.tasks, task.id, task.attempt, limits.log_max_bytes)
     pump.start()
-    progress = ProgressRelay(ctx.store.tasks, task, spec.task_dir)
+    progress = ProgressRelay(ctx.store.tasks, task, task_dir)
     usage = UsageSampler(container)
     usage.start()
     deadline = time.monotonic() + task.timeout
@@ -185,13 +196,13 @@ def _supervise(
     # A log that reached its cap already holds the beginning of the output, which the engine
     # may have rotated away by now; any other was under the cap, so the engine kept it whole.
     if not (lost or pump.full):
-        lost = not _keep_complete_log(ctx, task, lease, container, spec.limits.log_max_bytes)
+        lost = not _keep_complete_log(ctx, task, lease, container, limits.log_max_bytes)
     if lost:
         return None
     progress.relay(final=True)
     if timed_out:
         return Outcome(TaskStatus.TIMEOUT, msg=f"timed out after {task.timeout} s", usage=used)
-    result = taskdir.read_result(spec.task_dir)
+    result = taskdir.read_result(task_dir)
     if exit_.oom_killed:
         return Outcome(TaskStatus.KILLED, exit_.code, "killed: out of memory", result, used)
     if exit_.code == 0:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 
 import redis
 
@@ -18,21 +19,25 @@ from ironworks.model import TaskStatus
 from ironworks.settings import Settings
 from ironworks.store import Store
 from runner.docker_driver import DockerDriver, TaskContainer
-from runner.spec import LABEL_ATTEMPT, LABEL_TASK
+from runner.spec import LABEL_FRESH_UNTIL
 
 log = logging.getLogger(__name__)
 
 INTERVAL_S = 2.0
+# A waiting warm container past its freshness this long has lost its warmer (runner gone).
+WARM_GRACE_S = 60.0
 
 
-def is_orphan(store: Store, container: TaskContainer) -> bool:
-    labels = container.labels
+def is_orphan(store: Store, container: TaskContainer, now: float) -> bool:
+    owner = container.owner()
+    if owner is None:  # a warm container still waiting: its warmer retires it in time
+        return float(container.labels.get(LABEL_FRESH_UNTIL, 0)) + WARM_GRACE_S < now
+    task_id, attempt = owner
     try:
-        task = store.tasks.get(labels[LABEL_TASK])
+        task = store.tasks.get(task_id)
     except NotFound:
         return True
-    owned = task.status is TaskStatus.RUNNING and str(task.attempt) == labels[LABEL_ATTEMPT]
-    return not owned
+    return not (task.status is TaskStatus.RUNNING and task.attempt == attempt)
 
 
 class Janitor:
@@ -47,13 +52,13 @@ class Janitor:
         orphans = {
             c.id: c
             for c in self._driver.containers_of(self._instance_id)
-            if is_orphan(self._store, c)
+            if is_orphan(self._store, c, time.time())
         }
         removed = 0
         for container_id in orphans.keys() & self._suspects:
             container = orphans[container_id]
             container.remove()
-            log.warning("removed orphaned container of task %s", container.labels[LABEL_TASK])
+            log.warning("removed orphaned container %s (%s)", container.id[:12], container.owner())
             removed += 1
         self._suspects = orphans.keys() - self._suspects
         return removed

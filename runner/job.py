@@ -9,6 +9,7 @@ from runner.cache import ApiArchives, ArchiveSource, CodeCache, LocalArchives
 from runner.docker_driver import DockerDriver
 from runner.execute import RunnerContext, execute
 from runner.spec import Placement
+from runner.warm import Registry, WarmStart
 
 
 def run_task(task_id: str, attempt: int) -> None:
@@ -23,18 +24,32 @@ def archive_source(settings: Settings) -> ArchiveSource:
     return LocalArchives(settings.blob_dir)
 
 
+def code_cache(settings: Settings) -> CodeCache:
+    return CodeCache(
+        settings.runner_dir / "code",
+        archive_source(settings),
+        ArchiveLimits.from_settings(settings),
+        settings.code_cache_max_bytes,
+    )
+
+
 def context_from_env() -> RunnerContext:
     settings = Settings.from_env()
     store = Store.connect(settings)
+    driver = DockerDriver()
+    placement = Placement(store.instance_id(), settings.runner_id)
+    task_root = settings.runner_dir / "tasks"
+    warm = (
+        WarmStart(Registry(settings.runner_dir / "warm"), driver, placement, settings, task_root)
+        if settings.warm_start
+        else None
+    )
     return RunnerContext(
         settings=settings,
         store=store,
-        driver=DockerDriver(),
-        cache=CodeCache(
-            settings.runner_dir / "code",
-            archive_source(settings),
-            ArchiveLimits.from_settings(settings),
-            settings.code_cache_max_bytes,
-        ),
-        placement=Placement(store.instance_id(), settings.runner_id),
+        driver=driver,
+        cache=code_cache(settings),
+        placement=placement,
+        task_root=task_root,
+        warm=warm,
     )

@@ -32,7 +32,9 @@ class SlotsCollector:
         self._slots = slots
 
     def busy(self) -> int:
-        return len(self._driver.containers_of(self._instance_id, self._runner_id))
+        """Containers running a task (a prestarted one waiting for its task holds no slot)."""
+        found = self._driver.containers_of(self._instance_id, self._runner_id)
+        return sum(c.owner() is not None for c in found)
 
     def describe(self) -> list[Metric]:
         return []

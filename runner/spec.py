@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,11 @@ LABEL_PROJECT = "io.ironworks.project_id"
 LABEL_ATTEMPT = "io.ironworks.attempt"
 LABEL_RUNNER = "io.ironworks.runner"
 LABEL_INSTANCE = "io.ironworks.instance"
+# A prestarted container: the code revision it waits for a task of, and until when it may.
+LABEL_WARM = "io.ironworks.warm"
+LABEL_FRESH_UNTIL = "io.ironworks.fresh_until"
+# In every stack image (images/warm-entry.sh): waits on stdin for its task, then becomes it.
+WARM_ENTRY = "/usr/local/bin/ironworks-warm"
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,7 @@ class ContainerSpec:
     task_dir: Path
     network: str | None  # None: no network at all
     limits: Limits
+    stdin_open: bool = False  # a warm container reads its task from stdin
 
 
 def limits_for(code: Code, settings: Settings) -> Limits:
@@ -77,12 +84,91 @@ def build_spec(
     task: Task, code: Code, code_dir: Path | None, task_dir: Path, placement: Placement,
     settings: Settings,
 ) -> ContainerSpec:  # fmt: skip
-    # The user's command is a shell line (as on IronWorker); IronWorker's arguments follow it.
-    iron_args = ["-payload", PAYLOAD_FILE, "-config", CONFIG_FILE, "-id", task.id, "-d", TASK_DIR]
-    command = ["/bin/sh", "-c", f'{code.command} "$@"', "sh", *iron_args]
-    environment = {
+    """A cold start: the container runs the task's command from the start."""
+    labels = _task_labels(task) | {
+        LABEL_RUNNER: placement.runner_id,
+        LABEL_INSTANCE: placement.instance_id,
+    }
+    return ContainerSpec(
+        image=code.image or image_for(code.stack),
+        command=["/bin/sh", "-c", _command_line(code), "sh", *_iron_args(task.id)],
+        environment=_environment(code) | {"TASK_ID": task.id},
+        labels=labels,
+        code_dir=code_dir,
+        task_dir=task_dir,
+        network=TASK_NETWORK if code.network else None,
+        limits=limits_for(code, settings),
+    )
+
+
+def can_warm(code: Code) -> bool:
+    """Only stack images carry the warm entrypoint; a registered image runs cold."""
+    return code.warm and code.image is None
+
+
+def warm_spec(
+    code: Code, code_dir: Path | None, task_dir: Path, placement: Placement, settings: Settings,
+    fresh_until: float, task: Task | None = None,
+) -> ContainerSpec:  # fmt: skip
+    """A container of the code's revision that waits for its task on stdin: everything a cold
+    start of it has but the task's id, which hand_off() brings with the command line. Made
+    ahead of time it has no task (nor project) labels, so that a waiting container counts as
+    nobody's; made for a task at hand (a pool miss) it has them all."""
+    labels = {
+        LABEL_WARM: warm_key(code),
+        LABEL_FRESH_UNTIL: str(int(fresh_until)),
+        LABEL_RUNNER: placement.runner_id,
+        LABEL_INSTANCE: placement.instance_id,
+    }
+    if task is not None:
+        labels |= _task_labels(task)
+    return ContainerSpec(
+        image=image_for(code.stack),
+        command=[WARM_ENTRY],
+        environment=_environment(code),
+        labels=labels,
+        code_dir=code_dir,
+        task_dir=task_dir,
+        network=TASK_NETWORK if code.network else None,
+        limits=limits_for(code, settings),
+        stdin_open=True,
+    )
+
+
+def warm_key(code: Code) -> str:
+    return f"{code.id}.{code.rev}"
+
+
+def hand_off(task: Task, code: Code) -> bytes:
+    """What a warm container reads on stdin to become the task (images/warm-entry.sh)."""
+    args = " ".join(shlex.quote(a) for a in _iron_args(task.id))
+    return (
+        f"export TASK_ID={shlex.quote(task.id)}\n"
+        f"command={shlex.quote(_command_line(code))}\n"
+        f"set -- {args}\n"
+    ).encode()
+
+
+def _task_labels(task: Task) -> dict[str, str]:
+    return {
+        LABEL_TASK: task.id,
+        LABEL_PROJECT: task.project_id,
+        LABEL_ATTEMPT: str(task.attempt),
+    }
+
+
+def _command_line(code: Code) -> str:
+    """The user's command is a shell line (as on IronWorker); IronWorker's arguments follow."""
+    return f'{code.command} "$@"'
+
+
+def _iron_args(task_id: str) -> list[str]:
+    return ["-payload", PAYLOAD_FILE, "-config", CONFIG_FILE, "-id", task_id, "-d", TASK_DIR]
+
+
+def _environment(code: Code) -> dict[str, str]:
+    return {
         **code.env_vars,
-        "TASK_ID": task.id,
         "PAYLOAD_FILE": PAYLOAD_FILE,
         "CONFIG_FILE": CONFIG_FILE,
         "TASK_DIR": TASK_DIR,
@@ -90,20 +176,3 @@ def build_spec(
         "PROGRESS_FILE": PROGRESS_FILE,
         "HOME": "/tmp",
     }
-    labels = {
-        LABEL_TASK: task.id,
-        LABEL_PROJECT: task.project_id,
-        LABEL_ATTEMPT: str(task.attempt),
-        LABEL_RUNNER: placement.runner_id,
-        LABEL_INSTANCE: placement.instance_id,
-    }
-    return ContainerSpec(
-        image=code.image or image_for(code.stack),
-        command=command,
-        environment=environment,
-        labels=labels,
-        code_dir=code_dir,
-        task_dir=task_dir,
-        network=TASK_NETWORK if code.network else None,
-        limits=limits_for(code, settings),
-    )

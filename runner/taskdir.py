@@ -18,16 +18,26 @@ MAX_PROGRESS_BYTES = 4096
 
 
 def prepare(root: Path, task: Task, config: dict[str, object]) -> Path:
+    path = make(root, f"{task.id}.{task.attempt}")
+    fill(path, task, config)
+    return path
+
+
+def make(root: Path, name: str) -> Path:
+    """An empty task directory (a warm container gets one before it has a task)."""
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
-    path = root / f"{task.id}.{task.attempt}"
+    path = root / name
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir(parents=True)
     # The worker runs as an unprivileged user that owns nothing on the host; the parent
     # directory stays private to the runner, so this opens the directory to that task only.
     path.chmod(0o777)
+    return path
+
+
+def fill(path: Path, task: Task, config: dict[str, object]) -> None:
     (path / "payload.json").write_text(task.payload)
     (path / "config.json").write_text(json.dumps(config))
-    return path
 
 
 @dataclass(frozen=True)

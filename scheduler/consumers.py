@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 
 from ironworks.errors import NotFound
-from ironworks.metrics import CONTAINER_START, TASK_RUN, TASK_WAIT
+from ironworks.metrics import CONTAINER_START, TASK_RUN, TASK_WAIT, WARM_STARTS
 from ironworks.model import RETRIED_STATUSES, Task, TaskStatus, derived_id, retry_of
 from ironworks.store import Store
 from ironworks.store.events import Event
@@ -39,7 +39,15 @@ def observe_timings(task: Task, status: TaskStatus) -> None:
     elif task.start_time is not None and task.end_time is not None:
         TASK_RUN.labels(status).observe(task.end_time - task.start_time)
         if task.usage and "start_seconds" in task.usage:
-            CONTAINER_START.observe(task.usage["start_seconds"])
+            _observe_start(task, task.usage)
+
+
+def _observe_start(task: Task, usage: dict[str, float]) -> None:
+    warm = usage.get("warm")  # absent: a cold start
+    start = "cold" if warm is None else "warm_hit" if warm else "warm_miss"
+    CONTAINER_START.labels(start).observe(usage["start_seconds"])
+    if warm is not None:
+        WARM_STARTS.labels(task.project_id, task.code_name, "hit" if warm else "miss").inc()
 
 
 def retry_failed(store: Store, event: Event) -> None:

@@ -123,6 +123,8 @@ class Platform:
             "IRONWORKS_API_BIND": f"127.0.0.1:{port}",
             "IRONWORKS_SCHEDULER_IDLE_WAIT_S": "0.1",
             "IRONWORKS_API_WORKERS": "2",
+            # IWTEST_WARM=1 runs the whole platform with warm start on (make test does both).
+            "IRONWORKS_WARM_START": "1" if os.environ.get("IWTEST_WARM") else "0",
             **{f"IRONWORKS_{k.upper()}": v for k, v in settings.items()},
         }
         self.env.pop("REDIS_URL", None)

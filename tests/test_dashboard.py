@@ -81,6 +81,7 @@ def test_a_task_row_goes_queued_running_complete_without_a_reload(platform, page
     sign_in(page, platform.url, project.token)
     shot(page, "overview")
     page.get_by_role("link", name="Tasks").click()
+    expect(page.get_by_role("heading", name="Tasks")).to_be_visible()
     page.keyboard.press("Tab")  # keyboard users land on the skip link first
     assert page.evaluate("document.activeElement.textContent") == "Skip to content"
     page.evaluate("window.notReloaded = true")

@@ -59,7 +59,10 @@ def test_metrics_count_exactly_the_tasks_that_ran_per_project(platform):
         scheduler[("ironworks_task_run_seconds_count", frozenset({"status": "complete"}.items()))]
         >= 5
     )
-    assert scheduler[("ironworks_container_start_seconds_count", frozenset())] >= 6
+    starts = [
+        v for (name, _), v in scheduler.items() if name == "ironworks_container_start_seconds_count"
+    ]
+    assert sum(starts) >= 6
     assert scheduler[("ironworks_task_wait_seconds_count", frozenset())] >= 6
 
 

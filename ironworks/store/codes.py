@@ -68,6 +68,11 @@ class CodeStore:
             raise NotFound(f"Code {name!r} not found")
         return self.get(project_id, code_id)
 
+    def current_rev(self, code_id: str) -> int | None:
+        """The revision new tasks run; None once the code is deleted."""
+        rev, deleted = self._r.hmget(self._k.code(code_id), "rev", "deleted")
+        return None if rev is None or deleted else int(rev)
+
     def set_paused(self, code_id: str, paused: bool) -> None:
         """A paused code admits nothing; what is running goes on. Admission reads the flag."""
         self._r.hset(self._k.code(code_id), "paused", "1" if paused else "0")

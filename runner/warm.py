@@ -1,0 +1,279 @@
+"""Warm start: prestarted single-use containers, so that a task skips the engine's create and
+start. Each waits in images/warm-entry.sh for its one task; a work horse that gets a task of
+the code revision takes one, fills its task directory, and hands it the task on stdin
+(runner/spec.py hand_off), after which it is exactly a cold-started task's container; it is
+removed after that task like any other. A miss creates the same kind of container on the
+spot, so hit or miss, every task of a warm-able code goes through the same entrypoint.
+
+The pool lives in files under the runner's directory, shared by the processes of one runner:
+  ready/<code>.<rev>/<container id>   a waiting container (its task directory inside);
+                                      taking one is an atomic rename to claimed/
+  claimed/<container id>              taken by a work horse, removed with the container
+  demand/<code>.<rev>/<time>          one per task started: what sizes the pools
+The warmer (a process of each runner) keeps every pool at the size recent demand asks for,
+within a memory budget, retires pools of idle codes and of revisions no longer current, and
+replaces containers that died or outlived their freshness.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+
+from ironworks import logsetup
+from ironworks.errors import IronworksError
+from ironworks.model import Code, Task
+from ironworks.settings import Settings
+from ironworks.store import Store
+from runner import taskdir
+from runner.cache import CodeCache
+from runner.docker_driver import DockerDriver, DriverError, TaskContainer
+from runner.spec import Placement, hand_off, limits_for, warm_key, warm_spec
+
+log = logging.getLogger(__name__)
+
+TICK_S = 0.2
+CHECK_EVERY_S = 2.0  # how often waiting containers are inspected for death and staleness
+DEMAND_WINDOW_S = 10.0  # a pool is as large as the tasks its code started in this window
+
+
+class Registry:
+    def __init__(self, root: Path) -> None:
+        self.ready, self.claimed, self.demand = root / "ready", root / "claimed", root / "demand"
+
+    def reset(self) -> None:
+        """At runner start: what a previous life left describes containers now removed."""
+        for folder in (self.ready, self.claimed, self.demand):
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+
+    def offer(self, key: str, container_id: str, task_dir: Path) -> None:
+        folder = self.ready / key
+        folder.mkdir(parents=True, exist_ok=True)
+        staged = folder / f".{container_id}"
+        staged.write_text(str(task_dir))
+        staged.rename(folder / container_id)  # whole or not at all, for take()
+
+    def take(self, key: str) -> tuple[str, Path] | None:
+        """Claim a waiting container of `key`: the rename succeeds for one taker only."""
+        folder = self.ready / key
+        try:
+            entries = sorted(e for e in os.listdir(folder) if not e.startswith("."))
+        except FileNotFoundError:
+            return None
+        for name in entries:
+            try:
+                os.rename(folder / name, self.claimed / name)
+            except FileNotFoundError:
+                continue  # another horse, or the warmer, took it first
+            return name, Path((self.claimed / name).read_text())
+        return None
+
+    def withdraw(self, key: str, container_id: str) -> bool:
+        """The warmer takes a waiting container back; False if a horse took it first."""
+        try:
+            os.unlink(self.ready / key / container_id)
+            return True
+        except FileNotFoundError:
+            return False
+
+    def release(self, container_id: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.claimed / container_id)
+
+    def waiting(self) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        for folder in self.ready.iterdir():
+            found[folder.name] = [e for e in os.listdir(folder) if not e.startswith(".")]
+        return found
+
+    def note_demand(self, key: str) -> None:
+        folder = self.demand / key
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{time.time():.6f}-{os.getpid()}-{uuid.uuid4().hex[:6]}").touch()
+
+    def recent_demand(self, now: float, idle_s: float) -> dict[str, tuple[int, float]]:
+        """Per key: tasks started within DEMAND_WINDOW_S, and the time of the latest; notes
+        older than idle_s are dropped (and with them, idle keys)."""
+        found: dict[str, tuple[int, float]] = {}
+        for folder in self.demand.iterdir():
+            times = []
+            for note in os.listdir(folder):
+                at = float(note.split("-", 1)[0])
+                if at < now - idle_s:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(folder / note)
+                else:
+                    times.append(at)
+            if times:
+                found[folder.name] = (sum(t >= now - DEMAND_WINDOW_S for t in times), max(times))
+        return found
+
+
+@dataclass
+class WarmStart:
+    """The work horse's side: a container for a task, taken from the pool or made now."""
+
+    registry: Registry
+    driver: DockerDriver
+    placement: Placement
+    settings: Settings
+    task_root: Path
+
+    def container_for(self, task: Task, code: Code, code_dir: Path | None) -> Started:
+        key = warm_key(code)
+        self.registry.note_demand(key)
+        taken = self.registry.take(key)
+        container = self.driver.get(taken[0]) if taken else None
+        if container is not None and container.is_running():
+            task_dir, hit = taken[1], True
+        else:
+            if taken:  # it died while waiting: the warmer would replace it; we cannot wait
+                self.registry.release(taken[0])
+                if container is not None:
+                    container.remove()
+            task_dir = taskdir.make(self.task_root, f"{task.id}.{task.attempt}")
+            fresh_until = time.time() + self.settings.warm_fresh_s
+            spec = warm_spec(
+                code, code_dir, task_dir, self.placement, self.settings, fresh_until, task
+            )
+            container, hit = self.driver.start(spec), False
+        taskdir.fill(task_dir, task, code.config)
+        container.hand_off(hand_off(task, code), task.id, task.attempt)
+        return Started(container, task_dir, hit)
+
+    def done(self, started: Started) -> None:
+        self.registry.release(started.container.id)
+
+
+@dataclass(frozen=True)
+class Started:
+    container: TaskContainer
+    task_dir: Path
+    hit: bool  # taken from the pool (else made for this task)
+
+
+class Warmer:
+    """Keeps the pools of one runner; see the module's docstring."""
+
+    def __init__(self, store: Store, driver: DockerDriver, cache: CodeCache, settings: Settings,
+                 placement: Placement) -> None:  # fmt: skip
+        self.store, self.driver, self.cache, self.settings = store, driver, cache, settings
+        self.placement = placement
+        self.registry = Registry(settings.runner_dir / "warm")
+        self.task_root = settings.runner_dir / "tasks"
+        # What each waiting container holds: its code in the cache, its task directory.
+        self.holds: dict[str, tuple[contextlib.ExitStack, int]] = {}
+        self.checked_at = 0.0
+
+    def tick(self, now: float) -> None:
+        demand = self.registry.recent_demand(now, self.settings.warm_idle_s)
+        waiting = self.registry.waiting()
+        self._let_go_of_taken(waiting)
+        for key, ids in waiting.items():
+            if key not in demand or not self._current(key):
+                for container_id in ids:
+                    self._retire(key, container_id, "idle" if key not in demand else "old revision")
+        if now - self.checked_at >= CHECK_EVERY_S:
+            self.checked_at = now
+            self._replace_dead_and_stale(waiting, now)
+        budget = self.settings.warm_memory_mb - sum(mb for _, mb in self.holds.values())
+        for key, (recent, _) in sorted(demand.items(), key=lambda kv: -kv[1][0]):
+            want = min(max(recent, 1), self.settings.warm_max_per_code)
+            have = len(self.registry.waiting().get(key, []))
+            while have < want and self._current(key):
+                code = self.store.codes.revision(*_split(key))
+                memory = limits_for(code, self.settings).memory_mb
+                if memory > budget or not code.warm:
+                    break
+                self._prestart(key, code, now)
+                budget, have = budget - memory, have + 1
+
+    def _current(self, key: str) -> bool:
+        code_id, rev = _split(key)
+        return self.store.codes.current_rev(code_id) == rev
+
+    def _prestart(self, key: str, code: Code, now: float) -> None:
+        hold = contextlib.ExitStack()
+        try:
+            code_dir = hold.enter_context(self.cache.use(code)) if code.has_archive else None
+            task_dir = taskdir.make(self.task_root, f"warm-{uuid.uuid4().hex}")
+            hold.callback(taskdir.remove, task_dir)
+            fresh_until = now + self.settings.warm_fresh_s
+            spec = warm_spec(code, code_dir, task_dir, self.placement, self.settings, fresh_until)
+            container = self.driver.start(spec)
+        except IronworksError as e:
+            hold.close()
+            log.warning("could not prestart a container of %s: %s", key, e)
+            return
+        # Until a horse takes it, the warmer holds its code and directory; then the horse does.
+        self.holds[container.id] = (hold, limits_for(code, self.settings).memory_mb)
+        self.registry.offer(key, container.id, task_dir)
+
+    def _let_go_of_taken(self, waiting: dict[str, list[str]]) -> None:
+        still_waiting = {c for ids in waiting.values() for c in ids}
+        for container_id in list(self.holds):
+            if container_id not in still_waiting:
+                hold, _ = self.holds.pop(container_id)
+                hold.pop_all()  # the taker removes the task directory with its task
+
+    def _retire(self, key: str, container_id: str, why: str) -> None:
+        if not self.registry.withdraw(key, container_id):
+            return  # a horse took it meanwhile
+        container = self.driver.get(container_id)
+        if container is not None:
+            container.remove()
+        hold, _ = self.holds.pop(container_id, (contextlib.ExitStack(), 0))
+        hold.close()
+        log.info("retired a waiting container of %s (%s)", key, why)
+
+    def _replace_dead_and_stale(self, waiting: dict[str, list[str]], now: float) -> None:
+        for key, ids in waiting.items():
+            for container_id in ids:
+                container = self.driver.get(container_id)
+                if container is None or not container.is_running():
+                    self._retire(key, container_id, "died")
+                elif float(container.labels.get("io.ironworks.fresh_until", now)) <= now:
+                    self._retire(key, container_id, "no longer fresh")
+
+    def close(self) -> None:
+        for key, ids in self.registry.waiting().items():
+            for container_id in ids:
+                self._retire(key, container_id, "runner stopping")
+
+
+def _split(key: str) -> tuple[str, int]:
+    code_id, rev = key.rsplit(".", 1)
+    return code_id, int(rev)
+
+
+def main(instance_id: str, runner_id: str) -> None:
+    """Entry point of the warmer process the runner starts beside its workers."""
+    from runner.job import code_cache  # the same cache the work horses use
+
+    settings = Settings.from_env()
+    logsetup.configure("runner-warmer", settings.log_format)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # so that close() runs
+    store, driver = Store.connect(settings), DockerDriver()
+    warmer = Warmer(
+        store, driver, code_cache(settings), settings, Placement(instance_id, runner_id)
+    )
+    try:
+        while True:
+            try:
+                warmer.tick(time.time())
+            except (redis.RedisError, DriverError) as e:
+                log.warning("warmer: %s; retrying", e)
+            time.sleep(TICK_S)
+    finally:
+        warmer.close()

@@ -1,0 +1,113 @@
+"""Warm start on the real platform: a pool hit, a task that cannot tell warm from cold,
+single use, pools that follow revisions and empty when idle, and the opt-out."""
+
+from __future__ import annotations
+
+import re
+
+import docker
+import pytest
+
+from runner.docker_driver import CLAIMED_NAME
+from runner.spec import LABEL_RUNNER, LABEL_TASK, LABEL_WARM
+from tests.conftest import Platform, fresh_database, wait_until, zip_files
+
+IDLE_S = 4
+# What a worker can see of its surroundings.
+PROBE = r"""
+echo "args=$*"; env | sort; id; pwd; ulimit -n; cat /proc/1/cmdline | tr '\0' ' '; echo
+ls -ln /mnt/task | sed 1d; cat "$PAYLOAD_FILE"; echo
+(read x && echo "stdin=$x") || echo "stdin=eof"
+"""
+
+
+@pytest.fixture(scope="module")
+def warm_platform(redis_server, tmp_path_factory):
+    platform = Platform(fresh_database(redis_server), tmp_path_factory.mktemp("warm"),
+                        warm_start="1", warm_idle_s=str(IDLE_S))  # fmt: skip
+    yield platform.start_all()
+    platform.stop()
+
+
+@pytest.fixture(scope="module")
+def engine():
+    client = docker.from_env()
+    yield client
+    client.close()
+
+
+def waiting(engine, platform, key: str | None = None) -> list[dict]:
+    """Prestarted containers of this runner that have no task yet."""
+    warm = LABEL_WARM if key is None else f"{LABEL_WARM}={key}"
+    found = engine.api.containers(filters={"label": [f"{LABEL_RUNNER}={platform.runner_id}", warm]})
+    return [
+        c for c in found
+        if LABEL_TASK not in c["Labels"] and not CLAIMED_NAME.fullmatch(c["Names"][0][1:])
+    ]  # fmt: skip
+
+
+def upload(project, name: str, script: str, **fields) -> dict:
+    data = {"name": name, "stack": "sh", "command": "sh run.sh", **fields}
+    return project.upload_code(zip_files({"run.sh": script}), data)
+
+
+def test_a_prestarted_container_runs_the_next_task_once(warm_platform, engine):
+    project = warm_platform.new_project("hit")
+    code = upload(project, "hello", "echo hello")
+    first = project.wait(project.queue("hello"), timeout_s=60)
+    assert first["usage"]["warm"] == 0.0  # a miss: nothing was waiting yet
+    key = f"{code['id']}.{code['rev']}"
+    pool = wait_until(lambda: waiting(engine, warm_platform, key), timeout_s=10, what="a pool")
+
+    second = project.wait(project.queue("hello"), timeout_s=60)
+    assert (second["status"], second["usage"]["warm"]) == ("complete", 1.0)
+    assert project.log(second["id"]) == "hello\n"
+    still_there = {c["Id"] for c in waiting(engine, warm_platform, key)}
+    assert {c["Id"] for c in pool} - still_there, "the container that ran the task is gone"
+
+
+def test_a_worker_cannot_tell_a_warm_start_from_a_cold_one(warm_platform, engine):
+    project = warm_platform.new_project("same")
+    warm_code = upload(project, "probe", PROBE, env_vars={"GREETING": "hi"})
+    upload(project, "probe-cold", PROBE, env_vars={"GREETING": "hi"}, warm=False)
+    project.wait(project.queue("probe", "p"), timeout_s=60)
+    key = f"{warm_code['id']}.{warm_code['rev']}"
+    wait_until(lambda: waiting(engine, warm_platform, key), timeout_s=10, what="a pool")
+
+    warm = project.wait(project.queue("probe", "p"), timeout_s=60)
+    cold = project.wait(project.queue("probe-cold", "p"), timeout_s=60)
+    assert warm["usage"]["warm"] == 1.0 and "warm" not in cold["usage"]
+
+    def seen(task: dict) -> str:
+        text = project.log(task["id"]).replace(task["id"], "<task>")
+        return re.sub(r"HOSTNAME=\w+", "HOSTNAME=<host>", text)
+
+    assert seen(warm) == seen(cold)
+    assert "GREETING=hi" in seen(warm) and "stdin=eof" in seen(warm)
+
+
+def test_pools_follow_the_current_revision_and_empty_when_idle(warm_platform, engine):
+    project = warm_platform.new_project("revisions")
+    old = upload(project, "job", "echo one")
+    project.wait(project.queue("job"), timeout_s=60)
+    old_key = f"{old['id']}.{old['rev']}"
+    wait_until(lambda: waiting(engine, warm_platform, old_key), timeout_s=10, what="a pool")
+
+    new = upload(project, "job", "echo two")
+    wait_until(lambda: not waiting(engine, warm_platform, old_key), timeout_s=5,
+               what="the old revision's pool retired")  # fmt: skip
+    task = project.wait(project.queue("job"), timeout_s=60)
+    assert project.log(task["id"]) == "two\n"
+    new_key = f"{new['id']}.{new['rev']}"
+    wait_until(lambda: waiting(engine, warm_platform, new_key), timeout_s=10, what="a new pool")
+    wait_until(lambda: not waiting(engine, warm_platform), timeout_s=IDLE_S + 10,
+               what="every pool emptied once idle")  # fmt: skip
+
+
+def test_a_code_that_opts_out_never_gets_a_pool(warm_platform, engine):
+    project = warm_platform.new_project("opt-out")
+    code = upload(project, "cold", "echo cold", warm=False)
+    for _ in range(2):
+        task = project.wait(project.queue("cold"), timeout_s=60)
+        assert task["status"] == "complete" and "warm" not in task["usage"]
+    assert not waiting(engine, warm_platform, f"{code['id']}.{code['rev']}")

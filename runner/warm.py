@@ -25,6 +25,7 @@ import signal
 import sys
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 TICK_S = 0.2
 CHECK_EVERY_S = 2.0  # how often waiting containers are inspected for death and staleness
 DEMAND_WINDOW_S = 10.0  # a pool is as large as the tasks its code started in this window
+PARALLEL_PRESTARTS = 2
 
 
 class Registry:
@@ -52,7 +54,11 @@ class Registry:
         self.ready, self.claimed, self.demand = root / "ready", root / "claimed", root / "demand"
 
     def reset(self) -> None:
-        """At runner start: what a previous life left describes containers now removed."""
+        """At runner start: what a previous life left describes containers now removed;
+        their task directories go too."""
+        for entry in self.ready.glob("*/*"):
+            with contextlib.suppress(OSError):
+                taskdir.remove(Path(entry.read_text()))
         for folder in (self.ready, self.claimed, self.demand):
             shutil.rmtree(folder, ignore_errors=True)
             folder.mkdir(parents=True)
@@ -120,6 +126,25 @@ class Registry:
         return found
 
 
+@dataclass(frozen=True)
+class _Hold:
+    """What the warmer keeps for a container while it waits: its code in the cache (a shared
+    lock, which keeps it from eviction) and its task directory."""
+
+    code: contextlib.ExitStack
+    task_dir: Path
+    memory_mb: int
+
+    def hand_over(self) -> None:
+        """A work horse took the container: it holds the code itself, and removes the task
+        directory with its task."""
+        self.code.close()
+
+    def release(self) -> None:
+        self.code.close()
+        taskdir.remove(self.task_dir)
+
+
 @dataclass
 class WarmStart:
     """The work horse's side: a container for a task, taken from the pool or made now."""
@@ -172,8 +197,7 @@ class Warmer:
         self.placement = placement
         self.registry = Registry(settings.runner_dir / "warm")
         self.task_root = settings.runner_dir / "tasks"
-        # What each waiting container holds: its code in the cache, its task directory.
-        self.holds: dict[str, tuple[contextlib.ExitStack, int]] = {}
+        self.holds: dict[str, _Hold] = {}  # by container id
         self.checked_at = 0.0
 
     def tick(self, now: float) -> None:
@@ -187,45 +211,54 @@ class Warmer:
         if now - self.checked_at >= CHECK_EVERY_S:
             self.checked_at = now
             self._replace_dead_and_stale(waiting, now)
-        budget = self.settings.warm_memory_mb - sum(mb for _, mb in self.holds.values())
+        wanted = self._shortfall(demand)
+        if wanted:  # two at a time: a busy code's pool refills about twice as fast
+            with ThreadPoolExecutor(max_workers=PARALLEL_PRESTARTS) as pool:
+                list(pool.map(lambda kc: self._prestart(*kc, now), wanted))
+
+    def _shortfall(self, demand: dict[str, tuple[int, float]]) -> list[tuple[str, Code]]:
+        """The containers to prestart now: busiest codes first, each pool up to its recent
+        demand, all within the memory budget."""
+        budget = self.settings.warm_memory_mb - sum(h.memory_mb for h in self.holds.values())
+        waiting = self.registry.waiting()
+        wanted = []
         for key, (recent, _) in sorted(demand.items(), key=lambda kv: -kv[1][0]):
-            want = min(max(recent, 1), self.settings.warm_max_per_code)
-            have = len(self.registry.waiting().get(key, []))
-            while have < want and self._current(key):
-                code = self.store.codes.revision(*_split(key))
-                memory = limits_for(code, self.settings).memory_mb
-                if memory > budget or not code.warm:
-                    break
-                self._prestart(key, code, now)
-                budget, have = budget - memory, have + 1
+            if not self._current(key):
+                continue
+            code = self.store.codes.revision(*_split(key))
+            memory = limits_for(code, self.settings).memory_mb
+            want = min(max(recent, 1), self.settings.warm_max_per_code) if code.warm else 0
+            for _ in range(want - len(waiting.get(key, []))):
+                if memory > budget:
+                    return wanted
+                wanted.append((key, code))
+                budget -= memory
+        return wanted
 
     def _current(self, key: str) -> bool:
         code_id, rev = _split(key)
         return self.store.codes.current_rev(code_id) == rev
 
     def _prestart(self, key: str, code: Code, now: float) -> None:
-        hold = contextlib.ExitStack()
+        task_dir = taskdir.make(self.task_root, f"warm-{uuid.uuid4().hex}")
+        hold = _Hold(contextlib.ExitStack(), task_dir, limits_for(code, self.settings).memory_mb)
         try:
-            code_dir = hold.enter_context(self.cache.use(code)) if code.has_archive else None
-            task_dir = taskdir.make(self.task_root, f"warm-{uuid.uuid4().hex}")
-            hold.callback(taskdir.remove, task_dir)
+            code_dir = hold.code.enter_context(self.cache.use(code)) if code.has_archive else None
             fresh_until = now + self.settings.warm_fresh_s
             spec = warm_spec(code, code_dir, task_dir, self.placement, self.settings, fresh_until)
             container = self.driver.start(spec)
         except IronworksError as e:
-            hold.close()
+            hold.release()
             log.warning("could not prestart a container of %s: %s", key, e)
             return
-        # Until a horse takes it, the warmer holds its code and directory; then the horse does.
-        self.holds[container.id] = (hold, limits_for(code, self.settings).memory_mb)
-        self.registry.offer(key, container.id, task_dir)
+        self.holds[container.id] = hold
+        self.registry.offer(key, container.id, hold.task_dir)
 
     def _let_go_of_taken(self, waiting: dict[str, list[str]]) -> None:
         still_waiting = {c for ids in waiting.values() for c in ids}
         for container_id in list(self.holds):
             if container_id not in still_waiting:
-                hold, _ = self.holds.pop(container_id)
-                hold.pop_all()  # the taker removes the task directory with its task
+                self.holds.pop(container_id).hand_over()
 
     def _retire(self, key: str, container_id: str, why: str) -> None:
         if not self.registry.withdraw(key, container_id):
@@ -233,8 +266,9 @@ class Warmer:
         container = self.driver.get(container_id)
         if container is not None:
             container.remove()
-        hold, _ = self.holds.pop(container_id, (contextlib.ExitStack(), 0))
-        hold.close()
+        hold = self.holds.pop(container_id, None)
+        if hold is not None:
+            hold.release()
         log.info("retired a waiting container of %s (%s)", key, why)
 
     def _replace_dead_and_stale(self, waiting: dict[str, list[str]], now: float) -> None:

@@ -27,6 +27,8 @@ from ironworks.store import Store
 ADMIN_TOKEN = "test-admin-token"
 PROCESS_MARK = "IWTEST_PROCESS_MARK"
 ROOT = Path(__file__).resolve().parent.parent
+# One database per platform a test starts (0 and 1 are the API tests'); Redis's default is 16.
+DATABASES = 64
 
 
 def wait_until(predicate, timeout_s: float = 30, interval_s: float = 0.05, what: str = "condition"):
@@ -56,7 +58,19 @@ def redis_server(tmp_path_factory) -> Iterator[str]:
     port = free_port()
     workdir = tmp_path_factory.mktemp("redis")
     process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(workdir)],
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--dir",
+            str(workdir),
+            "--databases",
+            str(DATABASES),
+        ],  # fmt: skip
         stdout=subprocess.DEVNULL,
     )
     client = redis.Redis(port=port)
@@ -74,7 +88,7 @@ def _pings(client: redis.Redis) -> bool:
         return False
 
 
-_next_db = iter(range(2, 16))
+_next_db = iter(range(2, DATABASES))
 
 
 def fresh_database(redis_server: str) -> str:

@@ -131,11 +131,11 @@ def _run(
         container, task_dir, start = started.container, started.task_dir, {"warm": started.hit}
     else:
         task_dir = taskdir.prepare(ctx.task_root, task, config=code.config)
+        held.callback(taskdir.remove, task_dir)
         spec = build_spec(task, code, code_dir, task_dir, ctx.placement, ctx.settings)
         container, start = ctx.driver.start(spec), {}
+        held.callback(container.remove)
     start_seconds = time.monotonic() - asked
-    held.callback(taskdir.remove, task_dir)
-    held.callback(container.remove)
     outcome = _supervise(ctx, task, lease, container, task_dir, limits_for(code, ctx.settings))
     if outcome is None:
         return None

@@ -165,6 +165,7 @@ class WarmStart:
         else:
             if taken:  # it died while waiting: the warmer would replace it; we cannot wait
                 self.registry.release(taken[0])
+                taskdir.remove(taken[1])
                 if container is not None:
                     container.remove()
             task_dir = taskdir.make(self.task_root, f"{task.id}.{task.attempt}")
@@ -173,11 +174,19 @@ class WarmStart:
                 code, code_dir, task_dir, self.placement, self.settings, fresh_until, task
             )
             container, hit = self.driver.start(spec), False
-        taskdir.fill(task_dir, task, code.config)
-        container.hand_off(hand_off(task, code), task.id, task.attempt)
-        return Started(container, task_dir, hit)
+        started = Started(container, task_dir, hit)
+        try:
+            taskdir.fill(task_dir, task, code.config)
+            container.hand_off(hand_off(task, code), task.id, task.attempt)
+        except Exception:
+            self.done(started)  # nothing else will clean up after a task that never began
+            raise
+        return started
 
     def done(self, started: Started) -> None:
+        """After the task (or instead of it): the container, its directory, its claim."""
+        started.container.remove()
+        taskdir.remove(started.task_dir)
         self.registry.release(started.container.id)
 
 

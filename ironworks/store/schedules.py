@@ -58,10 +58,11 @@ class ScheduleStore:
         found = []
         for schedule_id in ids:
             raw = self._r.hgetall(self._k.schedule(schedule_id))
-            if raw.get("status") == "scheduled" and raw.get("next_start"):
-                found.append((from_hash(Schedule, raw), raw["next_start"]))
-            else:
+            if raw.get("status") != "scheduled" or not raw.get("next_start"):
                 self._r.zrem(self._k.due_schedules(), schedule_id)
+            elif float(raw["next_start"]) <= now:
+                found.append((from_hash(Schedule, raw), raw["next_start"]))
+            # else another scheduler fired it between the two reads: the next one is not due
         return found
 
     def record_fire(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import socket
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import docker
@@ -61,24 +62,28 @@ class TaskContainer:
 
     def hand_off(self, task_script: bytes, task_id: str, attempt: int) -> None:
         """Give a waiting warm container its task: name it after the task (what owner()
-        reads), write the task to its stdin and close it, which starts the task."""
+        reads), write the task to its stdin and close it, which starts the task. The engine
+        renames while the task starts: both are on the task's critical path."""
         try:
-            self._c.rename(claimed_name(task_id, attempt))
-            stream = self._c.attach_socket(params={"stdin": 1, "stream": 1})
-            sock = getattr(stream, "_sock", stream)
-            try:
-                sock.sendall(task_script)
-                sock.shutdown(socket.SHUT_WR)  # end of stdin: the entrypoint goes on
-            finally:
-                stream.close()
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rename") as aside:
+                renamed = aside.submit(self._c.rename, claimed_name(task_id, attempt))
+                stream = self._c.attach_socket(params={"stdin": 1, "stream": 1})
+                sock = getattr(stream, "_sock", stream)
+                try:
+                    sock.sendall(task_script)
+                    sock.shutdown(socket.SHUT_WR)  # end of stdin: the entrypoint goes on
+                finally:
+                    stream.close()
+                renamed.result()
         except (docker.errors.DockerException, OSError) as e:
             raise DriverError(f"cannot hand the task to its container: {e}") from e
 
     def output(self) -> Iterator[bytes]:
         """stdout and stderr as they are written, while the container runs. Best effort: the
         engine's live stream can skip lines of a fast writer or end early (seen with Docker
-        20.10); stored_output() has them all."""
-        return self._c.logs(stream=True, follow=True, stdout=True, stderr=True)
+        20.10); stored_output() has them all. Lazy: the engine is asked on the first read, by
+        whoever reads (the log pump's thread), not by the caller."""
+        yield from self._c.logs(stream=True, follow=True, stdout=True, stderr=True)
 
     def stored_output(self, max_bytes: int, keep_going: Callable[[], bool]) -> bytes | None:
         """All of the output the engine kept, up to max_bytes + 1 (enough to tell it was cut).

@@ -7,7 +7,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -35,6 +35,29 @@ POLL_S = 0.25
 T = TypeVar("T")
 
 
+class LettingGo:
+    """Lets go of what a task held (its container, its directory, its code) once its end is
+    recorded, while the worker takes its next task: the engine's removal of a container is
+    neither the user's wait nor the next task's. One task's worth at a time: a worker waits
+    for the last removal before it hands over the next, so removals never pile up."""
+
+    def __init__(self) -> None:
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="let-go")
+        self._last: Future[None] | None = None
+
+    def later(self, held: contextlib.ExitStack, task_id: str) -> None:
+        if self._last is not None:
+            self._last.result()
+        self._last = self._thread.submit(self._let_go, held, task_id)
+
+    @staticmethod
+    def _let_go(held: contextlib.ExitStack, task_id: str) -> None:
+        try:
+            held.close()
+        except Exception:  # the janitor removes what is left behind
+            log.exception("task %s: could not remove its container or directory", task_id)
+
+
 @dataclass(frozen=True)
 class RunnerContext:
     settings: Settings
@@ -43,6 +66,7 @@ class RunnerContext:
     cache: CodeCache
     placement: Placement
     task_root: Path
+    letting_go: LettingGo
     warm: WarmStart | None = None  # None: every task starts cold
 
 
@@ -72,8 +96,6 @@ def _execute(ctx: RunnerContext, task: Task, attempt: int) -> None:
     log.info("started attempt %d", attempt)
     task = dataclasses.replace(task, status=TaskStatus.RUNNING, attempt=attempt)
     lease = Lease(ctx.store.tasks, task.id, attempt, ctx.settings.lease_ttl_s)
-    # What the task held (its container, its directory) goes after its end is recorded: the
-    # engine's removal of a container is not the user's wait.
     with contextlib.ExitStack() as held:
         try:
             outcome = _run(ctx, task, lease, held)
@@ -84,6 +106,7 @@ def _execute(ctx: RunnerContext, task: Task, attempt: int) -> None:
         if outcome is not None:
             _record(ctx, task, lease, outcome)
             log.info("ended %s (exit code %s)", outcome.status, outcome.exit_code)
+        ctx.letting_go.later(held.pop_all(), task.id)
 
 
 def _record(ctx: RunnerContext, task: Task, lease: Lease, outcome: Outcome) -> None:

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
+import functools
+
 from ironworks.archive import ArchiveLimits
 from ironworks.settings import Settings
 from ironworks.store import Store
 from runner.cache import ApiArchives, ArchiveSource, CodeCache, LocalArchives
 from runner.docker_driver import DockerDriver
-from runner.execute import RunnerContext, execute
+from runner.execute import LettingGo, RunnerContext, execute
 from runner.spec import Placement
 from runner.warm import Registry, WarmStart
 
 
 def run_task(task_id: str, attempt: int) -> None:
-    # Built per job: RQ runs each job in a freshly forked process, and neither a Redis
-    # connection nor a Docker client may be shared across a fork.
-    execute(context_from_env(), task_id, int(attempt))
+    execute(worker_context(), task_id, int(attempt))
 
 
 def archive_source(settings: Settings) -> ArchiveSource:
@@ -33,7 +33,10 @@ def code_cache(settings: Settings) -> CodeCache:
     )
 
 
-def context_from_env() -> RunnerContext:
+@functools.cache
+def worker_context() -> RunnerContext:
+    """One per worker process, built on its first task: workers are forked before they run
+    anything, so no Redis connection or Docker client is ever shared across a fork."""
     settings = Settings.from_env()
     store = Store.connect(settings)
     driver = DockerDriver()
@@ -52,4 +55,5 @@ def context_from_env() -> RunnerContext:
         placement=placement,
         task_root=task_root,
         warm=warm,
+        letting_go=LettingGo(),
     )

@@ -1,6 +1,10 @@
 """A fixed number of RQ worker processes, each running one task at a time, kept alive, and
 drained on SIGTERM.
 
+The workers run their tasks in-process (RQ's SimpleWorker), not in a work horse forked per
+job: a fork, and the Redis and Docker clients each horse had to build anew, cost more than a
+warm start's whole hand-off. A worker builds its clients on its first task and keeps them.
+
 RQ's own WorkerPool also starts RQ's job scheduler in every worker, which Ironworks does not
 use (admission and delays are the scheduler's) and which kept workers from stopping on
 SIGTERM; this is the part of it we need.
@@ -16,7 +20,7 @@ import time
 from collections.abc import Callable
 
 from redis import Redis
-from rq import Queue, Worker
+from rq import Queue, SimpleWorker
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +30,8 @@ STOP_GRACE_S = 10.0
 
 def _work(redis_url: str, queues: list[str]) -> None:
     connection = Redis.from_url(redis_url)
-    worker = Worker([Queue(q, connection=connection) for q in queues], connection=connection)
+    watched = [Queue(q, connection=connection) for q in queues]
+    worker = SimpleWorker(watched, connection=connection)
     worker.work(with_scheduler=False, logging_level="WARNING")
 
 
@@ -63,7 +68,7 @@ def _drain(
 ) -> None:
     """A first SIGTERM makes an RQ worker take no new job and finish the one in hand. What is
     still running after `drain_s` is handed back to admission to run elsewhere; a second
-    SIGTERM then makes each worker kill its work horse and exit."""
+    SIGTERM then makes each worker leave its task and exit (removing its container on the way)."""
     for worker in workers:
         if worker.is_alive():
             worker.terminate()

@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def hand_back_running(store: Store, driver: DockerDriver, instance_id: str, runner_id: str) -> int:
     """Give this runner's running tasks back to admission, then remove their containers (a
-    work horse still watching one finds its task no longer its own and records nothing)."""
+    worker still watching one finds its task no longer its own and records nothing)."""
     handed = 0
     for container in driver.containers_of(instance_id, runner_id):
         owner = container.owner()  # None: a warm container that has no task yet

@@ -61,22 +61,28 @@ class TaskContainer:
         return self._c.status == "running"
 
     def hand_off(self, task_script: bytes, task_id: str, attempt: int) -> None:
-        """Give a waiting warm container its task: name it after the task (what owner()
-        reads), write the task to its stdin and close it, which starts the task. The engine
-        renames while the task starts: both are on the task's critical path."""
+        """Give a waiting warm container its task: write it to its stdin and close it, which
+        starts the task. One prestarted for no task in particular is also named after the task
+        (what owner() reads); the engine renames it while the task starts."""
         try:
+            if self.owner() is not None:  # made for this very task: its labels say so
+                self._write_stdin(task_script)
+                return
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rename") as aside:
                 renamed = aside.submit(self._c.rename, claimed_name(task_id, attempt))
-                stream = self._c.attach_socket(params={"stdin": 1, "stream": 1})
-                sock = getattr(stream, "_sock", stream)
-                try:
-                    sock.sendall(task_script)
-                    sock.shutdown(socket.SHUT_WR)  # end of stdin: the entrypoint goes on
-                finally:
-                    stream.close()
+                self._write_stdin(task_script)
                 renamed.result()
         except (docker.errors.DockerException, OSError) as e:
             raise DriverError(f"cannot hand the task to its container: {e}") from e
+
+    def _write_stdin(self, data: bytes) -> None:
+        stream = self._c.attach_socket(params={"stdin": 1, "stream": 1})
+        sock = getattr(stream, "_sock", stream)
+        try:
+            sock.sendall(data)
+            sock.shutdown(socket.SHUT_WR)  # end of stdin: the entrypoint goes on
+        finally:
+            stream.close()
 
     def output(self) -> Iterator[bytes]:
         """stdout and stderr as they are written, while the container runs. Best effort: the

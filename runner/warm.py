@@ -1,5 +1,5 @@
 """Warm start: prestarted single-use containers, so that a task skips the engine's create and
-start. Each waits in images/warm-entry.sh for its one task; a work horse that gets a task of
+start. Each waits in images/warm-entry.sh for its one task; a worker that gets a task of
 the code revision takes one, fills its task directory, and hands it the task on stdin
 (runner/spec.py hand_off), after which it is exactly a cold-started task's container; it is
 removed after that task like any other. A miss creates the same kind of container on the
@@ -8,7 +8,7 @@ spot, so hit or miss, every task of a warm-able code goes through the same entry
 The pool lives in files under the runner's directory, shared by the processes of one runner:
   ready/<code>.<rev>/<container id>   a waiting container (its task directory inside);
                                       taking one is an atomic rename to claimed/
-  claimed/<container id>              taken by a work horse, removed with the container
+  claimed/<container id>              taken by a worker, removed with the container
   demand/<code>.<rev>/<time>          one per task started: what sizes the pools
 The warmer (a process of each runner) keeps every pool at the size recent demand asks for,
 within a memory budget, retires pools of idle codes and of revisions no longer current, and
@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import redis
+from redis import Redis
+from rq import Queue
 
 from ironworks import logsetup
 from ironworks.errors import IronworksError
@@ -81,12 +83,12 @@ class Registry:
             try:
                 os.rename(folder / name, self.claimed / name)
             except FileNotFoundError:
-                continue  # another horse, or the warmer, took it first
+                continue  # another worker, or the warmer, took it first
             return name, Path((self.claimed / name).read_text())
         return None
 
     def withdraw(self, key: str, container_id: str) -> bool:
-        """The warmer takes a waiting container back; False if a horse took it first."""
+        """The warmer takes a waiting container back; False if a worker took it first."""
         try:
             os.unlink(self.ready / key / container_id)
             return True
@@ -136,7 +138,7 @@ class _Hold:
     memory_mb: int
 
     def hand_over(self) -> None:
-        """A work horse took the container: it holds the code itself, and removes the task
+        """A worker took the container: it holds the code itself, and removes the task
         directory with its task."""
         self.code.close()
 
@@ -147,7 +149,7 @@ class _Hold:
 
 @dataclass
 class WarmStart:
-    """The work horse's side: a container for a task, taken from the pool or made now."""
+    """The worker's side: a container for a task, taken from the pool or made now."""
 
     registry: Registry
     driver: DockerDriver
@@ -208,6 +210,8 @@ class Warmer:
         self.task_root = settings.runner_dir / "tasks"
         self.holds: dict[str, _Hold] = {}  # by container id
         self.checked_at = 0.0
+        connection = Redis.from_url(settings.redis_url)
+        self.queues = [Queue(cluster, connection=connection) for cluster in settings.clusters]
 
     def tick(self, now: float) -> None:
         demand = self.registry.recent_demand(now, self.settings.warm_idle_s)
@@ -220,7 +224,7 @@ class Warmer:
         if now - self.checked_at >= CHECK_EVERY_S:
             self.checked_at = now
             self._replace_dead_and_stale(waiting, now)
-        wanted = self._shortfall(demand)
+        wanted = [] if self._tasks_wait_for_workers() else self._shortfall(demand)
         if wanted:  # two at a time: a busy code's pool refills about twice as fast
             with ThreadPoolExecutor(max_workers=PARALLEL_PRESTARTS) as pool:
                 list(pool.map(lambda kc: self._prestart(*kc, now), wanted))
@@ -243,6 +247,13 @@ class Warmer:
                 wanted.append((key, code))
                 budget -= memory
         return wanted
+
+    def _tasks_wait_for_workers(self) -> bool:
+        """Every worker serving our queues, here and on other runners, is busy. A container
+        prestarted now would compete with the running tasks for the engine and be taken no
+        sooner than the worker that takes the next task makes one itself: measured at 8 slots,
+        prestarting through a backlog cost a tenth of the throughput."""
+        return any(queue.count for queue in self.queues)
 
     def _current(self, key: str) -> bool:
         code_id, rev = _split(key)
@@ -271,7 +282,7 @@ class Warmer:
 
     def _retire(self, key: str, container_id: str, why: str) -> None:
         if not self.registry.withdraw(key, container_id):
-            return  # a horse took it meanwhile
+            return  # a worker took it meanwhile
         container = self.driver.get(container_id)
         if container is not None:
             container.remove()
@@ -302,7 +313,7 @@ def _split(key: str) -> tuple[str, int]:
 
 def main(instance_id: str, runner_id: str) -> None:
     """Entry point of the warmer process the runner starts beside its workers."""
-    from runner.job import code_cache  # the same cache the work horses use
+    from runner.job import code_cache  # the same cache the workers use
 
     settings = Settings.from_env()
     logsetup.configure("runner-warmer", settings.log_format)

@@ -150,8 +150,7 @@ class Platform:
     def start(
         self, name: str, role: str | None = None, *args: str, runner_id: str = "", **settings: str
     ) -> None:
-        # Marks every process this role starts, even those that leave its session
-        # (RQ puts each job's work horse in a session of its own).
+        # Marks every process this role starts, even any that leaves its session.
         self._marks[name] = f"{PROCESS_MARK}={name}-{uuid.uuid4().hex}"
         health_bind = f"127.0.0.1:{free_port()}"
         self.health_urls[name] = f"http://{health_bind}"

@@ -26,7 +26,6 @@ import logging
 import os
 import shutil
 import signal
-import sys
 import threading
 import time
 import uuid
@@ -52,6 +51,9 @@ log = logging.getLogger(__name__)
 
 TICK_S = 0.1
 CHECK_EVERY_S = 2.0  # how often waiting containers are inspected for death and staleness
+# Tasks that waited for a worker leave every worker busy for a while after the queue empties
+# (the last tasks of a burst); prestarts then would mostly compete with them.
+AFTER_BACKLOG_S = 2.0
 DEMAND_WINDOW_S = 10.0  # a pool is as large as the tasks its code started in this window
 # The engine here made 3.5 containers/s one at a time, 5.4/s two at a time, 7.3/s three at a
 # time; but 40 sequential tasks took 14.0 s, 8.8 s and 11.1 s: a third prestart slows the
@@ -61,6 +63,7 @@ PARALLEL_PRESTARTS = 2
 # (a prestart takes 0.3-0.6 s here), checking this often.
 COMING_AT_MOST_S = 2.0
 COMING_POLL_S = 0.01
+AWAITED = ".awaited"
 
 
 class Registry:
@@ -95,25 +98,42 @@ class Registry:
         try:
             yield
         finally:
-            mark.unlink(missing_ok=True)
+            for name in (mark, mark.with_name(mark.name + AWAITED)):
+                name.unlink(missing_ok=True)
 
     def take_coming(self, key: str) -> tuple[str, Path] | None:
-        """None is waiting, but the warmer may be making one: it is usually ready well before
-        one made now would be, and making one now would slow both down (engine contention)."""
-        while self.is_coming(key, time.time()):
+        """None is waiting, but the warmer may be making one that no other worker awaits: it
+        is usually ready well before one made now would be, and making one now would slow
+        both down (engine contention)."""
+        awaited = self.claim_coming(key, time.time())
+        if awaited is None:
+            return None
+        deadline = time.monotonic() + COMING_AT_MOST_S
+        while awaited.exists() and time.monotonic() < deadline:
             time.sleep(COMING_POLL_S)
             taken = self.take(key)
             if taken:
                 return taken
-        return self.take(key)  # offered just as its announcement ended
+        return self.take(key)  # offered just as its announcement ended (or never)
 
-    def is_coming(self, key: str, now: float) -> bool:
-        """A container of `key` is being made, announced less than COMING_AT_MOST_S ago."""
+    def claim_coming(self, key: str, now: float) -> Path | None:
+        """Await one announcement of `key` made less than COMING_AT_MOST_S ago that nobody
+        awaits yet: the rename succeeds for one worker only, so that of two workers and one
+        container coming, the second makes its own at once."""
+        folder = self.coming / key
         try:
-            marks = os.listdir(self.coming / key)
+            marks = os.listdir(folder)
         except FileNotFoundError:
-            return False
-        return any(float(mark.split("-", 1)[0]) > now - COMING_AT_MOST_S for mark in marks)
+            return None
+        for mark in marks:
+            if mark.endswith(AWAITED) or float(mark.split("-", 1)[0]) <= now - COMING_AT_MOST_S:
+                continue
+            try:
+                os.rename(folder / mark, folder / (mark + AWAITED))
+            except FileNotFoundError:
+                continue  # another worker claimed it, or it arrived
+            return folder / (mark + AWAITED)
+        return None
 
     def take(self, key: str) -> tuple[str, Path] | None:
         """Claim a waiting container of `key`: the rename succeeds for one taker only."""
@@ -253,6 +273,7 @@ class Warmer:
         self.task_root = settings.runner_dir / "tasks"
         self.holds: dict[str, _Hold] = {}  # by container id
         self.checked_at = 0.0
+        self.backlog_seen_at = 0.0
         # Prestarts run on threads of their own, as many at a time as pay (PARALLEL_PRESTARTS),
         # a new one as soon as one ends, so a busy code's pool refills as fast as the engine
         # allows. The lock keeps holds, offers and what is in flight consistent between them
@@ -276,7 +297,9 @@ class Warmer:
         if now - self.checked_at >= CHECK_EVERY_S:
             self.checked_at = now
             self._replace_dead_and_stale(waiting, now)
-        if not self._tasks_wait_for_workers():
+        if self._tasks_wait_for_workers():
+            self.backlog_seen_at = now
+        elif now - self.backlog_seen_at >= AFTER_BACKLOG_S:
             for key, code in self._shortfall(demand):
                 self._submit_prestart(key, code, now)
 
@@ -391,17 +414,21 @@ def main(instance_id: str, runner_id: str) -> None:
 
     settings = Settings.from_env()
     logsetup.configure("runner-warmer", settings.log_format)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # so that close() runs
+    # A stop signal ends the loop, never close(): the runner's group and then the runner itself
+    # each send one, and a waiting container that close() did not retire outlives the runner.
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
     store, driver = Store.connect(settings), DockerDriver()
     warmer = Warmer(
         store, driver, code_cache(settings), settings, Placement(instance_id, runner_id)
     )
     try:
-        while True:
+        while not stop.is_set():
             try:
                 warmer.tick(time.time())
             except (redis.RedisError, DriverError) as e:
                 log.warning("warmer: %s; retrying", e)
-            time.sleep(TICK_S)
+            stop.wait(TICK_S)
     finally:
         warmer.close()

@@ -112,3 +112,19 @@ def test_a_code_that_opts_out_never_gets_a_pool(warm_platform, engine):
         task = project.wait(project.queue("cold"), timeout_s=60)
         assert task["status"] == "complete" and "warm" not in task["usage"]
     assert not waiting(engine, warm_platform, f"{code['id']}.{code['rev']}")
+
+
+def test_a_stopped_runner_leaves_no_prestarted_container(redis_server, tmp_path, engine):
+    platform = Platform(fresh_database(redis_server), tmp_path, warm_start="1").start_all()
+    try:
+        project = platform.new_project("stop")
+        upload(project, "busy", "echo busy")
+        for _ in range(3):  # demand enough for a pool of several, some still being made
+            project.wait(project.queue("busy"), timeout_s=60)
+        wait_until(lambda: waiting(engine, platform), timeout_s=10, what="a pool")
+    finally:
+        platform.stop()  # SIGTERM to the runner's group, then the runner's own to its warmer
+    left = engine.api.containers(
+        all=True, filters={"label": f"{LABEL_RUNNER}={platform.runner_id}"}
+    )
+    assert not left, [c["Names"] for c in left]

@@ -38,15 +38,23 @@ def test_a_worker_waits_for_the_container_the_warmer_is_making(tmp_path):
     announced.wait()
     assert pool.take_coming("code.1") == ("c1", tmp_path / "task")
     making.join()
-    assert not pool.is_coming("code.1", time.time())
+    assert not list(pool.coming.glob("*/*")), "the announcement is gone with its container"
+
+
+def test_one_coming_container_is_awaited_by_one_worker_only(tmp_path):
+    pool = registry(tmp_path)
+    now = time.time()
+    with pool.announce("code.1"):
+        assert pool.claim_coming("code.1", now) is not None
+        assert pool.claim_coming("code.1", now) is None
+    assert not list(pool.coming.glob("*/*"))
 
 
 def test_a_worker_does_not_wait_for_a_prestart_that_failed_or_stalled(tmp_path):
     pool = registry(tmp_path)
     with pool.announce("code.1"):
         pass  # failed: nothing offered
-    assert not pool.is_coming("code.1", time.time())
     assert pool.take_coming("code.1") is None
     with pool.announce("code.2"):
-        assert pool.is_coming("code.2", time.time())
-        assert not pool.is_coming("code.2", time.time() + COMING_AT_MOST_S + 1)
+        assert pool.claim_coming("code.2", time.time() + COMING_AT_MOST_S + 1) is None
+        assert pool.claim_coming("code.2", time.time()) is not None

@@ -12,7 +12,8 @@ The pool lives in files under the runner's directory, shared by the processes of
                                       taking one is an atomic rename to claimed/
   claimed/<container id>              taken by a worker, removed with the container
   demand/<code>.<rev>/<time>          one per task started: what sizes the pools
-  coming/<code>.<rev>/<time>          one per container the warmer is making
+  coming/<code>.<rev>/<time>          one per container the warmer is making; a worker
+                                      that waits for it renames it <time>.awaited
 The warmer (a process of each runner) keeps every pool at the size recent demand asks for,
 within a memory budget, retires pools of idle codes and of revisions no longer current, and
 replaces containers that died or outlived their freshness.

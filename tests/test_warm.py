@@ -1,5 +1,6 @@
 """Warm start on the real platform: a pool hit, a task that cannot tell warm from cold,
-single use, pools that follow revisions and empty when idle, and the opt-out."""
+single use, pools that follow revisions and empty when idle, the opt-out, and a stopped
+runner that leaves no container behind."""
 
 from __future__ import annotations
 

@@ -342,33 +342,32 @@ class Warmer:
         with self.lock:
             self.in_flight[key] += 1
             self.in_flight_mb += memory_mb
-        self.prestarts.submit(self._prestart, key, code, memory_mb, now)
+        prestart = self.prestarts.submit(self._prestart, key, code, memory_mb, now)
+        prestart.add_done_callback(lambda _: self._landed(key, memory_mb))  # also if cancelled
+
+    def _landed(self, key: str, memory_mb: int) -> None:
+        with self.lock:
+            self.in_flight[key] -= 1
+            self.in_flight_mb -= memory_mb
 
     def _prestart(self, key: str, code: Code, memory_mb: int, now: float) -> None:
         task_dir = taskdir.make(self.task_root, f"warm-{uuid.uuid4().hex}")
         hold = _Hold(contextlib.ExitStack(), task_dir, memory_mb)
-        try:
-            with self.registry.announce(key):
-                try:
-                    code_dir = (
-                        hold.code.enter_context(self.cache.use(code)) if code.has_archive else None
-                    )
-                    fresh_until = now + self.settings.warm_fresh_s
-                    spec = warm_spec(
-                        code, code_dir, task_dir, self.placement, self.settings, fresh_until
-                    )
-                    container = self.driver.start(spec)
-                except Exception as e:  # on a thread of its own: said here or nowhere
-                    hold.release()
-                    log.warning("could not prestart a container of %s: %s", key, e)
-                    return
-                with self.lock:
-                    self.holds[container.id] = hold
-                    self.registry.offer(key, container.id, hold.task_dir)
-        finally:
+        with self.registry.announce(key):
+            try:
+                code_dir = (
+                    hold.code.enter_context(self.cache.use(code)) if code.has_archive else None
+                )
+                fresh = now + self.settings.warm_fresh_s
+                spec = warm_spec(code, code_dir, task_dir, self.placement, self.settings, fresh)
+                container = self.driver.start(spec)
+            except Exception as e:  # on a thread of its own: said here or nowhere
+                hold.release()
+                log.warning("could not prestart a container of %s: %s", key, e)
+                return
             with self.lock:
-                self.in_flight[key] -= 1
-                self.in_flight_mb -= memory_mb
+                self.holds[container.id] = hold
+                self.registry.offer(key, container.id, hold.task_dir)
 
     def _let_go_of_taken(self, waiting: dict[str, list[str]]) -> None:
         still_waiting = {c for ids in waiting.values() for c in ids}

@@ -107,8 +107,8 @@ WARM_SLOTS, WARM_RUNS = 8, 3
 
 
 def warm(scale: Scale) -> list[Row]:
-    """Warm start: latency and sequential tasks vs the bare docker-py cycle, and throughput at
-    WARM_SLOTS with warm start on vs off."""
+    """Warm start: latency and sequential tasks vs the bare docker-py cycle, the engine's floor
+    under them, and throughput at WARM_SLOTS with warm start on vs off."""
     bare = BareEngine()
     with platform(runner_slots=1, warm=True) as running:
         project = running.project("warm")
@@ -126,6 +126,9 @@ def warm(scale: Scale) -> list[Row]:
     for _ in range(scale.sequential_n):
         bare.cycle()
     sequential_bare = time.monotonic() - started
+    # The engine's share of a warm task, on a quiet engine: no platform could go below it.
+    floors, cycles = interleave(bare.waiting_exit, bare.cycle, scale.latency_n)
+    floor = median(floors)
     n = 5 * WARM_SLOTS
     warm_rates, cold_rates = interleave(
         lambda: _rate_at(WARM_SLOTS, n, True), lambda: _rate_at(WARM_SLOTS, n, False), WARM_RUNS
@@ -136,6 +139,9 @@ def warm(scale: Scale) -> list[Row]:
             "sh no-op, sequential; baseline: bare docker-py cycle", samples),
         Row(f"{scale.sequential_n} sequential light tasks, warm", sequential, sequential_bare,
             "s wall", f"sh no-op; {hits:.0f} of all {len(ran)} warm tasks were pool hits"),
+        Row("engine floor: a waiting container's stdin closed -> exited, p50", floor,
+            median(cycles), "s", "docker-py alone, no platform; baseline: bare docker-py cycle;"
+            f" x{scale.sequential_n} = {floor * scale.sequential_n:.2f} s", {"floor_s": floors}),
         Row(f"throughput, {WARM_SLOTS} slots, warm vs cold", median(warm_rates),
             median(cold_rates), "tasks/s", f"{n} no-op tasks, median of {WARM_RUNS} runs each;"
             " baseline: warm start off", {"warm": warm_rates, "cold": cold_rates}),

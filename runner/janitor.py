@@ -14,6 +14,7 @@ import time
 
 import redis
 
+from ironworks import logsetup
 from ironworks.errors import NotFound
 from ironworks.model import TaskStatus
 from ironworks.settings import Settings
@@ -66,8 +67,8 @@ class Janitor:
 
 def main(instance_id: str) -> None:
     """Entry point of the janitor process the runner starts beside its workers."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s janitor %(levelname)s %(message)s")
     settings = Settings.from_env()
+    logsetup.configure("runner-janitor", settings.log_format)
     store, driver = Store.connect(settings), DockerDriver()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

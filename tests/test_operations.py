@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 
+import docker
 import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from runner.spec import LABEL_ATTEMPT, LABEL_INSTANCE, LABEL_TASK
 from tests.conftest import ADMIN_TOKEN, wait_until, zip_files
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -139,10 +141,20 @@ def test_json_logs_carry_the_task_and_project_ids(fresh_platform):
     upload_script(project, "hello", "echo hi")
     task_id = project.queue("hello")
     assert project.wait(task_id, timeout_s=60)["status"] == "complete"
+    # A container of the ended task that nobody removed: the runner's janitor says so as it
+    # removes it, the one runner process that logs nothing otherwise.
+    engine = docker.from_env()
+    labels = {LABEL_INSTANCE: platform.instance_id, LABEL_TASK: task_id, LABEL_ATTEMPT: "1"}
+    orphan = engine.containers.run("ironworks/stack-sh", ["sleep", "60"], detach=True,
+                                   labels=labels)  # fmt: skip
+    wait_until(lambda: "removed orphaned container" in platform.log_text(), timeout_s=20,
+               what="the janitor to remove the orphan")  # fmt: skip
+    assert not engine.containers.list(all=True, filters={"id": orphan.id})
 
     lines = [json.loads(line) for line in platform.log_text().splitlines() if line.startswith("{")]
     about_task = [line for line in lines if line.get("task_id") == task_id]
-    assert {line["role"] for line in lines} >= {"api", "scheduler", "runner"}
+    roles = {"api", "scheduler", "runner", "runner-janitor"}
+    assert {line["role"] for line in lines} >= roles
     assert about_task and all(line["project_id"] == project.project_id for line in about_task)
     assert any("ended complete" in line["msg"] for line in about_task)
     assert not [line for line in platform.log_text().splitlines() if not line.startswith("{")]

@@ -314,12 +314,14 @@ class Warmer:
         budget = self.settings.warm_memory_mb - held_mb
         wanted = []
         for key, (recent, _) in sorted(demand.items(), key=lambda kv: -kv[1][0]):
-            if not self._current(key):
+            want = min(max(recent, 1), self.settings.warm_max_per_code)
+            missing = want - len(waiting.get(key, [])) - in_flight[key]
+            # Redis is asked only about a pool that is short: a full one costs no read a tick.
+            if missing <= 0 or not self._current(key):
                 continue
-            code = self.store.codes.revision(*_split(key))
+            code = self.store.codes.revision(*_split(key))  # warm-able: it has demand notes
             memory = limits_for(code, self.settings).memory_mb
-            want = min(max(recent, 1), self.settings.warm_max_per_code) if code.warm else 0
-            for _ in range(want - len(waiting.get(key, [])) - in_flight[key]):
+            for _ in range(missing):
                 if memory > budget:
                     return wanted
                 wanted.append((key, code))

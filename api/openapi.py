@@ -30,7 +30,7 @@ ROUTES: list[tuple[str, str, str, str | None]] = [
     ("post", f"{P}/tasks", "Queue tasks (all or none)", "TaskBatch"),
     ("post", f"{P}/tasks/webhook", "Queue a task whose payload is the raw request body", None),
     ("get", f"{P}/tasks", "List tasks (filters: status flags, code_name, label, times)", None),
-    ("get", f"{P}/tasks/{{task_id}}", "A task", None),
+    ("get", f"{P}/tasks/{{task_id}}", "A task (?wait=S: held until it ends, S <= 10 s)", None),
     ("get", f"{P}/tasks/{{task_id}}/log", "The task's log so far (text/plain)", None),
     ("get", f"{P}/tasks/{{task_id}}/result", "The JSON the task wrote to $RESULT_FILE", None),
     ("post", f"{P}/tasks/{{task_id}}/progress", "Report progress of a running task", "Progress"),

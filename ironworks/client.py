@@ -15,6 +15,7 @@ from urllib3 import encode_multipart_formdata
 
 from ironworks.cli import config
 from ironworks.errors import IronworksError
+from ironworks.model import LONGEST_WAIT_S
 
 TERMINAL = frozenset({"complete", "error", "cancelled", "killed", "timeout"})
 BATCH_FINISHED = frozenset({"complete", "failed", "cancelled"})
@@ -142,8 +143,11 @@ class Client:
         response = self._request("POST", self._project_path("/tasks"), json={"tasks": [task]})
         return response.json()["tasks"][0]["id"]
 
-    def task(self, task_id: str) -> dict:
-        return self._request("GET", self._project_path(f"/tasks/{task_id}")).json()
+    def task(self, task_id: str, wait_s: float | None = None) -> dict:
+        """The task; with wait_s (at most LONGEST_WAIT_S) the server answers as soon as the
+        task ends, or after wait_s."""
+        params = {"wait": wait_s} if wait_s else None
+        return self._request("GET", self._project_path(f"/tasks/{task_id}"), params=params).json()
 
     def tasks(self, **filters: Any) -> list[dict]:
         params = {k: v for k, v in filters.items() if v is not None}
@@ -167,7 +171,9 @@ class Client:
         timeout_s: float | None = None,
         on_poll: Callable[[dict], None] | None = None,
     ) -> dict:
-        fetch = functools.partial(self.task, task_id)
+        """Until the task ends: each poll is held by the server until the end (or poll_s), so
+        the end is seen when it happens, not at the next poll."""
+        fetch = functools.partial(self.task, task_id, min(poll_s, LONGEST_WAIT_S))
         return _poll(fetch, TERMINAL, f"task {task_id}", poll_s, timeout_s, on_poll)
 
     # -- batches ----------------------------------------------------------------------------
@@ -213,6 +219,7 @@ def _poll(
     """Fetch until the object's status is one of `finished`; on_poll sees every fetch."""
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     while True:
+        asked = time.monotonic()
         current = fetch()
         if on_poll is not None:
             on_poll(current)
@@ -220,7 +227,8 @@ def _poll(
             return current
         if deadline is not None and time.monotonic() > deadline:
             raise IronworksError(f"{what} still {current['status']} after {timeout_s} s")
-        time.sleep(poll_s)
+        # A fetch the server held (a task's wait) has already waited its part of the poll.
+        time.sleep(max(0.0, poll_s - (time.monotonic() - asked)))
 
 
 class BatchFailed(IronworksError):

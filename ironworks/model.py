@@ -31,6 +31,9 @@ class TaskStatus(StrEnum):
         return 0 if self is TaskStatus.QUEUED else 1 if self is TaskStatus.RUNNING else 2
 
 
+# The longest a reader may ask to be held until a task ends (`GET …/tasks/{id}?wait=S`).
+LONGEST_WAIT_S = 10.0
+
 # Legal transitions; the store's Lua scripts enforce the same table atomically.
 TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
     TaskStatus.QUEUED: frozenset({TaskStatus.RUNNING, TaskStatus.CANCELLED}),

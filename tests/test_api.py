@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 from ironworks.model import TaskStatus
 from tests.conftest import ADMIN_TOKEN
@@ -269,3 +272,62 @@ def test_inbound_webhook_turns_the_raw_body_into_a_payload(api):
     nameless = api.post(f"{base}/webhook?oauth={project['token']}", data=body)
     assert nameless.status_code == 400 and "code_name" in nameless.json["msg"]
     assert api.post(f"{base}/webhook?code_name=w", data=body).status_code == 401
+
+
+def test_a_held_read_answers_when_the_task_ends_not_when_its_wait_runs_out(api, store):
+    project = create_project(api)
+    upload(api, project, {"name": "w", "command": "sh run.sh"})
+    task_id = queue(api, project, {"code_name": "w"}).json["tasks"][0]["id"]
+    path = f"/2/projects/{project['id']}/tasks/{task_id}"
+    ends = threading.Timer(0.5, store.tasks.cancel, (project["id"], task_id, time.time()))
+
+    ends.start()
+    started = time.monotonic()
+    response = api.get(f"{path}?wait=10", headers=auth(project["token"]))
+    held = time.monotonic() - started
+    assert response.status_code == 200 and response.json["status"] == "cancelled"
+    assert 0.4 < held < 5  # held until the end, let go at the end
+    started = time.monotonic()
+    assert api.get(f"{path}?wait=10", headers=auth(project["token"])).json["status"] == "cancelled"
+    assert time.monotonic() - started < 1  # already ended: no hold
+
+
+def test_a_held_read_of_a_task_that_does_not_end_answers_after_the_wait(api):
+    project = create_project(api)
+    upload(api, project, {"name": "w", "command": "sh run.sh"})
+    task_id = queue(api, project, {"code_name": "w"}).json["tasks"][0]["id"]
+    started = time.monotonic()
+    response = api.get(
+        f"/2/projects/{project['id']}/tasks/{task_id}?wait=0.3", headers=auth(project["token"])
+    )
+    assert response.status_code == 200 and response.json["status"] == "queued"
+    assert time.monotonic() - started >= 0.3
+
+
+def test_more_held_reads_than_a_process_holds_are_answered_at_once(api):
+    project = create_project(api)
+    upload(api, project, {"name": "w", "command": "sh run.sh"})
+    task_id = queue(api, project, {"code_name": "w"}).json["tasks"][0]["id"]
+    path = f"/2/projects/{project['id']}/tasks/{task_id}?wait=2"
+
+    def timed_read() -> float:
+        started = time.monotonic()
+        assert api.get(path, headers=auth(project["token"])).json["status"] == "queued"
+        return time.monotonic() - started
+
+    with ThreadPoolExecutor(3) as readers:
+        held = sorted(readers.map(lambda _: timed_read(), range(3)))
+    assert held[0] < 1 and held[1] >= 2 and held[2] >= 2  # two held, the third answered now
+
+
+def test_bad_wait_values_get_a_message(api):
+    project = create_project(api)
+    upload(api, project, {"name": "w", "command": "sh run.sh"})
+    task_id = queue(api, project, {"code_name": "w"}).json["tasks"][0]["id"]
+    for bad in ("soon", "0", "-1", "11", "nan"):
+        response = api.get(
+            f"/2/projects/{project['id']}/tasks/{task_id}?wait={bad}",
+            headers=auth(project["token"]),
+        )
+        assert response.status_code == 400, bad
+        assert response.json["msg"] == "'wait' must be a number of seconds above 0, at most 10"

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import re
+import threading
 import time
 
 from flask import Blueprint, Response, jsonify, request
 
 from api import context, parsing
 from ironworks.errors import BadRequest, Conflict, NotFound, TooLarge
-from ironworks.model import PRIORITIES, Task, TaskStatus, new_id, new_task, run_again
+from ironworks.model import (
+    LONGEST_WAIT_S,
+    PRIORITIES,
+    Task,
+    TaskStatus,
+    new_id,
+    new_task,
+    run_again,
+)
 from ironworks.store.tasks import TaskFilter
 from ironworks.views import task_json
 
@@ -17,6 +26,9 @@ bp = Blueprint("tasks", __name__, url_prefix="/tasks")
 
 CLUSTER_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 MAX_TASKS_PER_REQUEST = 1000
+# A wait (GET a task ?wait=S) holds one of the worker process's threads (api/__main__.py: 4):
+# at most half of them wait, so that waiting clients never keep others from being answered.
+_waits = threading.BoundedSemaphore(2)
 
 
 @bp.post("")
@@ -74,7 +86,30 @@ def list_tasks(project_id: str):
 
 @bp.get("/<task_id>")
 def get_task(project_id: str, task_id: str):
-    return jsonify(task_json(context.store().tasks.get_in_project(project_id, task_id)))
+    """?wait=S holds the request until the task ends, S seconds at most: a waiting client
+    learns of the end at once instead of at its next poll."""
+    tasks = context.store().tasks
+    wait_s = _wait_seconds()
+    if wait_s and _waits.acquire(blocking=False):
+        try:
+            return jsonify(task_json(tasks.wait_for_end(project_id, task_id, wait_s)))
+        finally:
+            _waits.release()
+    # No wait asked for, or this process's waits are all taken: answer now (the client polls).
+    return jsonify(task_json(tasks.get_in_project(project_id, task_id)))
+
+
+def _wait_seconds() -> float | None:
+    raw = request.args.get("wait")
+    if raw in (None, ""):
+        return None
+    try:
+        wait_s = float(raw)
+    except ValueError:
+        wait_s = -1.0
+    if not 0 < wait_s <= LONGEST_WAIT_S:  # also NaN
+        raise BadRequest(f"'wait' must be a number of seconds above 0, at most {LONGEST_WAIT_S:g}")
+    return wait_s
 
 
 @bp.get("/<task_id>/log")

@@ -49,6 +49,10 @@ class Keys:
     def task_log(self, task_id: str) -> str:
         return self._k("task", task_id, "log")
 
+    def task_ended(self, task_id: str) -> str:
+        """Pub/sub channel, not a key: finish.lua publishes the task's new status on it."""
+        return self._k("task", task_id, "ended")
+
     def task_seq(self) -> str:
         return self._k("seq", "task")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import dataclasses
 import json
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
@@ -145,6 +146,18 @@ class TaskStore:
             for task_id in ids:
                 pipe.hgetall(self._k.task(task_id))
             return [from_hash(Task, raw) for raw in pipe.execute() if raw]
+
+    def wait_for_end(self, project_id: str, task_id: str, timeout_s: float) -> Task:
+        """The task as soon as it has ended, or as it is after timeout_s. Listens before it
+        reads, so an end between the read and the wait is not missed."""
+        with self._r.pubsub(ignore_subscribe_messages=True) as ended:
+            ended.subscribe(self._k.task_ended(task_id))
+            deadline = time.monotonic() + timeout_s
+            task = self.get_in_project(project_id, task_id)
+            while not task.status.is_terminal and (left := deadline - time.monotonic()) > 0:
+                if ended.get_message(timeout=left) is not None:
+                    task = self.get(task_id)
+            return task
 
     def status(self, task_id: str) -> TaskStatus | None:
         raw = self._r.hget(self._k.task(task_id), "status")
@@ -291,6 +304,7 @@ class TaskStore:
             k.events(),
             k.scheduler_wake(),
             k.leases(),
+            k.task_ended(task.id),
         ]
         args = [
             task.id,

@@ -2,7 +2,7 @@
 -- KEYS[1] task hash           KEYS[2] index of the status it leaves  KEYS[3] index of the new status
 -- KEYS[4] project active set  KEYS[5] code active set                KEYS[6] code waiting zset
 -- KEYS[7] delayed zset        KEYS[8] events stream                  KEYS[9] scheduler wake list
--- KEYS[10] leases zset
+-- KEYS[10] leases zset         KEYS[11] the task's ended channel (pub/sub; waiting readers)
 -- ARGV[1] task id  ARGV[2] expected current status  ARGV[3] attempt ('' = unfenced, for cancel)
 -- ARGV[4] new status  ARGV[5] exit code ('' = none)  ARGV[6] msg  ARGV[7] now  ARGV[8] result
 -- ARGV[9] '1' when the reaper ends the task: only if its lease has run out by ARGV[7]
@@ -33,4 +33,5 @@ redis.call('XADD', KEYS[8], 'MAXLEN', '~', 1000000, '*', 'task_id', ARGV[1],
            'project_id', owner[1], 'code_id', owner[2], 'status', ARGV[4], 'attempt', owner[3])
 redis.call('LPUSH', KEYS[9], '1')
 redis.call('LTRIM', KEYS[9], 0, 99)
+redis.call('PUBLISH', KEYS[11], ARGV[4])
 return 1

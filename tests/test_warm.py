@@ -1,19 +1,22 @@
 """Warm start on the real platform: a pool hit, a task that cannot tell warm from cold,
-single use, pools that follow revisions and empty when idle, the opt-out, and a stopped
-runner that leaves no container behind."""
+single use, pools that follow revisions and empty when idle, the opt-out, waiting containers
+replaced when stale or dead, the memory budget, and a stopped runner that leaves no container
+behind."""
 
 from __future__ import annotations
 
 import re
+import time
 
 import docker
 import pytest
 
 from runner.docker_driver import CLAIMED_NAME
-from runner.spec import LABEL_RUNNER, LABEL_TASK, LABEL_WARM
+from runner.spec import LABEL_FRESH_UNTIL, LABEL_RUNNER, LABEL_TASK, LABEL_WARM
 from tests.conftest import Platform, fresh_database, wait_until, zip_files
 
 IDLE_S = 4
+FRESH_S = 6  # the tight platform's freshness limit
 # What a worker can see of its surroundings.
 PROBE = r"""
 echo "args=$*"; env | sort; id; pwd; ulimit -n; cat /proc/1/cmdline | tr '\0' ' '; echo
@@ -26,6 +29,16 @@ ls -ln /mnt/task | sed 1d; cat "$PAYLOAD_FILE"; echo
 def warm_platform(redis_server, tmp_path_factory):
     platform = Platform(fresh_database(redis_server), tmp_path_factory.mktemp("warm"),
                         warm_start="1", warm_idle_s=str(IDLE_S))  # fmt: skip
+    yield platform.start_all()
+    platform.stop()
+
+
+@pytest.fixture(scope="module")
+def tight_platform(redis_server, tmp_path_factory):
+    """Waiting containers go stale after FRESH_S; 128 MB of memory limits for all pools."""
+    platform = Platform(fresh_database(redis_server), tmp_path_factory.mktemp("tight"),
+                        warm_start="1", warm_fresh_s=str(FRESH_S), warm_memory_mb="128",
+                        warm_idle_s="60")  # fmt: skip
     yield platform.start_all()
     platform.stop()
 
@@ -113,6 +126,43 @@ def test_a_code_that_opts_out_never_gets_a_pool(warm_platform, engine):
         task = project.wait(project.queue("cold"), timeout_s=60)
         assert task["status"] == "complete" and "warm" not in task["usage"]
     assert not waiting(engine, warm_platform, f"{code['id']}.{code['rev']}")
+
+
+def test_a_waiting_container_is_replaced_when_stale_and_when_dead(tight_platform, engine):
+    project = tight_platform.new_project("replaced")
+    code = upload(project, "job", "echo job", memory=64)
+    project.wait(project.queue("job"), timeout_s=60)
+    key = f"{code['id']}.{code['rev']}"
+    (stale,) = wait_until(lambda: waiting(engine, tight_platform, key), timeout_s=10,
+                          what="a pool of one")  # fmt: skip
+
+    def replacing(old: dict) -> list[dict]:
+        return [c for c in waiting(engine, tight_platform, key) if c["Id"] != old["Id"]]
+
+    (fresh,) = wait_until(lambda: replacing(stale), timeout_s=FRESH_S + 10, what="stale replaced")
+    assert time.time() >= float(stale["Labels"][LABEL_FRESH_UNTIL])
+    assert not engine.api.containers(all=True, filters={"id": stale["Id"]})
+
+    engine.api.kill(fresh["Id"])
+    wait_until(lambda: replacing(fresh), timeout_s=10, what="the dead one replaced")
+    wait_until(lambda: not engine.api.containers(all=True, filters={"id": fresh["Id"]}),
+               timeout_s=5, what="the dead one removed")  # fmt: skip
+    assert time.time() < float(fresh["Labels"][LABEL_FRESH_UNTIL]), "replaced as dead, not stale"
+    task = project.wait(project.queue("job"), timeout_s=60)
+    assert (task["status"], task["usage"]["warm"]) == ("complete", 1.0)
+
+
+def test_pools_stay_within_the_memory_budget(tight_platform, engine):
+    project = tight_platform.new_project("budget")
+    upload(project, "job", "echo job", memory=64)
+    for _ in range(5):  # demand for a pool of 4 (warm_max_per_code)
+        project.wait(project.queue("job"), timeout_s=60)
+    seen = []  # every pool of the runner: all its codes have 64 MB, so room for 2 in all
+    deadline = time.monotonic() + 4
+    while time.monotonic() < deadline:
+        seen.append(len(waiting(engine, tight_platform)))
+        time.sleep(0.1)
+    assert max(seen) == 2, seen
 
 
 def test_a_stopped_runner_leaves_no_prestarted_container(redis_server, tmp_path, engine):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import redis
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
@@ -34,6 +35,13 @@ def register(app: Flask) -> None:
     def platform_error(e: errors.IronworksError):
         status = status_of(e)
         return jsonify(msg=str(e) if status < 500 else "Internal error"), status
+
+    @app.errorhandler(redis.ConnectionError)
+    @app.errorhandler(redis.TimeoutError)
+    def store_unavailable(e: redis.RedisError):
+        # Passing, as a rule (a restart, a failover): nothing was half-done, the caller retries.
+        log.warning("Redis unavailable: %s", e)
+        return jsonify(msg="Ironworks cannot reach its Redis just now; try again shortly"), 503
 
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException):

@@ -93,6 +93,10 @@ def document() -> dict[str, Any]:
                     "description": "Error",
                     "content": _json({"$ref": "#/components/schemas/Error"}),
                 },
+                "503": {
+                    "description": "Redis unreachable for now; try again",
+                    "content": _json({"$ref": "#/components/schemas/Error"}),
+                },
             },
         }
         if body is not None:

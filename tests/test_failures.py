@@ -18,7 +18,7 @@ import pytest
 import redis
 
 from ironworks.cli.dev import free_port
-from ironworks.client import Client
+from ironworks.client import ApiError, Client
 from ironworks.store import Store
 from runner.spec import LABEL_INSTANCE, LABEL_PROJECT
 from tests.conftest import Platform, fresh_database, wait_until, zip_files
@@ -168,6 +168,9 @@ def test_redis_killed_and_restarted_loses_no_accepted_task(tmp_path):
 
         server.kill()
         server.wait()
+        with pytest.raises(ApiError) as down:  # said plainly, as passing: not a 500
+            project.task(ids[0])
+        assert down.value.status == 503 and "try again shortly" in down.value.msg
         time.sleep(2)
         server = subprocess.Popen(command, stdout=subprocess.DEVNULL)
         wait_until(lambda: _pings(url), what="redis to come back")

@@ -15,9 +15,9 @@ from urllib3 import encode_multipart_formdata
 
 from ironworks.cli import config
 from ironworks.errors import IronworksError
-from ironworks.model import LONGEST_WAIT_S
+from ironworks.model import LONGEST_WAIT_S, TaskStatus
 
-TERMINAL = frozenset({"complete", "error", "cancelled", "killed", "timeout"})
+TERMINAL = frozenset(status.value for status in TaskStatus if status.is_terminal)
 BATCH_FINISHED = frozenset({"complete", "failed", "cancelled"})
 
 

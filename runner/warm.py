@@ -15,8 +15,9 @@ The pool lives in files under the runner's directory, shared by the processes of
   coming/<code>.<rev>/<time>          one per container the warmer is making; a worker
                                       that waits for it renames it <time>.awaited
 The warmer (a process of each runner) keeps every pool at the size recent demand asks for,
-within a memory budget, retires pools of idle codes and of revisions no longer current, and
-replaces containers that died or outlived their freshness.
+within a memory budget (a busy code takes room from a pool at most half as busy), retires
+pools of idle codes and of revisions no longer current, and replaces containers that died or
+outlived their freshness.
 """
 
 from __future__ import annotations
@@ -301,12 +302,18 @@ class Warmer:
         if self._tasks_wait_for_workers():
             self.backlog_seen_at = now
         elif now - self.backlog_seen_at >= AFTER_BACKLOG_S:
-            for key, code in self._shortfall(demand):
+            wanted, starved = self._shortfall(demand)
+            for key, code in wanted:
                 self._submit_prestart(key, code, now)
+            if starved is not None:
+                self._make_room_for(starved, demand)
 
-    def _shortfall(self, demand: dict[str, tuple[int, float]]) -> list[tuple[str, Code]]:
+    def _shortfall(
+        self, demand: dict[str, tuple[int, float]]
+    ) -> tuple[list[tuple[str, Code]], str | None]:
         """The containers to prestart now: busiest codes first, each pool (waiting and coming)
-        up to its recent demand, all within the memory budget."""
+        up to its recent demand, all within the memory budget; and the busiest code left short
+        by the budget, if any."""
         with self.lock:
             held_mb = sum(h.memory_mb for h in self.holds.values()) + self.in_flight_mb
             waiting = self.registry.waiting()
@@ -321,12 +328,30 @@ class Warmer:
                 continue
             code = self.store.codes.revision(*_split(key))  # warm-able: it has demand notes
             memory = limits_for(code, self.settings).memory_mb
+            if memory > self.settings.warm_memory_mb:
+                continue  # can never be prestarted: its tasks start as misses
             for _ in range(missing):
                 if memory > budget:
-                    return wanted
+                    return wanted, key
                 wanted.append((key, code))
                 budget -= memory
-        return wanted
+        return wanted, None
+
+    def _make_room_for(self, key: str, demand: dict[str, tuple[int, float]]) -> None:
+        """The budget is spent and `key`'s pool is short: retire a waiting container of the
+        quietest pool that is quieter and at most half as busy; its memory goes to `key` at a
+        later tick. At most half, so that two codes about as busy do not take the budget from
+        each other in turn."""
+        busy = demand[key][0]
+        waiting = self.registry.waiting()
+        quieter = [
+            (recent, other)
+            for other, ids in waiting.items()
+            if ids and (recent := demand.get(other, (0, 0.0))[0]) < busy and 2 * recent <= busy
+        ]
+        if quieter:
+            _, other = min(quieter)
+            self._retire(other, waiting[other][0], f"room for the busier {key}")
 
     def _tasks_wait_for_workers(self) -> bool:
         """Every worker serving our queues, here and on other runners, is busy. A container

@@ -1,7 +1,7 @@
 """Warm start on the real platform: a pool hit, a task that cannot tell warm from cold,
 single use, pools that follow revisions and empty when idle, the opt-out, waiting containers
-replaced when stale or dead, the memory budget, and a stopped runner that leaves no container
-behind."""
+replaced when stale or dead, the memory budget and who gets it, and a stopped runner that
+leaves no container behind."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from runner.spec import LABEL_FRESH_UNTIL, LABEL_RUNNER, LABEL_TASK, LABEL_WARM
 from tests.conftest import Platform, fresh_database, wait_until, zip_files
 
 IDLE_S = 4
-FRESH_S = 6  # the tight platform's freshness limit
+FRESH_S = 10  # the tight platform's freshness limit
 # What a worker can see of its surroundings.
 PROBE = r"""
 echo "args=$*"; env | sort; id; pwd; ulimit -n; cat /proc/1/cmdline | tr '\0' ' '; echo
@@ -163,6 +163,25 @@ def test_pools_stay_within_the_memory_budget(tight_platform, engine):
         seen.append(len(waiting(engine, tight_platform)))
         time.sleep(0.1)
     assert max(seen) == 2, seen
+
+
+def test_a_busier_code_takes_the_budget_from_a_quieter_one(tight_platform, engine):
+    project = tight_platform.new_project("rivals")
+    quiet = upload(project, "quiet", "echo quiet", memory=64)
+    busy = upload(project, "busy", "echo busy", memory=64)
+    quiet_key, busy_key = (f"{c['id']}.{c['rev']}" for c in (quiet, busy))
+    project.wait(project.queue("quiet"), timeout_s=60)
+    (held,) = wait_until(lambda: waiting(engine, tight_platform, quiet_key), timeout_s=10,
+                         what="the quiet code's pool")  # fmt: skip
+
+    for _ in range(5):  # five times as busy: the budget (room for 2) goes to it
+        project.wait(project.queue("busy"), timeout_s=60)
+    wait_until(
+        lambda: len(waiting(engine, tight_platform, busy_key)) == 2
+        and not waiting(engine, tight_platform, quiet_key),
+        timeout_s=10, what="the busy code's pool to take the whole budget",
+    )  # fmt: skip
+    assert time.time() < float(held["Labels"][LABEL_FRESH_UNTIL]), "taken, not gone stale"
 
 
 def test_a_stopped_runner_leaves_no_prestarted_container(redis_server, tmp_path, engine):

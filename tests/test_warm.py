@@ -171,7 +171,8 @@ def test_a_busier_code_takes_the_budget_from_a_quieter_one(tight_platform, engin
     busy = upload(project, "busy", "echo busy", memory=64)
     quiet_key, busy_key = (f"{c['id']}.{c['rev']}" for c in (quiet, busy))
     project.wait(project.queue("quiet"), timeout_s=60)
-    (held,) = wait_until(lambda: waiting(engine, tight_platform, quiet_key), timeout_s=10,
+    # Once the earlier tests' codes have had no task for 10 s, their room is the quiet code's.
+    (held,) = wait_until(lambda: waiting(engine, tight_platform, quiet_key), timeout_s=20,
                          what="the quiet code's pool")  # fmt: skip
 
     for _ in range(5):  # five times as busy: the budget (room for 2) goes to it

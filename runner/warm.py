@@ -303,17 +303,17 @@ class Warmer:
             self.backlog_seen_at = now
         elif now - self.backlog_seen_at >= AFTER_BACKLOG_S:
             wanted, starved = self._shortfall(demand)
-            for key, code in wanted:
-                self._submit_prestart(key, code, now)
+            for key, code, memory_mb in wanted:
+                self._submit_prestart(key, code, memory_mb, now)
             if starved is not None:
                 self._make_room_for(starved, demand)
 
     def _shortfall(
         self, demand: dict[str, tuple[int, float]]
-    ) -> tuple[list[tuple[str, Code]], str | None]:
-        """The containers to prestart now: busiest codes first, each pool (waiting and coming)
-        up to its recent demand, all within the memory budget; and the busiest code left short
-        by the budget, if any."""
+    ) -> tuple[list[tuple[str, Code, int]], str | None]:
+        """The containers to prestart now (key, code, memory limit): busiest codes first, each
+        pool (waiting and coming) up to its recent demand, all within the memory budget; and the
+        busiest code left short by the budget, if any."""
         with self.lock:
             held_mb = sum(h.memory_mb for h in self.holds.values()) + self.in_flight_mb
             waiting = self.registry.waiting()
@@ -333,7 +333,7 @@ class Warmer:
             for _ in range(missing):
                 if memory > budget:
                     return wanted, key
-                wanted.append((key, code))
+                wanted.append((key, code, memory))
                 budget -= memory
         return wanted, None
 
@@ -364,8 +364,7 @@ class Warmer:
         code_id, rev = _split(key)
         return self.store.codes.current_rev(code_id) == rev
 
-    def _submit_prestart(self, key: str, code: Code, now: float) -> None:
-        memory_mb = limits_for(code, self.settings).memory_mb
+    def _submit_prestart(self, key: str, code: Code, memory_mb: int, now: float) -> None:
         with self.lock:
             self.in_flight[key] += 1
             self.in_flight_mb += memory_mb

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import redirect, render_template, request, url_for
 
 from api import auth, context
@@ -31,8 +33,17 @@ def logout():
 
 
 def _next_page() -> str:
-    """Only a path on this site: never an open redirect."""
+    """Only a path on this site: never an open redirect. Browsers read a backslash as a
+    slash and drop tabs and newlines, so `/` + backslash + `evil.com` would leave the site:
+    accept only a plain absolute path of printable characters without a backslash."""
     wanted = request.args.get("next", "")
-    if wanted.startswith("/") and not wanted.startswith("//"):
-        return wanted
-    return url_for("dashboard.overview")
+    parts = urlsplit(wanted)
+    is_local_path = (
+        wanted.startswith("/")
+        and not wanted.startswith("//")
+        and "\\" not in wanted
+        and wanted.isprintable()
+        and not parts.scheme
+        and not parts.netloc
+    )
+    return wanted if is_local_path else url_for("dashboard.overview")

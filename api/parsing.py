@@ -14,23 +14,21 @@ from flask import request
 
 from ironworks.errors import BadRequest
 
+# Beyond these an offset overflows what Redis takes as a range (a signed 64-bit integer).
+MAX_PAGE = 1_000_000
+QUERY_INT_LIMIT = 2**53
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 def json_body() -> dict[str, Any]:
-    try:
-        body = json.loads(request.get_data(cache=True) or b"null")
-    except (ValueError, UnicodeDecodeError) as e:
-        raise BadRequest("Request body is not valid JSON") from e
-    if not isinstance(body, dict):
-        raise BadRequest("Request body must be a JSON object")
-    return body
+    return json_field(request.get_data(cache=True) or b"null", "Request body")
 
 
 def json_field(raw: str | bytes, what: str) -> dict[str, Any]:
     try:
         value = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as e:
+    # RecursionError: nesting deeper than the parser's stack (a few thousand brackets).
+    except (ValueError, RecursionError) as e:
         raise BadRequest(f"{what} is not valid JSON") from e
     if not isinstance(value, dict):
         raise BadRequest(f"{what} must be a JSON object")
@@ -108,21 +106,31 @@ def str_dict(body: dict, name: str) -> dict[str, str]:
 
 def paging(max_per_page: int = 100) -> tuple[int, int]:
     """IronWorker paging: `page` from 0, `per_page` default 30, at most 100."""
-    page = query_int("page", 0)
-    per_page = query_int("per_page", 30)
-    if page < 0 or not 1 <= per_page <= max_per_page:
-        raise BadRequest(f"'page' must be >= 0 and 'per_page' between 1 and {max_per_page}")
+    page = query_int("page", 0, low=0, high=MAX_PAGE)
+    per_page = query_int("per_page", 30, low=1, high=max_per_page)
     return page, per_page
 
 
-def query_int(name: str, default: int | None) -> int | None:
-    raw = request.args.get(name)
+def query_int(
+    name: str, default: int | None, *, low: int = -QUERY_INT_LIMIT, high: int = QUERY_INT_LIMIT
+) -> int | None:
+    return int_value(request.args.get(name), name, default, low=low, high=high)
+
+
+def int_value(
+    raw: str | None, name: str, default: int | None, *, low: int = -QUERY_INT_LIMIT,
+    high: int = QUERY_INT_LIMIT,
+) -> int | None:  # fmt: skip
+    """An integer sent as text (a query parameter, a header), within [low, high]."""
     if raw in (None, ""):
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError as e:
         raise BadRequest(f"'{name}' must be an integer") from e
+    if not low <= value <= high:
+        raise BadRequest(f"'{name}' must be between {low} and {high}")
+    return value
 
 
 def time_value(raw: object, name: str) -> float | None:

@@ -11,6 +11,10 @@ from pathlib import Path, PurePosixPath
 from ironworks.errors import BadRequest
 from ironworks.settings import Settings
 
+ENCRYPTED = 0x1  # general-purpose flag bit 0
+# What extraction can read with the standard library alone, whatever else this Python has.
+READABLE_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
+
 
 @dataclass(frozen=True)
 class ArchiveLimits:
@@ -27,7 +31,8 @@ def check(path: Path, limits: ArchiveLimits) -> list[zipfile.ZipInfo]:
     try:
         with zipfile.ZipFile(path) as archive:
             members = archive.infolist()
-    except (zipfile.BadZipFile, OSError) as e:
+    # ValueError includes the UnicodeDecodeError of a member flagged UTF-8 whose name is not.
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
         raise BadRequest("file is not a valid zip archive") from e
     if len(members) > limits.max_files:
         raise BadRequest(f"archive has more than {limits.max_files} files")
@@ -47,6 +52,11 @@ def _check_member(member: zipfile.ZipInfo) -> None:
     name = PurePosixPath(member.filename)
     if name.is_absolute() or ".." in name.parts or "\\" in member.filename:
         raise BadRequest(f"archive member {member.filename!r} has an unsafe path")
+    if member.flag_bits & ENCRYPTED or member.compress_type not in READABLE_METHODS:
+        raise BadRequest(
+            f"archive member {member.filename!r} is encrypted or compressed "
+            "with an unsupported method (use deflate)"
+        )
     mode = member.external_attr >> 16
     kind = stat.S_IFMT(mode)  # 0 when the archiver recorded permissions only
     if kind and kind not in (stat.S_IFREG, stat.S_IFDIR):

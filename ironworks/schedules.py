@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 
 from ironworks.errors import BadRequest
 
@@ -54,6 +55,17 @@ def check_timing(run_every: int | None, cron: str | None, timezone: str) -> None
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError) as e:
         raise BadRequest(f"unknown timezone {timezone!r}") from e
+    if cron is not None:
+        _check_cron_has_dates(cron)
+
+
+def _check_cron_has_dates(cron: str) -> None:
+    """A valid expression may still name no real date (`0 0 31 2 *`, February 31st):
+    croniter looks a few decades ahead before it gives up, so ask it once here."""
+    try:
+        croniter(cron, datetime(2000, 1, 1)).get_next(datetime)
+    except CroniterBadDateError as e:
+        raise BadRequest(f"'cron' {cron!r} matches no date") from e
 
 
 def first_start(schedule: Schedule) -> float:
@@ -65,13 +77,15 @@ def first_start(schedule: Schedule) -> float:
 def after_firing(schedule: Schedule, due: float, now: float) -> tuple[float | None, str | None]:
     """The next due time after firing at `due`, or (None, why it is over).
 
-    Occurrences already more than GRACE_S in the past are skipped.
+    Occurrences already more than GRACE_S in the past are skipped in one step, however many
+    there are (a schedule that starts years ago costs no more than one that starts now).
     """
     if schedule.run_times is not None and schedule.run_count + 1 >= schedule.run_times:
         return None, RAN_MAX_TIMES
     following = _following(schedule, due)
-    while following < now - GRACE_S:
-        following = _following(schedule, following)
+    oldest_kept = now - GRACE_S
+    if following < oldest_kept:
+        following = _first_at_or_after(schedule, due, oldest_kept)
     if schedule.end_at is not None and following > schedule.end_at:
         return None, PAST_END
     return following, None
@@ -81,6 +95,14 @@ def _following(schedule: Schedule, after: float) -> float:
     if schedule.run_every is not None:
         return after + schedule.run_every
     return _next_cron(schedule, after)
+
+
+def _first_at_or_after(schedule: Schedule, due: float, moment: float) -> float:
+    """The schedule's first occurrence at or after `moment`, on the phase `due` set."""
+    if schedule.run_every is not None:
+        periods = math.ceil((moment - due) / schedule.run_every)
+        return due + periods * schedule.run_every
+    return _next_cron(schedule, moment - 1)
 
 
 def _next_cron(schedule: Schedule, after: float) -> float:

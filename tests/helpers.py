@@ -22,8 +22,11 @@ def create_project(api, name: str = "acme", max_concurrency: int | None = None) 
     return response.json
 
 
-def upload(api, project: dict, data: dict, files: dict[str, str] | None = None):
-    archive = zip_files(files or {"run.sh": "echo hi\n"})
+def upload(
+    api, project: dict, data: dict, files: dict[str, str] | None = None, archive: bytes = b""
+):
+    """Upload a code made of `files` (or the given `archive`'s bytes, as they are)."""
+    archive = archive or zip_files(files or {"run.sh": "echo hi\n"})
     return api.post(
         f"/2/projects/{project['id']}/codes",
         data={"data": json.dumps(data), "file": (io.BytesIO(archive), "code.zip")},

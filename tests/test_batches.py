@@ -13,12 +13,13 @@ from tests.test_delivery import drain
 
 
 def run(
-    store: Store, task_id: str, status: TaskStatus, result: object = None, log: str = ""
-) -> None:
+    store: Store, task_id: str, status: TaskStatus, result: object = None, log: str = "",
+    log_cap: int = 10_000,
+) -> None:  # fmt: skip
     """What a runner does with an admitted task: start it, write its log, end it."""
     task = store.tasks.get(task_id)
     assert store.tasks.start(task, task.attempt, "runner-a", time.time(), 15)
-    store.tasks.append_log(task_id, task.attempt, log, 10_000)
+    store.tasks.append_log(task_id, task.attempt, log, log_cap)
     store.tasks.finish(
         task, task.attempt, status, now=time.time(),
         exit_code=0 if status is TaskStatus.COMPLETE else 3,

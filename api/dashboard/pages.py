@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from flask import Response, abort, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
-from api import context
+from api import context, parsing
 from api.dashboard import charts, session
 from api.dashboard.blueprint import bp
 from api.errors import status_of
@@ -86,7 +86,7 @@ def tasks():
     pid, store = project_id(), context.store()
     codes = store.codes.list(pid)
     where, chosen = _task_filter(codes)
-    page = max(request.args.get("page", 0, type=int), 0)
+    page = parsing.query_int("page", 0, low=0, high=parsing.MAX_PAGE)
     found = store.tasks.list(pid, where, offset=page * PER_PAGE, limit=PER_PAGE + 1)
     counts = store.counts.projects([pid])[0]
     view = {
@@ -165,7 +165,8 @@ def task_log_stream(task_id: str):
     so a reconnecting browser resumes exactly), then an `end` event with the status."""
     store = context.store()
     store.tasks.get_in_project(project_id(), task_id)
-    offset = int(request.headers.get("Last-Event-ID") or request.args.get("offset") or 0)
+    resume_at = request.headers.get("Last-Event-ID") or request.args.get("offset")
+    offset = parsing.int_value(resume_at, "offset", 0, low=0)
     return Response(
         _log_events(store, task_id, offset),
         mimetype="text/event-stream",
@@ -213,6 +214,6 @@ def code(code_id: str):
 
 @bp.get("/schedules")
 def schedules():
-    page = max(request.args.get("page", 0, type=int), 0)
+    page = parsing.query_int("page", 0, low=0, high=parsing.MAX_PAGE)
     found = context.store().schedules.list(project_id(), page * PER_PAGE, PER_PAGE)
     return render_template("dashboard/schedules.html", schedules=found, page=page)

@@ -6,7 +6,7 @@ import json
 import time
 from collections.abc import Iterator
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, jsonify, url_for
 
 from api import context, parsing
 from ironworks.errors import BadRequest, TooLarge
@@ -18,6 +18,12 @@ bp = Blueprint("batches", __name__, url_prefix="/batches")
 
 MAX_BATCH_ITEMS = 10_000
 LOG_TAIL_LINES = 20
+# A larger batch's results are only streamed (GET …/results): each item may carry a result of
+# up to a megabyte, too much to build into one response.
+INLINE_RESULTS_MAX = 100
+# A failed item's tail is cut from at most this much of its log, so a response carries at
+# most this per item whatever the items logged.
+LOG_TAIL_BYTES = 4096
 # Once every item is final, GET batches/{id} shows the results inline.
 FINAL_STATUSES = (BatchStatus.REDUCING, BatchStatus.COMPLETE, BatchStatus.FAILED)
 
@@ -79,8 +85,10 @@ def get_batch(project_id: str, batch_id: str):
     store = context.store()
     batch = store.batches.get_in_project(project_id, batch_id)
     view = batch_json(batch, store.batches.counts(batch.id))
-    if batch.status in FINAL_STATUSES:
+    if batch.status in FINAL_STATUSES and batch.size <= INLINE_RESULTS_MAX:
         view["results"] = list(_items(store, batch))
+    elif batch.status in FINAL_STATUSES:
+        view["results_url"] = url_for(".get_results", project_id=project_id, batch_id=batch_id)
     return jsonify(view)
 
 
@@ -110,7 +118,7 @@ def _failed(task: Task) -> bool:
 
 
 def _log_tail(store: Store, task: Task) -> str:
-    return "\n".join(store.tasks.log(task.id).splitlines()[-LOG_TAIL_LINES:])
+    return "\n".join(store.tasks.log_tail(task.id, LOG_TAIL_BYTES).splitlines()[-LOG_TAIL_LINES:])
 
 
 def _payloads(body: dict, max_bytes: int) -> list[str]:

@@ -166,6 +166,14 @@ class TaskStore:
     def log(self, task_id: str) -> str:
         return self._r.get(self._k.task_log(task_id)) or ""
 
+    def log_tail(self, task_id: str, max_bytes: int) -> str:
+        """The log's last `max_bytes` at most (a character cut in two at the start is
+        replaced), read without loading the rest: a failed item's log may be megabytes."""
+        raw = self._r.execute_command(
+            "GETRANGE", self._k.task_log(task_id), -max_bytes, -1, NEVER_DECODE=True
+        )
+        return (raw or b"").decode(errors="replace")
+
     def log_since(self, task_id: str, offset: int) -> tuple[str, int]:
         """The log's text from byte `offset` on, and the offset to ask from next time (a
         character cut in two by the end is left for then)."""

@@ -66,6 +66,9 @@ class Settings:
     # An admitted task no runner has started within this is checked and, if lost, requeued.
     dispatch_lease_s: float = 60.0
     reaper_interval_s: float = 1.0
+    # Outbound webhooks to loopback, private, link-local and other non-public addresses are
+    # refused (ironworks/outbound.py); a single-team install or a test may allow them.
+    webhook_allow_private: bool = False
     # Per-task container limits: the default, and the most a code may ask for.
     container_memory_mb: int = 512
     max_container_memory_mb: int = 8192

@@ -22,7 +22,7 @@ from scheduler.admission import run_round
 from scheduler.dispatch import Dispatcher
 from scheduler.reaper import reap
 from scheduler.schedules import fire_due
-from scheduler.webhooks import deliver_due
+from scheduler.webhooks import Deliverer
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +66,10 @@ def threads(settings: Settings, stop: threading.Event, failed: Failed) -> list[t
         fire_due(store, time.time(), settings.default_timeout_s)
         stop.wait(SCHEDULE_TICK_S)
 
+    deliverer = Deliverer(store, settings.webhook_allow_private)
+
     def webhooks() -> None:
-        if not deliver_due(store, time.time()):
+        if not deliverer.step(time.time()):
             stop.wait(WEBHOOK_TICK_S)
 
     loops: dict[str, Callable[[], None]] = {

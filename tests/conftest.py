@@ -137,6 +137,9 @@ class Platform:
             "IRONWORKS_API_BIND": f"127.0.0.1:{port}",
             "IRONWORKS_SCHEDULER_IDLE_WAIT_S": "0.1",
             "IRONWORKS_API_WORKERS": "2",
+            # The tests' webhook receivers listen on this host (test_webhook_targets.py checks
+            # the refusal that is the default).
+            "IRONWORKS_WEBHOOK_ALLOW_PRIVATE": "1",
             # IWTEST_WARM=1 runs the whole platform with warm start on (make test does both).
             "IRONWORKS_WARM_START": "1" if os.environ.get("IWTEST_WARM") else "0",
             **{f"IRONWORKS_{k.upper()}": v for k, v in settings.items()},

@@ -26,7 +26,7 @@ def objects_of(api, name: str) -> dict:
     ).json["schedules"]
     hook = api.post(
         f"/2/projects/{project['id']}/webhooks",
-        json={"url": "http://127.0.0.1:9/hook"},
+        json={"url": "https://hooks.example.com/hook"},
         headers=auth(project["token"]),
     ).json
     batch = api.post(

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import secrets
 import time
-from urllib.parse import urlparse
 
 from flask import Blueprint, jsonify
 
 from api import context, parsing
-from ironworks.errors import BadRequest
+from ironworks import outbound
 from ironworks.model import new_id
 from ironworks.webhooks import SIGNATURE_HEADER, Webhook
 
@@ -20,8 +19,7 @@ bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 def create(project_id: str):
     body = parsing.json_body()
     url = parsing.required_str(body, "url", max_len=2000)
-    if urlparse(url).scheme not in ("http", "https") or not urlparse(url).netloc:
-        raise BadRequest("'url' must be an http(s) URL")
+    outbound.check_url(url, context.settings().webhook_allow_private)
     code_name = parsing.optional_str(body, "code_name", max_len=64)
     if code_name is not None:
         context.store().codes.by_name(project_id, code_name)

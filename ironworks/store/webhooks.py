@@ -80,6 +80,10 @@ class WebhookStore:
                     self._r.zrem(self._k.due_deliveries(), delivery_id)
         return claimed
 
+    def postpone(self, delivery_id: str, due: float) -> None:
+        """Give back a claimed delivery, due again at `due`, with no attempt recorded."""
+        self._r.zadd(self._k.due_deliveries(), {delivery_id: due}, xx=True)
+
     def record_attempt(
         self, delivery: Delivery, attempt: dict, state: str, retry_at: float | None
     ) -> None:

@@ -23,6 +23,10 @@ def draft(project_id: str, data: dict, settings: Settings, has_archive: bool) ->
     image = parsing.optional_str(data, "image", max_len=255)
     if image is not None and not IMAGE_RE.match(image):
         raise BadRequest("'image' is not a valid image reference")
+    if image is not None and not settings.image_allowed(image):
+        raise BadRequest(
+            f"'image' {image!r} is not one this installation allows ({settings.allowed_images})"
+        )
     if has_archive == (image is not None):
         raise BadRequest("send either a zip archive ('file') or a registered 'image', not both")
     return Code(

@@ -7,6 +7,7 @@ Unknown `IRONWORKS_*` variables are rejected so a typo never silently falls back
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -76,6 +77,9 @@ class Settings:
     max_container_cpus: float = 4.0
     container_tmpfs_mb: int = 64
     max_container_tmpfs_mb: int = 4096
+    # Images a code may register instead of an archive: comma-separated shell patterns. Any
+    # image on a runner host would otherwise do, another project's included.
+    allowed_images: str = "ironworks/stack-*"
     container_pids_limit: int = 256
     container_nofile: int = 1024
 
@@ -109,6 +113,10 @@ class Settings:
     @property
     def api_worker_count(self) -> int:
         return self.api_workers or 2 * (os.cpu_count() or 1) + 1
+
+    def image_allowed(self, image: str) -> bool:
+        patterns = [p.strip() for p in self.allowed_images.split(",") if p.strip()]
+        return any(fnmatch.fnmatchcase(image, pattern) for pattern in patterns)
 
     @property
     def clusters(self) -> list[str]:

@@ -14,7 +14,7 @@ import requests
 from docker.models.containers import Container
 
 from ironworks.errors import IronworksError
-from runner.network import ensure_task_network
+from runner.network import NO_IPV6, ensure_task_network
 from runner.spec import (
     CODE_DIR,
     LABEL_ATTEMPT,
@@ -229,4 +229,5 @@ def _create_args(spec: ContainerSpec) -> dict[str, object]:
         ),
         "volumes": volumes,
         "stdin_open": spec.stdin_open,
+        "sysctls": NO_IPV6 if spec.network else None,
     }

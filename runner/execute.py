@@ -146,6 +146,8 @@ def _run(
     ctx: RunnerContext, task: Task, lease: Lease, held: contextlib.ExitStack
 ) -> Outcome | None:
     code = ctx.store.codes.revision(task.code_id, task.code_rev)
+    if code.image is not None and not ctx.settings.image_allowed(code.image):  # since narrowed
+        return Outcome(TaskStatus.ERROR, msg=f"image {code.image!r} is no longer allowed here")
     code_dir = held.enter_context(ctx.cache.use(code)) if code.has_archive else None
     asked = time.monotonic()
     if ctx.warm is not None and can_warm(code):

@@ -3,7 +3,9 @@
 A bridge of its own with inter-container traffic off, and host firewall rules that drop what
 its containers send to this host (so the runner's Redis, the API and any other local service
 are out of reach) and to private address ranges (where the platform's other hosts live).
-What is left is the way out to public addresses.
+What is left is the way out to public addresses, over IPv4 only: the engine gives every
+interface a link-local IPv6 address, and iptables' rules do not see IPv6, so a task's network
+namespace has IPv6 turned off (the sysctls below, set on every networked container).
 """
 
 from __future__ import annotations
@@ -20,7 +22,15 @@ from runner.spec import TASK_NETWORK
 log = logging.getLogger(__name__)
 
 BRIDGE = "iw-tasks0"
-PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16")
+# Private, link-local (cloud metadata), carrier-grade NAT (where some clouds put their hosts)
+# and multicast. IPv6 needs no rules: a task container has no IPv6 at all (NO_IPV6).
+PRIVATE_RANGES = (
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10",
+    "224.0.0.0/4",
+)  # fmt: skip
+
+
+NO_IPV6 = {"net.ipv6.conf.all.disable_ipv6": "1", "net.ipv6.conf.default.disable_ipv6": "1"}
 
 
 class IsolationError(IronworksError):

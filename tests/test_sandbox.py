@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 import threading
 
 import pytest
 
 from ironworks.cli.main import zip_directory
-from tests.conftest import ADMIN_TOKEN, ROOT, zip_files
+from tests.conftest import ADMIN_TOKEN, ROOT, wait_until, zip_files
 
 PROBE = r"""
 import json, os, socket
@@ -40,6 +42,7 @@ lines = open("/proc/self/status").read().splitlines()
 status = dict(line.split(":\t", 1) for line in lines if ":\t" in line)
 targets = json.load(open(os.environ["PAYLOAD_FILE"]))
 hosts = ["127.0.0.1"] + ([gateway()] if gateway() else [])
+routed = [tuple(a.rsplit(":", 1)) for a in targets["routed"]]
 json.dump({
     "uid": os.getuid(),
     "cap_eff": status["CapEff"].strip(),
@@ -48,7 +51,10 @@ json.dump({
     "write_etc": can_write("/etc/probe"),
     "write_tmp": can_write("/tmp/probe"),
     "interfaces": sorted(os.listdir("/sys/class/net")),
-    "reachable": [f"{h}:{p}" for h in hosts for p in targets["ports"] if can_connect(h, p)],
+    "reachable": [f"{h}:{p}" for h in hosts for p in targets["ports"] if can_connect(h, p)]
+    + [f"{h}:{p}" for h, p in routed if can_connect(h, int(p))],
+    "ipv6_addresses": open("/proc/net/if_inet6").read().split("\n")[:-1]
+    if os.path.exists("/proc/net/if_inet6") else [],
     "environ": dict(os.environ),
 }, open(os.environ["RESULT_FILE"], "w"))
 """
@@ -82,28 +88,88 @@ def listener():
     server.close()
 
 
-def run_probe(platform, listener, network: bool) -> dict:
+# Hosts beyond this one, each in a network namespace of its own behind a veth pair, so that
+# traffic to them leaves through the host's routing as traffic to another machine would.
+PUBLIC_HOST = "198.18.0.2"  # the benchmarking range: a stand-in for the internet
+CGNAT_HOST = "100.64.0.2"  # carrier-grade NAT space, where some clouds put their own hosts
+ROUTED_PORT = 8765
+LISTEN = (
+    "import socket\n"
+    f"s = socket.create_server(('0.0.0.0', {ROUTED_PORT}))\n"
+    "while True: s.accept()[0].close()\n"
+)
+
+
+@pytest.fixture(scope="module")
+def routed_hosts():
+    """Two listeners this host can reach: one the task must reach too, one it must not."""
+    made = [_routed_host("iwt-pub", PUBLIC_HOST), _routed_host("iwt-cgn", CGNAT_HOST)]
+    try:
+        for host in (PUBLIC_HOST, CGNAT_HOST):  # the set-up itself works
+            _wait_connectable(host, ROUTED_PORT)
+        yield {"public": f"{PUBLIC_HOST}:{ROUTED_PORT}", "cgnat": f"{CGNAT_HOST}:{ROUTED_PORT}"}
+    finally:
+        for name, process in made:
+            process.kill()
+            process.wait()
+            subprocess.run(["ip", "netns", "del", name], capture_output=True)
+
+
+def _routed_host(name: str, address: str) -> tuple[str, subprocess.Popen]:
+    """A namespace `name` holding `address`/30, the host side taking the address before it."""
+    host_side = address.rsplit(".", 1)[0] + "." + str(int(address.rsplit(".", 1)[1]) - 1)
+    subprocess.run(["ip", "netns", "del", name], capture_output=True)  # a crashed run's
+    for command in (
+        f"ip netns add {name}",
+        f"ip link add {name}-h type veth peer name {name}-n",
+        f"ip link set {name}-n netns {name}",
+        f"ip addr add {host_side}/30 dev {name}-h",
+        f"ip link set {name}-h up",
+        f"ip netns exec {name} ip addr add {address}/30 dev {name}-n",
+        f"ip netns exec {name} ip link set {name}-n up",
+        f"ip netns exec {name} ip link set lo up",
+    ):
+        subprocess.run(command.split(), check=True, capture_output=True)
+    listener = subprocess.Popen(["ip", "netns", "exec", name, sys.executable, "-c", LISTEN])
+    return name, listener
+
+
+def _wait_connectable(host: str, port: int) -> None:
+    def connects() -> bool:
+        try:
+            socket.create_connection((host, port), timeout=0.5).close()
+            return True
+        except OSError:
+            return False
+
+    wait_until(connects, timeout_s=10, what=f"{host}:{port} to listen")
+
+
+def run_probe(platform, listener, network: bool, routed: list[str]) -> dict:
     project = platform.new_project(f"probe-{network}")
     data = {"name": "probe", "stack": "python", "command": "python3 probe.py",
             "network": network, "env_vars": {"GREETING": "hi"}}  # fmt: skip
     project.upload_code(zip_files({"probe.py": PROBE}), data)
     api_port = int(platform.url.rsplit(":", 1)[1])
     redis_port = int(platform.settings.redis_url.rsplit(":", 1)[1].split("/")[0])
-    payload = json.dumps({"ports": [redis_port, api_port, listener]})
+    payload = json.dumps({"ports": [redis_port, api_port, listener], "routed": list(routed)})
     task = project.wait(project.queue("probe", payload), timeout_s=60)
     assert task["status"] == "complete", (task, project.log(task["id"]))
     return json.loads(task["result"])
 
 
 @pytest.mark.parametrize("network", [False, True], ids=["default", "network"])
-def test_probe_finds_every_wall_in_place(platform, listener, network):
-    found = run_probe(platform, listener, network)
+def test_probe_finds_every_wall_in_place(platform, listener, routed_hosts, network):
+    routed = [routed_hosts["public"], routed_hosts["cgnat"]]
+    found = run_probe(platform, listener, network, routed)
     assert found["uid"] != 0
     assert found["cap_eff"] == "0000000000000000"
     assert found["no_new_privs"] == "1"
     assert (found["write_root"], found["write_etc"], found["write_tmp"]) == (False, False, True)
     assert found["interfaces"] == (["eth0", "lo"] if network else ["lo"])
-    assert found["reachable"] == []
+    # Only the public host, and only with a network: not this host, not CGNAT space.
+    assert found["reachable"] == ([routed_hosts["public"]] if network else [])
+    assert found["ipv6_addresses"] == []
     assert set(found["environ"]) <= EXPECTED_ENV
     secrets = (ADMIN_TOKEN, platform.settings.redis_url)
     assert not any(s in v for s in secrets for v in found["environ"].values())

@@ -16,7 +16,7 @@ from ironworks.errors import NotFound
 from ironworks.preflight import check_redis
 from ironworks.settings import Settings
 from ironworks.store import Store
-from runner import janitor, monitor, pool, warm
+from runner import janitor, monitor, pool, taskdir, warm
 from runner.docker_driver import DockerDriver
 
 log = logging.getLogger("runner")
@@ -39,6 +39,9 @@ def main(argv: list[str] | None = None) -> None:
     driver.prepare_task_network()
     instance_id = store.instance_id()
     reclaim_leftovers(store, driver, instance_id, runner_id)
+    task_root = settings.runner_dir / "tasks"
+    taskdir.remove_all(task_root)  # their containers are gone: free the memory they held
+    taskdir.remove(taskdir.make(task_root, "preflight", 1))  # can we give tasks their disk?
     # Spawned, not forked: they share no connections or threads with the worker pool.
     spawn = multiprocessing.get_context("spawn")
     draining = spawn.Event()

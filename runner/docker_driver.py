@@ -14,6 +14,7 @@ import requests
 from docker.models.containers import Container
 
 from ironworks.errors import IronworksError
+from runner import taskdir
 from runner.network import NO_IPV6, ensure_task_network
 from runner.spec import (
     CODE_DIR,
@@ -21,7 +22,6 @@ from runner.spec import (
     LABEL_INSTANCE,
     LABEL_RUNNER,
     LABEL_TASK,
-    TASK_DIR,
     WORKER_USER,
     ContainerSpec,
 )
@@ -202,7 +202,8 @@ class DockerDriver:
 def _create_args(spec: ContainerSpec) -> dict[str, object]:
     """Hardened by default: no network, read-only root, no capabilities, non-root, limits."""
     limits = spec.limits
-    volumes = {str(spec.task_dir): {"bind": TASK_DIR, "mode": "rw"}}
+    parts = taskdir.mounts(spec.task_dir)
+    volumes = {str(host): {"bind": target, "mode": "rw"} for host, target in parts.items()}
     if spec.code_dir is not None:
         volumes[str(spec.code_dir)] = {"bind": CODE_DIR, "mode": "ro"}
     return {
@@ -214,7 +215,6 @@ def _create_args(spec: ContainerSpec) -> dict[str, object]:
         "user": WORKER_USER,
         "network_mode": spec.network or "none",
         "read_only": True,
-        "tmpfs": {"/tmp": f"rw,noexec,nosuid,nodev,size={limits.tmpfs_mb}m"},
         "cap_drop": ["ALL"],
         "security_opt": ["no-new-privileges"],
         "pids_limit": limits.pids,

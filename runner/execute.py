@@ -155,7 +155,8 @@ def _run(
         held.callback(ctx.warm.done, started)
         container, task_dir, start = started.container, started.task_dir, {"warm": started.hit}
     else:
-        task_dir = taskdir.prepare(ctx.task_root, task, config=code.config)
+        disk_mb = limits_for(code, ctx.settings).tmpfs_mb
+        task_dir = taskdir.prepare(ctx.task_root, task, code.config, disk_mb)
         held.callback(taskdir.remove, task_dir)
         spec = build_spec(task, code, code_dir, task_dir, ctx.placement, ctx.settings)
         container, start = ctx.driver.start(spec), {}
@@ -232,4 +233,7 @@ def _supervise(
         return Outcome(TaskStatus.KILLED, exit_.code, "killed: out of memory", result, used)
     if exit_.code == 0:
         return Outcome(TaskStatus.COMPLETE, 0, "", result, used)
-    return Outcome(TaskStatus.ERROR, exit_.code, f"exit code {exit_.code}", result, used)
+    msg = f"exit code {exit_.code}"
+    if taskdir.disk_full(task_dir):
+        msg += f": the task's disk limit ({limits.tmpfs_mb} MB) was reached"
+    return Outcome(TaskStatus.ERROR, exit_.code, msg, result, used)

@@ -12,7 +12,7 @@ from ironworks.stacks import image_for
 from runner import taskdir
 
 CODE_DIR = "/mnt/code"
-TASK_DIR = "/mnt/task"
+TASK_DIR = taskdir.PARTS["task"]
 PAYLOAD_FILE = f"{TASK_DIR}/payload.json"
 CONFIG_FILE = f"{TASK_DIR}/config.json"
 RESULT_FILE = f"{TASK_DIR}/{taskdir.RESULT_NAME}"

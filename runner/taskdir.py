@@ -1,7 +1,16 @@
-"""The task's writable directory, /mnt/task inside the container: inputs in, result out."""
+"""The task's writable space: /mnt/task (inputs in, result out), /tmp and /dev/shm.
+
+All three are directories of one tmpfs the runner mounts per task, sized to the code's `disk`
+limit, so that every byte a task can write counts against that one limit and none reaches the
+host's disk (a plain bind mount of a host directory would take all the host has). A tmpfs
+lives in memory, so its pages also count against the task's memory limit, as Docker's own
+tmpfs does. The runner needs CAP_SYS_ADMIN to mount, and its mounts must be the ones the
+engine sees: a runner in a container shares the data directory with the host `rshared`.
+"""
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import shutil
@@ -9,6 +18,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from ironworks.errors import IronworksError
 from ironworks.model import Task
 
 RESULT_NAME = "result.json"
@@ -17,22 +27,74 @@ MAX_RESULT_BYTES = 1024 * 1024
 MAX_PROGRESS_BYTES = 4096
 
 
-def prepare(root: Path, task: Task, config: dict[str, object]) -> Path:
-    path = make(root, f"{task.id}.{task.attempt}")
+# The parts of the task's tmpfs, and where each appears in the container.
+PARTS = {"task": "/mnt/task", "tmp": "/tmp", "shm": "/dev/shm"}
+# Less than this left on a task's tmpfs after a failure: the disk limit is what stopped it.
+FULL_MARGIN_BYTES = 256 * 1024
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MNT_DETACH = 2, 4, 8, 2
+
+_libc = ctypes.CDLL(None, use_errno=True)  # the C library Python itself runs on
+
+
+class DiskError(IronworksError):
+    """The runner cannot give a task its own size-limited space (no CAP_SYS_ADMIN?)."""
+
+
+def prepare(root: Path, task: Task, config: dict[str, object], disk_mb: int) -> Path:
+    path = make(root, f"{task.id}.{task.attempt}", disk_mb)
     fill(path, task, config)
     return path
 
 
-def make(root: Path, name: str) -> Path:
-    """An empty task directory (a warm container gets one before it has a task)."""
+def make(root: Path, name: str, disk_mb: int) -> Path:
+    """An empty task directory on a fresh tmpfs of `disk_mb` (a warm container gets one
+    before it has a task); returns the directory that becomes /mnt/task."""
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
-    path = root / name
-    shutil.rmtree(path, ignore_errors=True)
-    path.mkdir(parents=True)
-    # The worker runs as an unprivileged user that owns nothing on the host; the parent
-    # directory stays private to the runner, so this opens the directory to that task only.
-    path.chmod(0o777)
-    return path
+    space = root / name
+    _release(space)
+    space.mkdir()
+    _mount_tmpfs(space, disk_mb)
+    for part in PARTS:
+        # The worker runs as an unprivileged user that owns nothing on the host; the space
+        # itself stays private to the runner, so this opens each part to that task only.
+        (space / part).mkdir()
+        (space / part).chmod(0o777 if part == "task" else 0o1777)
+    return space / "task"
+
+
+def mounts(task_dir: Path) -> dict[Path, str]:
+    """Host directory → path in the container, for every part of the task's space."""
+    return {task_dir.parent / part: target for part, target in PARTS.items()}
+
+
+def disk_full(task_dir: Path) -> bool:
+    info = os.statvfs(task_dir)
+    return info.f_bavail * info.f_frsize < FULL_MARGIN_BYTES
+
+
+def _mount_tmpfs(path: Path, disk_mb: int) -> None:
+    options = f"size={disk_mb}m,mode=0700".encode()
+    if _libc.mount(b"tmpfs", bytes(path), b"tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, options) != 0:
+        errno = ctypes.get_errno()
+        raise DiskError(
+            f"cannot mount the task's tmpfs at {path}: {os.strerror(errno)}; the runner needs "
+            "root with CAP_SYS_ADMIN to give each task its own disk limit"
+        )
+
+
+def _release(space: Path) -> None:
+    """Unmount (lazily: a dying container may still hold it) and delete a task's space."""
+    while os.path.ismount(space):
+        if _libc.umount2(bytes(space), MNT_DETACH) != 0:
+            break
+    shutil.rmtree(space, ignore_errors=True)
+
+
+def remove_all(root: Path) -> None:
+    """A runner's start: spaces its previous life left behind (their containers are gone)."""
+    if root.is_dir():
+        for space in root.iterdir():
+            _release(space)
 
 
 def fill(path: Path, task: Task, config: dict[str, object]) -> None:
@@ -101,5 +163,5 @@ def _read_task_file(path: Path, max_bytes: int) -> bytes | None:
         return f.read(max_bytes)
 
 
-def remove(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)
+def remove(task_dir: Path) -> None:
+    _release(task_dir.parent)

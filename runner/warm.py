@@ -235,7 +235,8 @@ class WarmStart:
                 taskdir.remove(taken[1])
                 if container is not None:
                     container.remove()
-            task_dir = taskdir.make(self.task_root, f"{task.id}.{task.attempt}")
+            disk_mb = limits_for(code, self.settings).tmpfs_mb
+            task_dir = taskdir.make(self.task_root, f"{task.id}.{task.attempt}", disk_mb)
             fresh_until = time.time() + self.settings.warm_fresh_s
             spec = warm_spec(
                 code, code_dir, task_dir, self.placement, self.settings, fresh_until, task
@@ -377,7 +378,8 @@ class Warmer:
             self.in_flight_mb -= memory_mb
 
     def _prestart(self, key: str, code: Code, memory_mb: int, now: float) -> None:
-        task_dir = taskdir.make(self.task_root, f"warm-{uuid.uuid4().hex}")
+        disk_mb = limits_for(code, self.settings).tmpfs_mb
+        task_dir = taskdir.make(self.task_root, f"warm-{uuid.uuid4().hex}", disk_mb)
         hold = _Hold(contextlib.ExitStack(), task_dir, memory_mb)
         with self.registry.announce(key):
             try:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import collections
 import shutil
+import subprocess
 import threading
 import time
 import uuid
@@ -65,11 +66,16 @@ class Cluster:
 
 @pytest.fixture
 def cluster(tmp_path):
+    # Runners mount each task's tmpfs under their data directory, and the engine must see
+    # those mounts: the directory is a shared mount, bound into runners `rshared`.
+    subprocess.run(["mount", "--bind", str(tmp_path), str(tmp_path)], check=True)
+    subprocess.run(["mount", "--make-rshared", str(tmp_path)], check=True)
     engine = docker.from_env()
     cluster = Cluster(engine, tmp_path)
     yield cluster
     cluster.close()
     engine.close()
+    subprocess.run(["umount", "-R", str(tmp_path)], check=True)
     shutil.rmtree(tmp_path, ignore_errors=True)
 
 
@@ -83,10 +89,10 @@ def start_runner(cluster: Cluster, name: str, redis_port: int, api_port: int) ->
         ["runner", "--concurrency", "4"],
         user="0",
         network_mode="host",
-        cap_add=["NET_ADMIN"],
+        cap_add=["NET_ADMIN", "SYS_ADMIN"],
         volumes={
             "/var/run/docker.sock": {"bind": "/var/run/docker.sock", "mode": "rw"},
-            str(data_dir): {"bind": str(data_dir), "mode": "rw"},
+            str(data_dir): {"bind": str(data_dir), "mode": "rw,rshared"},
         },
         environment={
             "IRONWORKS_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",

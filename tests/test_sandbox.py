@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import subprocess
 import sys
@@ -195,6 +196,32 @@ def test_memory_hog_is_killed_for_running_out_of_memory(platform):
     task = project.wait(project.queue("hog"), timeout_s=60)
     assert task["status"] == "killed" and "out of memory" in task["msg"]
     assert "survived" not in project.log(task["id"])
+
+
+def test_a_disk_hog_stops_at_its_disk_limit_and_the_host_disk_keeps_its_space(platform):
+    project = platform.new_project("disk-hog")
+    hog = "dd if=/dev/zero of=/mnt/task/big bs=1M count=1000 2>&1; exit 3"
+    data = {"name": "hog", "stack": "sh", "command": "sh run.sh", "disk": 32}
+    project.upload_code(zip_files({"run.sh": hog}), data)
+    free_before = shutil.disk_usage(platform.settings.data_dir).free
+    task = project.wait(project.queue("hog"), timeout_s=60)
+    free_after = shutil.disk_usage(platform.settings.data_dir).free
+    assert task["status"] == "error" and "disk limit (32 MB) was reached" in task["msg"]
+    assert free_before - free_after < 16 * 1024**2  # not the 1 GB the task tried to write
+    assert "No space left on device" in project.log(task["id"])
+
+
+def test_every_place_a_task_can_write_counts_against_one_disk_limit(platform):
+    """/mnt/task, /tmp and /dev/shm share the code's `disk`: 12 MB in each of three is more
+    than a limit of 32 MB, though each alone fits."""
+    project = platform.new_project("disk-parts")
+    write = "dd if=/dev/zero of={} bs=1M count=12 2>/dev/null && echo wrote {}"
+    script = "\n".join(write.format(p, p) for p in ("/tmp/a", "/dev/shm/b", "/mnt/task/c"))
+    data = {"name": "parts", "stack": "sh", "command": "sh run.sh", "disk": 32}
+    project.upload_code(zip_files({"run.sh": script + "\n"}), data)
+    task = project.wait(project.queue("parts"), timeout_s=60)
+    assert task["status"] == "error" and "disk limit" in task["msg"]
+    assert project.log(task["id"]) == "wrote /tmp/a\nwrote /dev/shm/b\n"
 
 
 @pytest.mark.slow

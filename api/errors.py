@@ -43,6 +43,14 @@ def register(app: Flask) -> None:
         log.warning("Redis unavailable: %s", e)
         return jsonify(msg="Ironworks cannot reach its Redis just now; try again shortly"), 503
 
+    @app.errorhandler(redis.OutOfMemoryError)
+    def store_full(e: redis.RedisError):
+        # Redis reached its maxmemory and, set not to evict, refuses writes: the request
+        # stored nothing (a refused script or MULTI writes nothing), what was stored is kept.
+        log.error("Redis is full (maxmemory reached): %s", e)
+        msg = "Ironworks is out of storage space just now; nothing was stored, try again later"
+        return jsonify(msg=msg), 503
+
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException):
         msg = "Request too large" if e.code == 413 else e.description

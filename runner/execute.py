@@ -12,12 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-import redis
-
 from ironworks.logsetup import log_context
 from ironworks.model import Task, TaskStatus
 from ironworks.settings import Settings
-from ironworks.store import Store
+from ironworks.store import PASSING_ERRORS, Store
 from runner import taskdir
 from runner.cache import CodeCache
 from runner.docker_driver import DockerDriver, TaskContainer
@@ -136,7 +134,7 @@ def _while_lease_holds(lease: Lease, write: Callable[[], bool]) -> bool:
     while True:
         try:
             return write()
-        except (redis.ConnectionError, redis.TimeoutError):
+        except PASSING_ERRORS:
             if lease.surely_expired():
                 return False
             time.sleep(POLL_S)

@@ -12,13 +12,11 @@ import signal
 import threading
 import time
 
-import redis
-
 from ironworks import logsetup
 from ironworks.errors import NotFound
 from ironworks.model import TaskStatus
 from ironworks.settings import Settings
-from ironworks.store import Store
+from ironworks.store import PASSING_ERRORS, Store
 from runner.docker_driver import DockerDriver, TaskContainer
 from runner.spec import LABEL_FRESH_UNTIL
 
@@ -77,6 +75,6 @@ def main(instance_id: str) -> None:
     while not stop.is_set():
         try:
             janitor.sweep()
-        except (redis.ConnectionError, redis.TimeoutError) as e:
+        except PASSING_ERRORS as e:
             log.warning("Redis unavailable (%s); retrying", e)
         stop.wait(INTERVAL_S)

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import time
 
-import redis
-
+from ironworks.store import PASSING_ERRORS
 from ironworks.store.tasks import TaskStore
 
 
@@ -20,7 +19,7 @@ class Lease:
         unreachable Redis is not, until the lease has surely run out."""
         try:
             owned = self._tasks.renew(self._task_id, self._attempt, time.time(), self._ttl_s)
-        except (redis.ConnectionError, redis.TimeoutError):
+        except PASSING_ERRORS:
             return not self.surely_expired()
         if owned:
             self._renewed_at = time.monotonic()

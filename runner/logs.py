@@ -14,8 +14,7 @@ import logging
 import threading
 from collections.abc import Iterable
 
-import redis
-
+from ironworks.store import PASSING_ERRORS
 from ironworks.store.tasks import LogAppend, TaskStore
 
 log = logging.getLogger(__name__)
@@ -70,7 +69,7 @@ class LogPump(threading.Thread):
             return
         try:
             result = self._tasks.append_log(self._task_id, self._attempt, text, self._max_bytes)
-        except (redis.ConnectionError, redis.TimeoutError):
+        except PASSING_ERRORS:
             log.warning(
                 "task %s: Redis unavailable, %d log bytes dropped", self._task_id, len(text)
             )

@@ -5,9 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import redis
-
 from ironworks.model import Task
+from ironworks.store import PASSING_ERRORS
 from ironworks.store.tasks import TaskStore
 from runner import taskdir
 
@@ -33,6 +32,6 @@ class ProgressRelay:
             self._tasks.set_progress(
                 self._task.id, self._task.attempt, progress.percent, progress.msg
             )
-        except (redis.ConnectionError, redis.TimeoutError):
+        except PASSING_ERRORS:
             return  # told again on the next tick
         self._sent = progress

@@ -13,10 +13,8 @@ import threading
 import time
 from collections.abc import Callable
 
-import redis
-
 from ironworks.settings import Settings
-from ironworks.store import Store
+from ironworks.store import PASSING_ERRORS, Store
 from scheduler import consumers
 from scheduler.admission import run_round
 from scheduler.dispatch import Dispatcher
@@ -39,7 +37,7 @@ def forever(name: str, step: Callable[[], None], stop: threading.Event, failed: 
     while not stop.is_set():
         try:
             step()
-        except (redis.ConnectionError, redis.TimeoutError) as e:
+        except PASSING_ERRORS as e:
             log.warning("%s: Redis unavailable (%s); retrying", name, e)
             stop.wait(REDIS_RETRY_S)
         except Exception:

@@ -6,7 +6,7 @@ from flask import Blueprint, Response, current_app, jsonify
 
 from api import auth, context
 from ironworks import metrics
-from ironworks.preflight import redis_problem
+from ironworks.preflight import MEMORY_WARNING_SHARE, memory_use, redis_problem
 
 bp = Blueprint("health", __name__)
 
@@ -20,11 +20,17 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """Ready to serve: Redis reachable and set not to evict."""
-    problem = redis_problem(context.store())
+    """Ready to serve: Redis reachable, set not to evict and not full; the body tells how
+    close Redis is to its memory budget, so that the pressure shows before writes fail."""
+    store = context.store()
+    problem = redis_problem(store)
     if problem:
         return jsonify(msg=problem), 503
-    return jsonify(msg="ready")
+    memory = memory_use(store)
+    msg = "ready"
+    if memory.share >= MEMORY_WARNING_SHARE:
+        msg = f"ready, but Redis uses {memory.share:.0%} of its maxmemory"
+    return jsonify(msg=msg, redis_memory=memory.as_json())
 
 
 @bp.get("/metrics")

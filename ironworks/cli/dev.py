@@ -24,13 +24,19 @@ STOP_GRACE_S = 10
 @click.option("--port", type=int, default=8080, show_default=True)
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
 @click.option("--concurrency", type=int, default=2, show_default=True, help="Runner slots.")
-def dev(port: int, data_dir: Path | None, concurrency: int) -> None:
+@click.option(
+    "--redis-maxmemory", default="1gb", show_default=True,
+    help="The memory budget of the Redis it starts; when full, writes are refused (503).",
+)  # fmt: skip
+def dev(port: int, data_dir: Path | None, concurrency: int, redis_maxmemory: str) -> None:
     """Run Redis (unless REDIS_URL is set), the API, a scheduler and a runner."""
     data_dir = (data_dir or Path.home() / ".ironworks").expanduser().resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     processes: list[subprocess.Popen] = []
     try:
-        redis_url = os.environ.get("REDIS_URL") or _start_redis(data_dir, processes)
+        redis_url = os.environ.get("REDIS_URL") or _start_redis(
+            data_dir, redis_maxmemory, processes
+        )
         admin_token = os.environ.get("IRONWORKS_ADMIN_TOKEN") or _admin_token(data_dir)
         laptop_defaults = {
             "IRONWORKS_API_WORKERS": "2",
@@ -65,7 +71,7 @@ def dev(port: int, data_dir: Path | None, concurrency: int) -> None:
         _stop(processes)
 
 
-def _start_redis(data_dir: Path, processes: list[subprocess.Popen]) -> str:
+def _start_redis(data_dir: Path, maxmemory: str, processes: list[subprocess.Popen]) -> str:
     server = shutil.which("redis-server")
     if server is None:
         raise click.ClickException("redis-server not found: install it or set REDIS_URL")
@@ -78,6 +84,7 @@ def _start_redis(data_dir: Path, processes: list[subprocess.Popen]) -> str:
                 "--bind", "127.0.0.1",
                 "--dir", str(data_dir),
                 "--appendonly", "yes",
+                "--maxmemory", maxmemory,
                 "--maxmemory-policy", "noeviction",
             ],
             stdout=subprocess.DEVNULL,

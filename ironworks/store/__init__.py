@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
+import redis
 from redis import Redis
 
 from ironworks.settings import Settings
@@ -21,6 +22,11 @@ from ironworks.store.schedules import ScheduleStore
 from ironworks.store.scripts import Scripts
 from ironworks.store.tasks import TaskStore
 from ironworks.store.webhooks import WebhookStore
+
+# Redis cannot take this call now but may soon: unreachable (a restart, a failover) or full
+# (`maxmemory` reached; with noeviction it refuses writes and keeps every key). Nothing was
+# half-done — a script or MULTI that is refused wrote nothing — so the caller waits and retries.
+PASSING_ERRORS = (redis.ConnectionError, redis.TimeoutError, redis.OutOfMemoryError)
 
 
 @dataclass(frozen=True)

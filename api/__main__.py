@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
 
 from api import create_app
 from ironworks import logsetup
@@ -25,6 +28,22 @@ class ApiServer(BaseApplication):
         return create_app(self.settings)
 
 
+# `?oauth=` (IronWorker's way of passing a token in the URL, used by inbound webhooks).
+TOKEN_IN_URL = re.compile(r"(?i)\b(oauth|token)=[^&\s\"]+")
+
+
+class RedactingLogger(Logger):
+    """gunicorn's logger, with tokens in request lines, query strings and referrers replaced:
+    an access log is read by many more people than a token should be."""
+
+    def atoms(self, resp, req, environ, request_time) -> dict:
+        atoms = super().atoms(resp, req, environ, request_time)
+        return {
+            k: TOKEN_IN_URL.sub(r"\1=REDACTED", v) if isinstance(v, str) else v
+            for k, v in atoms.items()
+        }
+
+
 def gunicorn_config(settings: Settings) -> dict[str, object]:
     """Threads for the many slow clients (log followers, waits), a worker process per core
     and a half for the CPU; requests in flight get 20 s to finish on SIGTERM."""
@@ -37,6 +56,7 @@ def gunicorn_config(settings: Settings) -> dict[str, object]:
         "graceful_timeout": 20,
         "keepalive": 5,
         "accesslog": "-",
+        "logger_class": RedactingLogger,
     }
     if settings.log_format == "json":  # gunicorn's own lines in the same JSON shape
         config["access_log_format"] = "%(m)s %(U)s %(s)s %(B)s bytes %(M)s ms"

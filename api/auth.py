@@ -11,10 +11,13 @@ from flask import request
 from api import context
 from ironworks.errors import NotFound, Unauthorized
 
+# Inbound webhook tokens look different, so that one is recognised without a lookup.
+HOOK_TOKEN_PREFIX = "iwh_"
 
-def new_token() -> tuple[str, str]:
-    """A fresh project token and the hash we keep of it (the token itself is never stored)."""
-    token = secrets.token_urlsafe(32)
+
+def new_token(prefix: str = "") -> tuple[str, str]:
+    """A fresh token and the hash we keep of it (the token itself is never stored)."""
+    token = prefix + secrets.token_urlsafe(32)
     return token, hash_token(token)
 
 
@@ -39,6 +42,22 @@ def require_admin() -> None:
     token = presented_token()
     if token is None or not is_admin(token):
         raise Unauthorized("Admin token required")
+
+
+def require_inbound(project_id: str, code_name: str) -> None:
+    """The inbound webhook route takes the project's token (as IronWorker's does) or the
+    code's own webhook token, which can do nothing else: given to a third party, it lets
+    them queue tasks of that one code."""
+    token = presented_token()
+    if token is None or not token.startswith(HOOK_TOKEN_PREFIX):
+        require_project(project_id)
+        return
+    store = context.store()
+    owner = store.projects.hook_token_owner(hash_token(token))
+    if owner is None:
+        raise Unauthorized("Invalid webhook token")
+    if owner != (project_id, store.codes.by_name(project_id, code_name).id):
+        raise Unauthorized("This webhook token queues tasks of another code")
 
 
 def require_project(project_id: str) -> None:

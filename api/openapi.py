@@ -10,13 +10,14 @@ P = "/2/projects/{project_id}"
 # (method, path, summary, request body schema name or None)
 ROUTES: list[tuple[str, str, str, str | None]] = [
     ("get", "/healthz", "200 while the process answers (liveness)", None),
-    ("get", "/readyz", "200 when Redis is reachable and set to noeviction, else 503", None),
+    ("get", "/readyz", "200 when Redis is reachable, noeviction and not full, else 503", None),
     ("get", "/metrics", "Prometheus metrics (admin token): task counts, runners", None),
     ("get", "/2/runners", "Runners and their last heartbeat (admin token)", None),
     ("get", "/openapi.json", "This document", None),
     ("get", "/2/stacks", "The runtime stacks a code may use", None),
     ("post", "/2/projects", "Create a project (admin token); its token is shown once", "Project"),
     ("get", P, "The project", None),
+    ("post", f"{P}/token", "A new project token, shown once; the current one is revoked", None),
     ("post", f"{P}/codes", "Upload a code revision (multipart: data + file)", "CodeUpload"),
     ("get", f"{P}/codes", "List codes", None),
     ("get", f"{P}/codes/{{code_id}}", "A code (its current revision)", None),
@@ -27,6 +28,12 @@ ROUTES: list[tuple[str, str, str, str | None]] = [
     ("post", f"{P}/codes/{{code_id}}/pause_task_queue", "Stop admitting the code's tasks", None),
     ("post", f"{P}/codes/{{code_id}}/resume_task_queue", "Admit the code's tasks again", None),
     ("get", f"{P}/codes/{{code_id}}/stats", "Tasks per status", None),
+    (
+        "post",
+        f"{P}/codes/{{code_id}}/webhook_token",
+        "A token (and URL) that can only queue this code's tasks by webhook; revokes the last",
+        None,
+    ),  # fmt: skip
     ("post", f"{P}/tasks", "Queue tasks (all or none)", "TaskBatch"),
     ("post", f"{P}/tasks/webhook", "Queue a task whose payload is the raw request body", None),
     ("get", f"{P}/tasks", "List tasks (filters: status flags, code_name, label, times)", None),

@@ -68,6 +68,11 @@ class Client:
         body = {"name": name, "max_concurrency": max_concurrency}
         return self._request("POST", "/2/projects", json=body).json()
 
+    def rotate_token(self) -> str:
+        """A new token for this project, returned once; the current one stops working (this
+        client's too, if it held it)."""
+        return self._request("POST", f"/2/projects/{self.project_id}/token").json()["token"]
+
     # -- codes ----------------------------------------------------------------------------
     def upload_code(
         self,
@@ -86,6 +91,14 @@ class Client:
             data=_ProgressReader(body, on_progress),
             headers={"Content-Type": content_type},
         ).json()
+
+    def webhook_url(self, code_name: str) -> str:
+        """A URL with a new token that can only queue tasks of `code_name` (the body
+        becomes the payload), for another service; the previous such URL stops working."""
+        code_id = self.code_named(code_name)["id"]
+        return self._request("POST", self._project_path(f"/codes/{code_id}/webhook_token")).json()[
+            "url"
+        ]
 
     def codes(self) -> list[dict]:
         return self._request("GET", self._project_path("/codes"), params={"per_page": 100}).json()[

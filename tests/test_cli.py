@@ -14,6 +14,11 @@ import requests
 from tests.conftest import ADMIN_TOKEN, ROOT
 
 
+def config_token(config_home) -> str:
+    """The project token the CLI saved (XDG_CONFIG_HOME is the test's tmp_path)."""
+    return json.loads((config_home / "ironworks" / "config.json").read_text())["token"]
+
+
 @pytest.fixture
 def ironworks(platform, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("IRONWORKS_")}
@@ -111,8 +116,13 @@ def test_every_code_and_schedule_verb_a_newcomer_expects(ironworks, tmp_path):
     assert [s["id"] for s in listed] == [schedule_id]
     assert "cancelled" in ironworks("schedule", "cancel", schedule_id).stdout
     hook_url = ironworks("webhook-url", "v").stdout.strip()
+    assert config_token(tmp_path) not in hook_url  # a third party gets a token of its own
     hooked = requests.post(hook_url, data='{"from": "github"}', timeout=30).json()
     assert json.loads(ironworks("status", hooked["id"]).stdout)["payload"] == '{"from": "github"}'
+
+    token = ironworks("project", "rotate-token").stdout.split()[2]
+    assert config_token(tmp_path) == token  # saved, and the CLI goes on working with it
+    assert ironworks("schedule", "list", "--json").returncode == 0
 
     bad = ironworks("schedule", "create", "v", "--every", "5")
     assert bad.returncode == 1 and "at least 60" in bad.stderr and "Traceback" not in bad.stderr

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import time
 
-from flask import abort, flash, redirect, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 
-from api import context
+from api import auth, context
 from api.dashboard import session
 from api.dashboard.blueprint import bp
 from api.dashboard.pages import project_id
@@ -62,6 +62,17 @@ def cancel_schedule(schedule_id: str):
     store.schedules.cancel(store.schedules.get(project_id(), schedule_id))
     flash("Schedule cancelled.")
     return redirect(url_for("dashboard.schedules"))
+
+
+@bp.post("/token")
+def rotate_token():
+    """Shown on the page itself, not flashed: a flash would keep it in the cookie."""
+    pid = project_id()
+    token, token_hash = auth.new_token()
+    context.store().projects.rotate_token(pid, token_hash, session.token_hash())
+    if not session.viewer().admin:
+        session.sign_in(pid, admin=False, token_hash=token_hash)
+    return render_template("dashboard/token.html", token=token)
 
 
 @bp.post("/project")

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, redirect, request, url_for
 
+from api import context
 from api.dashboard import session
 
 bp = Blueprint(
@@ -26,9 +27,20 @@ def guard():
         session.check_csrf(request.form.get("csrf", ""))
     if request.endpoint in OPEN_ENDPOINTS:
         return None
-    if session.viewer() is None:
+    viewer = session.viewer()
+    if viewer is not None and not viewer.admin and not _token_still_valid(viewer):
+        session.sign_out()  # the token it was opened with was rotated away
+        viewer = None
+    if viewer is None:
         return redirect(url_for("dashboard.login", next=request.full_path.rstrip("?")))
     return None
+
+
+def _token_still_valid(viewer: session.Viewer) -> bool:
+    token_hash = session.token_hash()
+    return bool(token_hash) and context.store().projects.id_for_token(token_hash) == (
+        viewer.project_id
+    )
 
 
 @bp.app_context_processor

@@ -22,9 +22,16 @@ def viewer() -> Viewer | None:
     return Viewer(session.get("project_id"), bool(session["admin"]))
 
 
-def sign_in(project_id: str | None, admin: bool) -> None:
+def sign_in(project_id: str | None, admin: bool, token_hash: str | None = None) -> None:
+    """`token_hash`: the project token signed in with; the session lasts as long as it."""
     session.clear()  # a fresh session: nothing from before the sign-in carries over
-    session.update(project_id=project_id, admin=admin, csrf=secrets.token_urlsafe(24))
+    session.update(
+        project_id=project_id, admin=admin, token_hash=token_hash, csrf=secrets.token_urlsafe(24)
+    )
+
+
+def token_hash() -> str | None:
+    return session.get("token_hash")
 
 
 def switch_project(project_id: str) -> None:

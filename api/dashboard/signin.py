@@ -19,9 +19,10 @@ def login():
     if token and auth.is_admin(token):
         session.sign_in(None, admin=True)
         return redirect(_next_page())
-    project_id = context.store().projects.id_for_token(auth.hash_token(token or "-"))
+    token_hash = auth.hash_token(token or "-")
+    project_id = context.store().projects.id_for_token(token_hash)
     if project_id:
-        session.sign_in(project_id, admin=False)
+        session.sign_in(project_id, admin=False, token_hash=token_hash)
         return redirect(_next_page())
     return render_template("dashboard/login.html", error="That token opens no project."), 401
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 from typing import BinaryIO
+from urllib.parse import urlencode
 
-from flask import Blueprint, jsonify, request, send_file
+from flask import Blueprint, jsonify, request, send_file, url_for
 
-from api import code_input, context, parsing
+from api import auth, code_input, context, parsing
 from ironworks import archive
 from ironworks.archive import ArchiveLimits
 from ironworks.errors import BadRequest, NotFound
@@ -94,6 +95,19 @@ def download(project_id: str, code_id: str):
         download_name=f"{code.name}-r{code.rev}.zip",
         as_attachment=True,
     )
+
+
+@bp.post("/<code_id>/webhook_token")
+def new_webhook_token(project_id: str, code_id: str):
+    """A token that can only queue tasks of this code through the inbound webhook, for a
+    third party's use; a new one revokes the previous one. Shown once."""
+    store = context.store()
+    code = store.codes.get(project_id, code_id)
+    token, token_hash = auth.new_token(auth.HOOK_TOKEN_PREFIX)
+    store.projects.set_hook_token(project_id, code.id, token_hash)
+    query = urlencode({"code_name": code.name, "oauth": token})
+    url = url_for("project.tasks.inbound_webhook", project_id=project_id, _external=True)
+    return jsonify(msg="Previous webhook token revoked", token=token, url=f"{url}?{query}")
 
 
 @bp.post("/<code_id>/pause_task_queue")

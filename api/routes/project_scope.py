@@ -10,9 +10,16 @@ from api.routes import batches, codes, schedules, tasks, webhooks
 bp = Blueprint("project", __name__, url_prefix="/2/projects/<project_id>")
 
 
+INBOUND_WEBHOOK = "project.tasks.inbound_webhook"
+
+
 @bp.before_request
 def authenticate() -> None:
-    auth.require_project(request.view_args["project_id"])
+    project_id = request.view_args["project_id"]
+    if request.endpoint == INBOUND_WEBHOOK:
+        auth.require_inbound(project_id, request.args.get("code_name") or "")
+    else:
+        auth.require_project(project_id)
 
 
 for child in (codes.bp, tasks.bp, batches.bp, schedules.bp, webhooks.bp):

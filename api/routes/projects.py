@@ -27,6 +27,16 @@ def create_project():
     return jsonify(project_json(project) | {"token": token}), 201
 
 
+@bp.post("/<project_id>/token")
+def rotate_token(project_id: str):
+    """A new token for the project, shown once; the current one stops working at once."""
+    auth.require_project(project_id)
+    token, token_hash = auth.new_token()
+    presented = auth.presented_token()
+    context.store().projects.rotate_token(project_id, token_hash, auth.hash_token(presented))
+    return jsonify(msg="Token rotated: the previous one no longer works", token=token)
+
+
 @bp.get("/<project_id>")
 def get_project(project_id: str):
     auth.require_project(project_id)

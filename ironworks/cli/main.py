@@ -220,5 +220,16 @@ def project_create(name: str, max_concurrency: int | None) -> None:
     click.echo(f"Token: {created['token']}  (shown once; saved to {saved})")
 
 
+@project.command("rotate-token")
+@friendly_errors
+def project_rotate_token() -> None:
+    """Give the current project a new token and revoke the old one (at once, everywhere)."""
+    api = client()
+    token = api.rotate_token()
+    saved = config.save(url=api.url, token=token, project_id=api.project_id)
+    click.echo(f"New token: {token}  (shown once; saved to {saved})")
+    click.echo("The previous token no longer works: update every client that used it.")
+
+
 for command in (dev, batch, *manage.COMMANDS, *roles.COMMANDS):
     cli.add_command(command)

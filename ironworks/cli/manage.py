@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-from urllib.parse import urlencode
 
 import click
 
@@ -90,11 +89,11 @@ def stats(name: str, as_json: bool) -> None:
 @click.argument("name")
 @friendly_errors
 def webhook_url(name: str) -> None:
-    """The URL other services POST to in order to queue a task of NAME (body = payload)."""
-    api = client()
-    code = api.code_named(name)
-    query = urlencode({"code_name": code["name"], "oauth": api.token})
-    click.echo(f"{api.url.rstrip('/')}/2/projects/{api.project_id}/tasks/webhook?{query}")
+    """A URL other services POST to in order to queue a task of NAME (body = payload).
+
+    Its token can queue tasks of NAME and do nothing else; asking again makes a new URL and
+    the previous one stops working."""
+    click.echo(client().webhook_url(name))
 
 
 @click.command()

@@ -28,7 +28,19 @@ class Keys:
         return self._k("projects")
 
     def token(self, token_hash: str) -> str:
+        """A project token's hash → the project id."""
         return self._k("token", token_hash)
+
+    def project_token(self, project_id: str) -> str:
+        """The hash of the project's current token, so that rotating it revokes the old one."""
+        return self._k("project", project_id, "token")
+
+    def hook_token(self, token_hash: str) -> str:
+        """An inbound webhook token's hash → "project_id code_id": it queues that code only."""
+        return self._k("hook_token", token_hash)
+
+    def code_hook_token(self, code_id: str) -> str:
+        return self._k("code", code_id, "hook_token")
 
     # codes
     def code(self, code_id: str) -> str:

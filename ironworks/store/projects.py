@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from redis import Redis
+from redis import Redis, WatchError
 
 from ironworks.codec import from_hash, to_hash
 from ironworks.errors import NotFound
@@ -19,6 +19,7 @@ class ProjectStore:
             pipe.hset(self._k.project(project.id), mapping=to_hash(project))
             pipe.sadd(self._k.projects(), project.id)
             pipe.set(self._k.token(token_hash), project.id)
+            pipe.set(self._k.project_token(project.id), token_hash)
             pipe.execute()
 
     def get(self, project_id: str) -> Project:
@@ -29,3 +30,44 @@ class ProjectStore:
 
     def id_for_token(self, token_hash: str) -> str | None:
         return self._r.get(self._k.token(token_hash))
+
+    def rotate_token(self, project_id: str, new_hash: str, presented_hash: str | None) -> None:
+        """Make `new_hash` the project's only token: the current one is revoked, and so is
+        the one presented, if it is this project's (a project made before tokens were
+        tracked has no current one on record)."""
+        revoked = [h for h in (presented_hash,) if h and self.id_for_token(h) == project_id]
+        self._replace(
+            self._k.project_token(project_id), revoked, self._k.token, new_hash, project_id
+        )
+
+    def set_hook_token(self, project_id: str, code_id: str, new_hash: str) -> None:
+        """The code's inbound webhook token, replacing (and so revoking) any earlier one."""
+        owner = f"{project_id} {code_id}"
+        self._replace(self._k.code_hook_token(code_id), [], self._k.hook_token, new_hash, owner)
+
+    def hook_token_owner(self, token_hash: str) -> tuple[str, str] | None:
+        """(project id, code id) an inbound webhook token may queue tasks for."""
+        owner = self._r.get(self._k.hook_token(token_hash))
+        if owner is None:
+            return None
+        project_id, _, code_id = owner.partition(" ")
+        return project_id, code_id
+
+    def _replace(self, pointer: str, also_revoked: list[str], key_of, new_hash: str, owner: str):
+        """Point `pointer` at `new_hash` (key_of(new_hash) → owner) and delete the token it
+        pointed at before, in one WATCHed transaction: two rotations at once leave exactly
+        one token valid."""
+        while True:
+            with self._r.pipeline(transaction=True) as pipe:
+                try:
+                    pipe.watch(pointer)
+                    current = pipe.get(pointer)
+                    pipe.multi()
+                    for old in {current, *also_revoked} - {None}:
+                        pipe.delete(key_of(old))
+                    pipe.set(key_of(new_hash), owner)
+                    pipe.set(pointer, new_hash)
+                    pipe.execute()
+                    return
+                except WatchError:
+                    continue

@@ -21,17 +21,39 @@ from collections.abc import Callable
 
 from redis import Redis
 from rq import Queue, SimpleWorker
+from rq.job import Job
+from rq.serializers import JSONSerializer
+
+from runner import job
 
 log = logging.getLogger(__name__)
 
 RESPAWN_CHECK_S = 1.0
 STOP_GRACE_S = 10.0
+# The one function a job may name (the scheduler refers to it by this name).
+RUN_TASK = f"{job.run_task.__module__}.{job.run_task.__name__}"
+
+
+class TaskJob(Job):
+    """An RQ job that can only run Ironworks' task function. Jobs are JSON (RQ's default,
+    pickle, would run code as it loads), and a job naming any other function fails before
+    that function is imported: whoever can write to Redis can at worst queue a task."""
+
+    @property
+    def func(self):
+        if self.func_name != RUN_TASK:
+            raise PermissionError(f"refused job {self.id}: it names {self.func_name!r}")
+        return super().func
+
+    # Callbacks are functions named in the job too; Ironworks sets none, so none is run.
+    success_callback = failure_callback = stopped_callback = property(lambda self: None)
 
 
 def _work(redis_url: str, queues: list[str]) -> None:
     connection = Redis.from_url(redis_url)
-    watched = [Queue(q, connection=connection) for q in queues]
-    worker = SimpleWorker(watched, connection=connection)
+    options = {"connection": connection, "serializer": JSONSerializer, "job_class": TaskJob}
+    watched = [Queue(q, **options) for q in queues]
+    worker = SimpleWorker(watched, **options)
     worker.work(with_scheduler=False, logging_level="WARNING")
 
 

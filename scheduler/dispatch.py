@@ -8,6 +8,7 @@ from redis import Redis
 from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
+from rq.serializers import JSONSerializer
 
 from ironworks.settings import Settings
 from ironworks.store.admission import Admission
@@ -29,7 +30,11 @@ class Dispatcher:
 
     def _queue(self, cluster: str) -> Queue:
         if cluster not in self._queues:
-            self._queues[cluster] = Queue(cluster, connection=self._redis)
+            # JSON, not RQ's default pickle: a job in Redis must never be code to run (the
+            # runner also runs only RUN_TASK, see runner/pool.py).
+            self._queues[cluster] = Queue(
+                cluster, connection=self._redis, serializer=JSONSerializer
+            )
         return self._queues[cluster]
 
     def dispatch(self, admission: Admission) -> None:
@@ -54,7 +59,7 @@ class Dispatcher:
         """
         the_id = job_id(task_id, attempt)
         try:
-            job = Job.fetch(the_id, connection=self._redis)
+            job = Job.fetch(the_id, connection=self._redis, serializer=JSONSerializer)
         except NoSuchJobError:
             return False
         status = job.get_status(refresh=False)

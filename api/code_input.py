@@ -50,7 +50,9 @@ def draft(project_id: str, data: dict, settings: Settings, has_archive: bool) ->
         ),
         cpus=parsing.optional_float(data, "cpus", low=0.01, high=settings.max_container_cpus),
         disk_mb=parsing.optional_int(data, "disk", low=1, high=settings.max_container_tmpfs_mb),
-        log_max_bytes=parsing.optional_int(data, "log_max_bytes", low=1024, high=1024**3),
+        log_max_bytes=parsing.optional_int(
+            data, "log_max_bytes", low=1024, high=settings.max_log_max_bytes
+        ),
         network=parsing.optional_bool(data, "network") or False,
         warm=parsing.optional_bool(data, "warm") is not False,
         image=image,

@@ -17,6 +17,7 @@ ROUTES: list[tuple[str, str, str, str | None]] = [
     ("get", "/2/stacks", "The runtime stacks a code may use", None),
     ("post", "/2/projects", "Create a project (admin token); its token is shown once", "Project"),
     ("get", P, "The project", None),
+    ("patch", P, "Set max_concurrency, task_retention_s (admin token)", None),
     ("post", f"{P}/token", "A new project token, shown once; the current one is revoked", None),
     ("post", f"{P}/codes", "Upload a code revision (multipart: data + file)", "CodeUpload"),
     ("get", f"{P}/codes", "List codes", None),

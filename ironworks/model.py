@@ -71,6 +71,7 @@ class Project:
     name: str
     max_concurrency: int | None  # None = unlimited
     created_at: float
+    task_retention_s: int | None = None  # None: the installation's IRONWORKS_TASK_RETENTION_S
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,15 @@ class Settings:
     max_timeout_s: int = 24 * 3600
     max_delay_s: int = 7 * 24 * 3600
     log_max_bytes: int = 10 * 1024 * 1024
+    # The most log a code may ask to keep per task (`log_max_bytes`): the operator's, not the
+    # tenant's, since logs live in Redis.
+    max_log_max_bytes: int = 100 * 1024 * 1024
+    # Ended tasks (record, log, index entries) and ended batches are deleted this long after
+    # their end; a project may have its own period (`task_retention_s`).
+    task_retention_s: int = 30 * 24 * 3600
+    # Revisions a code keeps (the current one among them); older ones, and archives no kept
+    # revision uses, are deleted at the next upload.
+    revisions_kept: int = 10
     runner_concurrency: int = 2
     runner_clusters: str = "default"
     runner_id: str = ""

@@ -20,6 +20,7 @@ def project_json(project: Project) -> dict:
         "id": project.id,
         "name": project.name,
         "max_concurrency": project.max_concurrency,
+        "task_retention_s": project.task_retention_s,
         "created_at": iso(project.created_at),
     }
 

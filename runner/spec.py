@@ -76,7 +76,7 @@ def limits_for(code: Code, settings: Settings) -> Limits:
         tmpfs_mb=min(code.disk_mb or settings.container_tmpfs_mb, settings.max_container_tmpfs_mb),
         pids=settings.container_pids_limit,
         nofile=settings.container_nofile,
-        log_max_bytes=code.log_max_bytes or settings.log_max_bytes,
+        log_max_bytes=min(code.log_max_bytes or settings.log_max_bytes, settings.max_log_max_bytes),
     )
 
 

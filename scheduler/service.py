@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 REDIS_RETRY_S = 1.0
 SCHEDULE_TICK_S = 1.0
 WEBHOOK_TICK_S = 0.25
+RETENTION_TICK_S = 1.0
 
 
 class Failed(threading.Event):
@@ -60,6 +61,11 @@ def threads(settings: Settings, stop: threading.Event, failed: Failed) -> list[t
         reap(store, dispatcher, time.time(), settings.dispatch_lease_s)
         stop.wait(settings.reaper_interval_s)
 
+    def retention() -> None:
+        if store.retention.expire_due(time.time()) == 0:
+            store.retention.trim_events()
+            stop.wait(RETENTION_TICK_S)
+
     def schedules() -> None:
         fire_due(store, time.time(), settings.default_timeout_s)
         stop.wait(SCHEDULE_TICK_S)
@@ -74,6 +80,7 @@ def threads(settings: Settings, stop: threading.Event, failed: Failed) -> list[t
         "admission": admit,
         "reaper": reaper,
         "schedules": schedules,
+        "retention": retention,
         "webhooks": webhooks,
     }
     for group, handler in consumers.CONSUMERS.items():

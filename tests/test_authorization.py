@@ -12,7 +12,13 @@ from tests.conftest import ADMIN_TOKEN
 from tests.helpers import auth, create_project, queue, upload
 
 PUBLIC = {"/healthz", "/readyz", "/openapi.json", "/2/stacks"}
-PROJECT_ROUTES = [(m, p) for m, p, _, _ in ROUTES if p.startswith("/2/projects/{project_id}")]
+# A project's settings that are the operator's, not the tenant's.
+ADMIN_ONLY = {("patch", "/2/projects/{project_id}")}
+PROJECT_ROUTES = [
+    (m, p)
+    for m, p, _, _ in ROUTES
+    if p.startswith("/2/projects/{project_id}") and (m, p) not in ADMIN_ONLY
+]
 
 
 def objects_of(api, name: str) -> dict:
@@ -84,6 +90,14 @@ def test_only_the_owner_and_the_admin_reach_a_projects_objects(api, method, path
     if path.count("{") > 1:  # the owner's project, another project's object: not found
         mixed = other | {"project_id": owner["project_id"]}
         assert call(api, method, path, mixed, owner["token"]).status_code == 404
+
+
+@pytest.mark.parametrize("method,path", sorted(ADMIN_ONLY))
+def test_a_projects_operator_settings_are_for_the_admin_only(api, method, path):
+    owner = objects_of(api, "owner")
+    for token in (None, owner["token"]):
+        assert call(api, method, path, owner, token).status_code == 401
+    assert reached(call(api, method, path, owner, ADMIN_TOKEN))
 
 
 def test_creating_projects_is_for_the_admin_only(api):

@@ -10,6 +10,7 @@ from ironworks.model import Project, new_id
 from ironworks.views import project_json
 
 bp = Blueprint("projects", __name__, url_prefix="/2/projects")
+MAX_RETENTION_S = 10 * 365 * 24 * 3600
 
 
 @bp.post("")
@@ -21,10 +22,28 @@ def create_project():
         name=required_str(body, "name", max_len=100),
         max_concurrency=optional_int(body, "max_concurrency", low=1),
         created_at=time.time(),
+        task_retention_s=optional_int(body, "task_retention_s", low=60, high=MAX_RETENTION_S),
     )
     token, token_hash = auth.new_token()
     context.store().projects.create(project, token_hash)
     return jsonify(project_json(project) | {"token": token}), 201
+
+
+@bp.patch("/<project_id>")
+def update_project(project_id: str):
+    """The admin sets a project's limits: max_concurrency, task_retention_s (null: defaults)."""
+    auth.require_admin()
+    store, body = context.store(), json_body()
+    store.projects.get(project_id)  # 404 for an unknown project
+    changes = {
+        name: optional_int(body, name, low=low, high=high)
+        for name, low, high in (
+            ("max_concurrency", 1, None), ("task_retention_s", 60, MAX_RETENTION_S)
+        )
+        if name in body
+    }  # fmt: skip
+    store.projects.update(project_id, changes)
+    return jsonify(project_json(store.projects.get(project_id)))
 
 
 @bp.post("/<project_id>/token")

@@ -17,6 +17,7 @@ from ironworks.store.counts import CountStore
 from ironworks.store.events import EventStore
 from ironworks.store.keys import Keys
 from ironworks.store.projects import ProjectStore
+from ironworks.store.retention import RetentionStore
 from ironworks.store.runners import RunnerStore
 from ironworks.store.schedules import ScheduleStore
 from ironworks.store.scripts import Scripts
@@ -44,23 +45,27 @@ class Store:
     runners: RunnerStore
     counts: CountStore
     activity: ActivityStore
+    retention: RetentionStore
 
     @classmethod
     def connect(cls, settings: Settings) -> Store:
         redis = Redis.from_url(settings.redis_url, decode_responses=True)
-        return cls.for_redis(redis, settings.key_prefix)
+        return cls.for_redis(redis, settings.key_prefix, settings.task_retention_s)
 
     @classmethod
-    def for_redis(cls, redis: Redis, prefix: str = "iw") -> Store:
+    def for_redis(
+        cls, redis: Redis, prefix: str = "iw", retention_s: int = Settings.task_retention_s
+    ) -> Store:
         keys, scripts = Keys(prefix), Scripts(redis)
-        tasks = TaskStore(redis, keys, scripts)
+        tasks = TaskStore(redis, keys, scripts, retention_s)
+        retention = RetentionStore(redis, keys, retention_s)
         return cls(
             redis=redis,
             keys=keys,
             projects=ProjectStore(redis, keys),
             codes=CodeStore(redis, keys),
             tasks=tasks,
-            batches=BatchStore(redis, keys, scripts, tasks),
+            batches=BatchStore(redis, keys, scripts, tasks, retention),
             admission=AdmissionStore(redis, keys, scripts),
             events=EventStore(redis, keys, scripts),
             schedules=ScheduleStore(redis, keys, scripts),
@@ -68,6 +73,7 @@ class Store:
             runners=RunnerStore(redis, keys),
             counts=CountStore(redis, keys),
             activity=ActivityStore(redis, keys),
+            retention=retention,
         )
 
     def instance_id(self) -> str:

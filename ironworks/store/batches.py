@@ -3,6 +3,7 @@ stream (O(1) Redis work per item event, however large the batch)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -12,10 +13,12 @@ from ironworks.codec import from_hash, to_hash
 from ironworks.errors import Conflict, NotFound
 from ironworks.model import Batch, BatchStatus, Task, TaskStatus, admission_score
 from ironworks.store.keys import Keys
+from ironworks.store.retention import RetentionStore
 from ironworks.store.scripts import Scripts
 from ironworks.store.tasks import TaskStore, numbered, write_new
 
 READ_CHUNK = 500  # items read per round trip when walking a batch
+ENDED = (BatchStatus.COMPLETE, BatchStatus.FAILED, BatchStatus.CANCELLED)
 
 
 @dataclass(frozen=True)
@@ -30,7 +33,11 @@ class BatchProgress:
 
 
 class BatchStore:
-    def __init__(self, redis: Redis, keys: Keys, scripts: Scripts, tasks: TaskStore) -> None:
+    def __init__(
+        self, redis: Redis, keys: Keys, scripts: Scripts, tasks: TaskStore,
+        retention: RetentionStore,
+    ) -> None:  # fmt: skip
+        self._retention = retention
         self._r, self._k, self._scripts, self._tasks = redis, keys, scripts, tasks
 
     def create(self, batch: Batch, items: Sequence[Task], now: float) -> list[Task]:
@@ -122,10 +129,20 @@ class BatchStore:
     def settle(self, batch_id: str, expected: BatchStatus | None, new: BatchStatus, **fields):
         """Move the batch from `expected` (None: any unfinished status) to `new`, setting
         `fields` with it; False if it was not in `expected`."""
-        args: list[object] = ["*" if expected is None else expected, new]
+        expires_at = ""
+        if new in ENDED:  # retention starts with the end
+            project_id = self._r.hget(self._k.batch(batch_id), "project_id") or ""
+            expires_at = time.time() + self._retention.retention_of(project_id)
+        args: list[object] = [
+            "*" if expected is None else expected,
+            new,
+            expires_at,
+            f"batch:{batch_id}",
+        ]
         for name, value in fields.items():
             args += [name, "" if value is None else value]
-        return self._scripts.run("batch_settle", [self._k.batch(batch_id)], args) == 1
+        keys = [self._k.batch(batch_id), self._k.expiring()]
+        return self._scripts.run("batch_settle", keys, args) == 1
 
     def cancel(self, batch: Batch, now: float) -> Batch:
         """Stop releasing held items, then cancel every item (and the reduce) not yet ended."""

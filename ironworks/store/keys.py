@@ -118,6 +118,10 @@ class Keys:
         """List pushed to whenever admission may make progress."""
         return self._k("scheduler", "wake")
 
+    def expiring(self) -> str:
+        """Sorted set of ended things ("task:<id>", "batch:<id>") by when retention ends."""
+        return self._k("expiring")
+
     # batches
     def batch(self, batch_id: str) -> str:
         return self._k("batch", batch_id)

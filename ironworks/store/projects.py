@@ -28,6 +28,17 @@ class ProjectStore:
             raise NotFound("Project not found")
         return from_hash(Project, raw)
 
+    def update(self, project_id: str, changes: dict[str, int | None]) -> None:
+        """Set fields of the project; None clears one (its default applies again)."""
+        key = self._k.project(project_id)
+        with self._r.pipeline(transaction=True) as pipe:
+            for name, value in changes.items():
+                if value is None:
+                    pipe.hdel(key, name)
+                else:
+                    pipe.hset(key, name, value)
+            pipe.execute()
+
     def id_for_token(self, token_hash: str) -> str | None:
         return self._r.get(self._k.token(token_hash))
 

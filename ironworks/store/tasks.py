@@ -60,8 +60,9 @@ class LogAppend(IntEnum):
 
 
 class TaskStore:
-    def __init__(self, redis: Redis, keys: Keys, scripts: Scripts) -> None:
+    def __init__(self, redis: Redis, keys: Keys, scripts: Scripts, retention_s: int) -> None:
         self._r, self._k, self._scripts = redis, keys, scripts
+        self._retention_s = retention_s
 
     # -- queueing -----------------------------------------------------------------------
     def enqueue(self, tasks: Sequence[Task], now: float) -> list[Task]:
@@ -313,6 +314,8 @@ class TaskStore:
             k.scheduler_wake(),
             k.leases(),
             k.task_ended(task.id),
+            k.project(task.project_id),
+            k.expiring(),
         ]
         args = [
             task.id,
@@ -325,6 +328,7 @@ class TaskStore:
             result or "",
             "1" if lease_expired else "",
             json.dumps(usage) if usage else "",
+            self._retention_s,
         ]
         return self._scripts.run("finish", keys, args) == 1
 

@@ -14,6 +14,8 @@ from ironworks.webhooks import Delivery, Webhook
 
 # A deliverer that took a delivery and died leaves it to others after this long.
 CLAIM_S = 60
+# Each hook keeps its newest deliveries (what GET …/deliveries shows), older ones go.
+DELIVERIES_KEPT = 100
 
 
 class WebhookStore:
@@ -45,6 +47,7 @@ class WebhookStore:
             pipe.delete(self._k.webhook(hook.id))
             pipe.zrem(self._k.project_webhooks(hook.project_id), hook.id)
             pipe.execute()
+        self._forget_beyond(hook.id, 0)
 
     # -- deliveries -------------------------------------------------------------------------
     def add_delivery_once(self, delivery: Delivery, due: float) -> bool:
@@ -63,9 +66,23 @@ class WebhookStore:
                 )
                 pipe.zadd(self._k.due_deliveries(), {delivery.id: due})
                 pipe.execute()
-                return True
             except WatchError:
                 return False
+        self._forget_beyond(delivery.hook_id, DELIVERIES_KEPT)
+        return True
+
+    def _forget_beyond(self, hook_id: str, kept: int) -> None:
+        """Delete the hook's deliveries older than its newest `kept` (with their attempts)."""
+        index = self._k.hook_deliveries(hook_id)
+        old = self._r.zrange(index, 0, -(kept + 1))
+        if not old:
+            return
+        with self._r.pipeline(transaction=True) as pipe:
+            for delivery_id in old:
+                pipe.delete(self._k.delivery(delivery_id), self._k.delivery_attempts(delivery_id))
+            pipe.zrem(self._k.due_deliveries(), *old)
+            pipe.zrem(index, *old)
+            pipe.execute()
 
     def claim_due(self, now: float, limit: int = 50) -> list[Delivery]:
         ids = self._r.zrangebyscore(self._k.due_deliveries(), "-inf", now, start=0, num=limit)

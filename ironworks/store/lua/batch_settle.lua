@@ -1,6 +1,7 @@
 -- batch_settle.lua: move a batch from one status to another, once.
--- KEYS[1] batch hash
+-- KEYS[1] batch hash  KEYS[2] expiring zset
 -- ARGV[1] status it must be in ('*' = any unfinished: running or reducing)  ARGV[2] new status
+-- ARGV[3] when its retention ends ('' = it has not ended)  ARGV[4] its member in expiring
 -- then field, value pairs to set with it.
 -- Returns 1 when moved, 0 when the batch was not in the expected status (another scheduler,
 -- a replayed event or a cancel got there first).
@@ -11,7 +12,10 @@ elseif status ~= ARGV[1] then
   return 0
 end
 redis.call('HSET', KEYS[1], 'status', ARGV[2])
-for i = 3, #ARGV, 2 do
+if ARGV[3] ~= '' then
+  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+end
+for i = 5, #ARGV, 2 do
   redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
 end
 return 1

@@ -7,6 +7,8 @@
 -- ARGV[4] new status  ARGV[5] exit code ('' = none)  ARGV[6] msg  ARGV[7] now  ARGV[8] result
 -- ARGV[9] '1' when the reaper ends the task: only if its lease has run out by ARGV[7]
 -- ARGV[10] resource use (JSON, '' = unknown)
+-- KEYS[12] project hash  KEYS[13] expiring zset  ARGV[11] default retention (s): the ended
+-- task is deleted (tasks/retention) after its project's task_retention_s, or the default.
 -- Returns 1 when done; 0 when the task's status or attempt is not what the caller expected
 -- (a late write from a runner that lost the task, or a race the caller re-reads and retries).
 -- Invariant: the status change, the slot release and the event happen together or not at all.
@@ -28,6 +30,9 @@ redis.call('SREM', KEYS[5], ARGV[1])
 redis.call('ZREM', KEYS[6], ARGV[1])
 redis.call('ZREM', KEYS[7], ARGV[1])
 redis.call('ZREM', KEYS[10], ARGV[1])
+local keep = redis.call('HGET', KEYS[12], 'task_retention_s')
+if not keep or keep == '' then keep = ARGV[11] end
+redis.call('ZADD', KEYS[13], tonumber(ARGV[7]) + tonumber(keep), 'task:' .. ARGV[1])
 local owner = redis.call('HMGET', KEYS[1], 'project_id', 'code_id', 'attempt')
 redis.call('XADD', KEYS[8], 'MAXLEN', '~', 1000000, '*', 'task_id', ARGV[1],
            'project_id', owner[1], 'code_id', owner[2], 'status', ARGV[4], 'attempt', owner[3])

@@ -136,3 +136,19 @@ def test_the_scheduler_deletes_tasks_once_retention_is_over(fresh_platform):
     task_id = project.queue("w")
     assert project.wait(task_id, timeout_s=60)["status"] == "complete"
     wait_until(lambda: not project.tasks(), timeout_s=15, what="the ended task to be deleted")
+
+
+def test_a_code_keeps_its_newest_revisions_and_archives_nobody_uses_are_deleted(api, settings):
+    project = create_project(api)
+    upload(api, project, {"name": "other", "command": "true"}, {"run.sh": "echo 0\n"})
+    for n in range(settings.revisions_kept + 3):
+        upload(api, project, {"name": "w", "command": "true"}, {"run.sh": f"echo {n}\n"})
+    code_id = api.get(f"/2/projects/{project['id']}/codes", headers=auth(project["token"]))
+    code_id = next(c["id"] for c in code_id.json["codes"] if c["name"] == "w")
+    revisions = api.get(
+        f"/2/projects/{project['id']}/codes/{code_id}/revisions?per_page=100",
+        headers=auth(project["token"]),
+    ).json["revisions"]
+    assert [r["rev"] for r in revisions] == list(range(settings.revisions_kept + 3, 3, -1))
+    # w's kept revisions and "other" (whose archive w's first revision shared) remain.
+    assert len(list(settings.blob_dir.iterdir())) == settings.revisions_kept + 1

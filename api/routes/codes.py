@@ -32,7 +32,11 @@ def upload(project_id: str):
         finally:
             upload.close()  # large uploads are spooled to a temporary file
         draft = dataclasses.replace(draft, archive_sha256=sha, archive_size=size)
-    code = context.store().codes.add_revision(draft)
+    store = context.store()
+    code = store.codes.add_revision(draft)
+    unused = store.codes.prune_revision(code, context.settings().revisions_kept)
+    if unused:
+        context.blobs().delete(unused)
     return jsonify(_code_json(code) | {"msg": "Upload successful."})
 
 

@@ -31,8 +31,29 @@ class CodeStore:
         with self._r.pipeline(transaction=True) as pipe:
             pipe.hset(self._k.code_revision(code_id, rev), mapping=fields)
             pipe.hset(self._k.code(code_id), mapping=fields)
+            if code.archive_sha256:
+                pipe.hincrby(self._k.blob_refs(), code.archive_sha256, 1)
             pipe.execute()
         return code
+
+    def prune_revision(self, code: Code, keep: int) -> str | None:
+        """After `code` became revision N, delete revision N - keep (unless a rollback made it
+        current again). Returns the archive's sha256 when no kept revision uses it any more,
+        for the caller to delete. A task still queued for a pruned revision ends in error."""
+        old = code.rev - keep
+        current = self._r.hget(self._k.code(code.id), "rev")
+        if old < 1 or current == str(old):
+            return None
+        sha = self._r.hget(self._k.code_revision(code.id, old), "archive_sha256")
+        with self._r.pipeline(transaction=True) as pipe:
+            pipe.delete(self._k.code_revision(code.id, old))
+            if sha:
+                pipe.hincrby(self._k.blob_refs(), sha, -1)
+            left = pipe.execute()
+        if not sha or left[-1] != 0:  # still used, or counted before refs were (keep it)
+            return None
+        self._r.hdel(self._k.blob_refs(), sha)
+        return sha
 
     def get(self, project_id: str, code_id: str) -> Code:
         raw = self._r.hgetall(self._k.code(code_id))

@@ -50,6 +50,11 @@ class Keys:
     def code_revision(self, code_id: str, rev: int) -> str:
         return self._k("code", code_id, "rev", str(rev))
 
+    def blob_refs(self) -> str:
+        """Hash archive sha256 -> how many kept revisions use it (archives are shared by
+        content, across codes and projects)."""
+        return self._k("blob_refs")
+
     def code_names(self, project_id: str) -> str:
         """Hash name -> code id for one project."""
         return self._k("project", project_id, "codes")

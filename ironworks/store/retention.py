@@ -9,11 +9,9 @@ acknowledged. Both are idempotent: any number of schedulers may run them at once
 
 from __future__ import annotations
 
-from redis import Redis
+from redis import Redis, ResponseError
 
 from ironworks.store.keys import Keys
-
-BATCH_PARTS = ("batch_items", "batch_counts", "batch_seen", "batch_held")
 
 
 class RetentionStore:
@@ -59,7 +57,11 @@ class RetentionStore:
         pipe.hdel(k.code_stats_seen(code_id), task_id)
 
     def _delete_batch(self, pipe, batch_id: str, project_id) -> None:
-        pipe.delete(self._k.batch(batch_id), *(getattr(self._k, p)(batch_id) for p in BATCH_PARTS))
+        k = self._k
+        pipe.delete(
+            k.batch(batch_id), k.batch_items(batch_id), k.batch_counts(batch_id),
+            k.batch_seen(batch_id), k.batch_held(batch_id),
+        )  # fmt: skip
         if project_id is not None:
             pipe.zrem(self._k.project_batches(project_id), batch_id)
 
@@ -69,7 +71,7 @@ class RetentionStore:
         stream = self._k.events()
         try:
             groups = self._r.xinfo_groups(stream)
-        except Exception:  # noqa: BLE001 - no stream yet
+        except ResponseError:  # no stream yet
             return 0
         if not groups:
             return 0

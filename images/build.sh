@@ -96,5 +96,9 @@ build_platform() {
 }
 
 build_base
-for stack in sh "${!PACKAGES[@]}"; do build_stack "$stack"; done
-build_platform
+# The rest only need the base: built side by side (mostly waiting on Debian's mirror, they took
+# about 5 minutes one after another on a fresh machine). A failed build fails the script.
+builds=()
+for stack in sh "${!PACKAGES[@]}"; do build_stack "$stack" & builds+=($!); done
+build_platform & builds+=($!)
+for build in "${builds[@]}"; do wait "$build"; done

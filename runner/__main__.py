@@ -1,14 +1,15 @@
-"""`python -m runner [--concurrency N]`: a pool of RQ workers, each running one task at a time,
-a janitor process that removes orphaned containers, and a monitor process (heartbeat, health
-and metrics). SIGTERM drains: running tasks finish, or are handed back after a while."""
+"""`python -m runner [--concurrency N]`: one process per host serving N slots (threads), with
+a janitor that removes orphaned containers, a monitor (heartbeat, health and metrics) and, with
+warm start on, a warmer, each a thread of it. SIGTERM drains: running tasks finish, or are
+handed back after a while. Nothing of it outlives the process."""
 
 from __future__ import annotations
 
 import argparse
 import logging
-import multiprocessing
-import os
+import signal
 import socket
+import threading
 import time
 
 from ironworks import logsetup
@@ -16,8 +17,15 @@ from ironworks.errors import NotFound
 from ironworks.preflight import check_redis
 from ironworks.settings import Settings
 from ironworks.store import Store
-from runner import janitor, monitor, pool, taskdir, warm
+from runner import janitor, monitor, taskdir
+from runner.cache import CodeCache
 from runner.docker_driver import DockerDriver
+from runner.engine import Engine
+from runner.execute import RunnerContext
+from runner.slots import Slots
+from runner.spec import Placement
+from runner.warm import Warmer, WarmStart
+from runner.warm_pool import WarmPool
 
 log = logging.getLogger("runner")
 
@@ -29,47 +37,54 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--concurrency", type=int, default=settings.runner_concurrency)
     args = parser.parse_args(argv)
 
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
     runner_id = settings.runner_id or socket.gethostname()
-    # Jobs run in forked processes that rebuild their settings from the environment.
-    os.environ["IRONWORKS_RUNNER_ID"] = runner_id
     store = Store.connect(settings)
     check_redis(store)
-    driver = DockerDriver()
-    driver.ping()
-    driver.prepare_task_network()
-    instance_id = store.instance_id()
-    reclaim_leftovers(store, driver, instance_id, runner_id)
+    engine = DockerDriver(connections=4 * args.concurrency + 8)
+    engine.ping()
+    engine.prepare_task_network()
+    placement = Placement(store.instance_id(), runner_id)
+    reclaim_leftovers(store, engine, placement)
     task_root = settings.runner_dir / "tasks"
     taskdir.remove_all(task_root)  # their containers are gone: free the memory they held
     taskdir.remove(taskdir.make(task_root, "preflight", 1))  # can we give tasks their disk?
-    # Spawned, not forked: they share no connections or threads with the worker pool.
-    spawn = multiprocessing.get_context("spawn")
-    draining = spawn.Event()
-    helpers = {
-        "janitor": (janitor.main, (instance_id,)),
-        "monitor": (monitor.main, (instance_id, runner_id, args.concurrency, draining)),
-    }
-    if settings.warm_start:
-        warm.Registry(settings.runner_dir / "warm").reset()
-        helpers["warmer"] = (warm.main, (instance_id, runner_id))
-    for name, (target, target_args) in helpers.items():
-        spawn.Process(target=target, args=target_args, name=name, daemon=True).start()
+
+    cache = CodeCache.from_settings(settings)
+    background = [
+        threading.Thread(
+            target=janitor.run, args=(store, engine, placement.instance_id, stop), name="janitor"
+        )
+    ]
+    pool = WarmPool() if settings.warm_start else None
+    warm = WarmStart(pool, engine, placement, settings, task_root) if pool else None
+    ctx = RunnerContext(settings, store, engine, cache, placement, task_root, warm)
+    slots = Slots(settings.redis_url, settings.clusters, args.concurrency, ctx)
+    if pool is not None:
+        warmer = Warmer(store, engine, cache, settings, placement, pool, slots.backlogged)
+        background.append(threading.Thread(target=warmer.run, args=(stop,), name="warmer"))
+    draining = threading.Event()
+    beats = (settings, store, engine, runner_id, args.concurrency, lambda: slots.busy, draining)
+    background.append(threading.Thread(target=monitor.run, args=beats, name="monitor", daemon=True))
+    for thread in background:
+        thread.start()
+
     log.info("runner %s serving %s with %d slots", runner_id, settings.clusters, args.concurrency)
-    pool.serve(
-        settings.redis_url,
-        settings.clusters,
-        args.concurrency,
-        settings.runner_drain_s,
-        hand_back=lambda: hand_back_running(store, driver, instance_id, runner_id),
-        on_drain=draining.set,
-    )
+    slots.serve(stop)
+    draining.set()
+    slots.drain(settings.runner_drain_s, lambda: hand_back_running(store, engine, placement))
+    for thread in background:
+        if not thread.daemon:
+            thread.join()
 
 
-def hand_back_running(store: Store, driver: DockerDriver, instance_id: str, runner_id: str) -> int:
+def hand_back_running(store: Store, engine: Engine, placement: Placement) -> int:
     """Give this runner's running tasks back to admission, then remove their containers (a
-    worker still watching one finds its task no longer its own and records nothing)."""
+    slot still watching one finds its task no longer its own and records nothing)."""
     handed = 0
-    for container in driver.containers_of(instance_id, runner_id):
+    for container in engine.containers_of(placement.instance_id, placement.runner_id):
         owner = container.owner()  # None: a warm container that has no task yet
         try:
             if owner and store.tasks.hand_back(store.tasks.get(owner[0]), owner[1]):
@@ -81,10 +96,10 @@ def hand_back_running(store: Store, driver: DockerDriver, instance_id: str, runn
     return handed
 
 
-def reclaim_leftovers(store: Store, driver: DockerDriver, instance_id: str, runner_id: str) -> None:
+def reclaim_leftovers(store: Store, engine: Engine, placement: Placement) -> None:
     """Remove containers a previous life of this runner left behind and end their tasks as
     `killed` ("runner lost"), without waiting for their leases to run out."""
-    for container in driver.containers_of(instance_id, runner_id):
+    for container in engine.containers_of(placement.instance_id, placement.runner_id):
         owner = container.owner()
         container.remove()
         if owner is None:

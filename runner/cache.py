@@ -25,6 +25,7 @@ from ironworks import archive
 from ironworks.archive import ArchiveLimits
 from ironworks.errors import IronworksError
 from ironworks.model import Code
+from ironworks.settings import Settings
 
 CHUNK = 1024 * 1024
 
@@ -70,6 +71,17 @@ class CodeCache:
         self, root: Path, source: ArchiveSource, limits: ArchiveLimits, max_bytes: int
     ) -> None:
         self._root, self._source, self._limits, self._max_bytes = root, source, limits, max_bytes
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> CodeCache:
+        """The runner's cache: archives over HTTP from the API when it is elsewhere."""
+        source: ArchiveSource = (
+            ApiArchives(settings.api_url, settings.admin_token)
+            if settings.api_url
+            else LocalArchives(settings.blob_dir)
+        )
+        limits = ArchiveLimits.from_settings(settings)
+        return cls(settings.runner_dir / "code", source, limits, settings.code_cache_max_bytes)
 
     @contextlib.contextmanager
     def use(self, code: Code) -> Iterator[Path]:

@@ -1,40 +1,28 @@
-"""Every Docker call Ironworks makes, behind a small interface the task lifecycle uses."""
+"""Every Docker call Ironworks makes: the Docker implementation of runner/engine.py."""
 
 from __future__ import annotations
 
-import re
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import docker
 import docker.errors
 import requests
 from docker.models.containers import Container
 
-from ironworks.errors import IronworksError
-from runner import taskdir
+from runner import log_stream, taskdir
+from runner.engine import DriverError, Exit
 from runner.network import NO_IPV6, ensure_task_network
 from runner.spec import (
     CODE_DIR,
-    LABEL_ATTEMPT,
     LABEL_INSTANCE,
     LABEL_RUNNER,
-    LABEL_TASK,
     WORKER_USER,
     ContainerSpec,
+    claimed_name,
+    owner_of,
 )
-
-
-class DriverError(IronworksError):
-    """The Docker engine refused or failed an operation (a platform fault, not the task's)."""
-
-
-@dataclass(frozen=True)
-class Exit:
-    code: int
-    oom_killed: bool
 
 
 class TaskContainer:
@@ -50,12 +38,7 @@ class TaskContainer:
         return self._c.labels
 
     def owner(self) -> tuple[str, int] | None:
-        """The task attempt it runs: from its labels (a cold start) or from the name it was
-        given when it took its task (a warm start); None for a warm one still waiting."""
-        if LABEL_TASK in self.labels:
-            return self.labels[LABEL_TASK], int(self.labels[LABEL_ATTEMPT])
-        match = CLAIMED_NAME.fullmatch(self._c.name or "")
-        return (match["task"], int(match["attempt"])) if match else None
+        return owner_of(self.labels, self._c.name or "")
 
     def is_running(self) -> bool:
         return self._c.status == "running"
@@ -84,28 +67,31 @@ class TaskContainer:
         finally:
             stream.close()
 
-    def output(self) -> Iterator[bytes]:
-        """stdout and stderr as they are written, while the container runs. Best effort: the
-        engine's live stream can skip lines of a fast writer or end early (seen with Docker
-        20.10); stored_output() has them all. Lazy: the engine is asked on the first read, by
-        whoever reads (the log pump's thread), not by the caller."""
-        yield from self._c.logs(stream=True, follow=True, stdout=True, stderr=True)
+    def output(self) -> Iterator[list[bytes]]:
+        """Lazy: the engine is asked on the first read, by whoever reads (the log pump's
+        thread). Seen with Docker 20.10: the live stream can end before the output does."""
+        return self._log_frames(follow=1)
 
-    def stored_output(self, max_bytes: int, keep_going: Callable[[], bool]) -> bytes | None:
-        """All of the output the engine kept, up to max_bytes + 1 (enough to tell it was cut).
-        Reading a large log takes a while: keep_going() is asked every megabyte, and a False
-        stops the read (None)."""
-        kept = bytearray()
-        asked_at = 0
-        for chunk in self._c.logs(stream=True, follow=False, stdout=True, stderr=True):
-            kept += chunk
-            if len(kept) > max_bytes:
-                break
-            if len(kept) - asked_at >= 1024 * 1024:
-                asked_at = len(kept)
-                if not keep_going():
-                    return None
-        return bytes(kept[: max_bytes + 1])
+    def tail_output(self, lines: int | None) -> Iterator[list[bytes]]:
+        return self._log_frames(tail="all" if lines is None else lines)
+
+    def _log_frames(self, **params: object) -> Iterator[list[bytes]]:
+        api = self._c.client.api
+        url = api._url("/containers/{0}/logs", self.id)
+        params |= {"stdout": 1, "stderr": 1, "timestamps": 1}
+        try:
+            response = api._get(url, params=params, stream=True)
+            # As docker-py does for a stream: the socket's timeout would end a quiet task's.
+            api._disable_socket_timeout(api._get_raw_response_socket(response))
+        except (docker.errors.DockerException, requests.RequestException) as e:
+            raise DriverError(f"cannot read the task's output: {e}") from e
+        with response:
+            # http.client's buffered reader: read1 returns what is buffered, or one read.
+            reader = response.raw._fp.fp
+            blocks: Iterable[bytes] = iter(lambda: reader.read1(log_stream.BLOCK), b"")
+            if response.raw._fp.chunked:
+                blocks = log_stream.dechunked(blocks)
+            yield from log_stream.frames(blocks)
 
     def usage(self) -> tuple[int, float] | None:
         """(peak memory bytes, CPU seconds) so far, or None once the container is gone."""
@@ -141,18 +127,12 @@ class TaskContainer:
                 raise
 
 
-# A warm container that took a task is renamed so (Docker labels cannot change).
-CLAIMED_NAME = re.compile(r"iw-(?P<task>[0-9a-f]+)-(?P<attempt>[0-9]+)")
-
-
-def claimed_name(task_id: str, attempt: int) -> str:
-    return f"iw-{task_id}-{attempt}"
-
-
 class DockerDriver:
-    def __init__(self) -> None:
+    def __init__(self, connections: int = 10) -> None:
+        """`connections`: how many calls may be in flight at once (each running task holds
+        two long ones, its wait and its log stream, and makes short ones)."""
         try:
-            self._client = docker.from_env()
+            self._client = docker.from_env(max_pool_size=connections)
         except docker.errors.DockerException as e:
             raise DriverError(f"cannot reach the Docker engine: {e}") from e
 

@@ -5,20 +5,21 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
 from ironworks.logsetup import log_context
-from ironworks.model import Task, TaskStatus
+from ironworks.model import Code, Task, TaskStatus
 from ironworks.settings import Settings
 from ironworks.store import PASSING_ERRORS, Store
+from ironworks.store.tasks import LogAppend
 from runner import taskdir
 from runner.cache import CodeCache
-from runner.docker_driver import DockerDriver, TaskContainer
+from runner.engine import Container, Engine
 from runner.lease import Lease
 from runner.logs import LogPump
 from runner.progress import ProgressRelay
@@ -28,9 +29,10 @@ from runner.warm import WarmStart
 
 log = logging.getLogger(__name__)
 
-# How often a running task's deadline, cancellation and lease are checked.
-POLL_S = 0.25
-T = TypeVar("T")
+# How often a running task's deadline, cancellation and lease are checked and its log and
+# progress passed on. Every running task on the host ticks in the runner's one process: at 4
+# ticks a second, 200 sleeping tasks kept it so busy that leases ran out.
+POLL_S = 1.0
 
 
 class LettingGo:
@@ -40,13 +42,19 @@ class LettingGo:
     for the last removal before it hands over the next, so removals never pile up."""
 
     def __init__(self) -> None:
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="let-go")
-        self._last: Future[None] | None = None
+        self._last: threading.Thread | None = None
 
     def later(self, held: contextlib.ExitStack, task_id: str) -> None:
+        self.settle()
+        self._last = threading.Thread(
+            target=self._let_go, args=(held, task_id), name=f"let-go-{task_id}", daemon=True
+        )
+        self._last.start()
+
+    def settle(self) -> None:
+        """Wait until the last task's things are let go of."""
         if self._last is not None:
-            self._last.result()
-        self._last = self._thread.submit(self._let_go, held, task_id)
+            self._last.join()
 
     @staticmethod
     def _let_go(held: contextlib.ExitStack, task_id: str) -> None:
@@ -60,12 +68,13 @@ class LettingGo:
 class RunnerContext:
     settings: Settings
     store: Store
-    driver: DockerDriver
+    engine: Engine
     cache: CodeCache
     placement: Placement
     task_root: Path
-    letting_go: LettingGo
     warm: WarmStart | None = None  # None: every task starts cold
+    # Each slot has its own (see runner/slots.py): a slot waits only for its own last removal.
+    letting_go: LettingGo = dataclasses.field(default_factory=LettingGo)
 
 
 @dataclass(frozen=True)
@@ -146,19 +155,10 @@ def _run(
     code = ctx.store.codes.revision(task.code_id, task.code_rev)
     if code.image is not None and not ctx.settings.image_allowed(code.image):  # since narrowed
         return Outcome(TaskStatus.ERROR, msg=f"image {code.image!r} is no longer allowed here")
-    code_dir = held.enter_context(ctx.cache.use(code)) if code.has_archive else None
-    asked = time.monotonic()
-    if ctx.warm is not None and can_warm(code):
-        started = ctx.warm.container_for(task, code, code_dir)
-        held.callback(ctx.warm.done, started)
-        container, task_dir, start = started.container, started.task_dir, {"warm": started.hit}
-    else:
-        disk_mb = limits_for(code, ctx.settings).tmpfs_mb
-        task_dir = taskdir.prepare(ctx.task_root, task, code.config, disk_mb)
-        held.callback(taskdir.remove, task_dir)
-        spec = build_spec(task, code, code_dir, task_dir, ctx.placement, ctx.settings)
-        container, start = ctx.driver.start(spec), {}
-        held.callback(container.remove)
+    with lease.renewed_meanwhile(POLL_S):
+        code_dir = held.enter_context(ctx.cache.use(code)) if code.has_archive else None
+        asked = time.monotonic()
+        container, task_dir, start = _start(ctx, task, code, code_dir, held)
     start_seconds = time.monotonic() - asked
     outcome = _supervise(ctx, task, lease, container, task_dir, limits_for(code, ctx.settings))
     if outcome is None:
@@ -168,24 +168,43 @@ def _run(
     return dataclasses.replace(outcome, usage=usage | {k: float(v) for k, v in start.items()})
 
 
-def _keep_complete_log(
-    ctx: RunnerContext, task: Task, lease: Lease, container: TaskContainer, max_bytes: int
+def _start(
+    ctx: RunnerContext, task: Task, code: Code, code_dir: Path | None, held: contextlib.ExitStack
+) -> tuple[Container, Path, dict[str, bool]]:
+    """The task's container, running it: warm if it can be, else cold."""
+    if ctx.warm is not None and can_warm(code):
+        started = ctx.warm.container_for(task, code, code_dir)
+        held.callback(ctx.warm.done, started)
+        return started.container, started.task_dir, {"warm": started.hit}
+    disk_mb = limits_for(code, ctx.settings).tmpfs_mb
+    task_dir = taskdir.prepare(ctx.task_root, task, code.config, disk_mb)
+    held.callback(taskdir.remove, task_dir)
+    spec = build_spec(task, code, code_dir, task_dir, ctx.placement, ctx.settings)
+    container = ctx.engine.start(spec)
+    held.callback(container.remove)
+    return container, task_dir, {}
+
+
+def _add_missed_log(
+    ctx: RunnerContext, task: Task, lease: Lease, pump: LogPump, max_bytes: int
 ) -> bool:
-    """Replace the streamed log with all the engine kept; False if the task is no longer ours."""
-    output = container.stored_output(max_bytes, keep_going=lease.renew)
-    if output is None:
+    """Add what the live stream missed to the log; False if the task is no longer ours."""
+    text = pump.missed(keep_going=lease.renew)
+    if text is None:
         return False
-    text = output.decode(errors="replace")
-    return _while_lease_holds(
-        lease, lambda: ctx.store.tasks.replace_log(task.id, task.attempt, text, max_bytes)
-    )
+
+    def append() -> bool:
+        result = ctx.store.tasks.append_log(task.id, task.attempt, text, max_bytes)
+        return result is not LogAppend.REFUSED
+
+    return not text or _while_lease_holds(lease, append)
 
 
 def _supervise(
     ctx: RunnerContext,
     task: Task,
     lease: Lease,
-    container: TaskContainer,
+    container: Container,
     task_dir: Path,
     limits: Limits,
 ) -> Outcome | None:
@@ -194,7 +213,7 @@ def _supervise(
 
     Returns None when the task ended elsewhere: there is nothing left to record.
     """
-    pump = LogPump(container.output(), ctx.store.tasks, task.id, task.attempt, limits.log_max_bytes)
+    pump = LogPump(container, ctx.store.tasks, task.id, task.attempt, limits.log_max_bytes)
     pump.start()
     progress = ProgressRelay(ctx.store.tasks, task, task_dir)
     usage = UsageSampler(container)
@@ -216,11 +235,11 @@ def _supervise(
             wait([exited], timeout=POLL_S)
         exit_ = exited.result()
     used = usage.finish()
-    pump.close()
-    # A log that reached its cap already holds the beginning of the output, which the engine
-    # may have rotated away by now; any other was under the cap, so the engine kept it whole.
+    pump.finish(keep_going=lease.renew)
+    # A log that reached its cap holds all it may; any other was under the cap, so the engine
+    # kept the rest of it.
     if not (lost or pump.full):
-        lost = not _keep_complete_log(ctx, task, lease, container, limits.log_max_bytes)
+        lost = not _add_missed_log(ctx, task, lease, pump, limits.log_max_bytes)
     if lost:
         return None
     progress.relay(final=True)

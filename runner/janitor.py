@@ -8,16 +8,13 @@ is an orphan: it is killed and removed, whichever runner on this host started it
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 import time
 
-from ironworks import logsetup
 from ironworks.errors import NotFound
 from ironworks.model import TaskStatus
-from ironworks.settings import Settings
 from ironworks.store import PASSING_ERRORS, Store
-from runner.docker_driver import DockerDriver, TaskContainer
+from runner.engine import Container, DriverError, Engine
 from runner.spec import LABEL_FRESH_UNTIL
 
 log = logging.getLogger(__name__)
@@ -27,7 +24,7 @@ INTERVAL_S = 2.0
 WARM_GRACE_S = 60.0
 
 
-def is_orphan(store: Store, container: TaskContainer, now: float) -> bool:
+def is_orphan(store: Store, container: Container, now: float) -> bool:
     owner = container.owner()
     if owner is None:  # a warm container still waiting: its warmer retires it in time
         return float(container.labels.get(LABEL_FRESH_UNTIL, 0)) + WARM_GRACE_S < now
@@ -43,14 +40,14 @@ class Janitor:
     """Removes a container only when it was an orphan at two sweeps in a row: a live owner
     cleans up its own cancelled or finished task's container well within one interval."""
 
-    def __init__(self, store: Store, driver: DockerDriver, instance_id: str) -> None:
-        self._store, self._driver, self._instance_id = store, driver, instance_id
+    def __init__(self, store: Store, engine: Engine, instance_id: str) -> None:
+        self._store, self._engine, self._instance_id = store, engine, instance_id
         self._suspects: set[str] = set()
 
     def sweep(self) -> int:
         orphans = {
             c.id: c
-            for c in self._driver.containers_of(self._instance_id)
+            for c in self._engine.containers_of(self._instance_id)
             if is_orphan(self._store, c, time.time())
         }
         removed = 0
@@ -63,18 +60,11 @@ class Janitor:
         return removed
 
 
-def main(instance_id: str) -> None:
-    """Entry point of the janitor process the runner starts beside its workers."""
-    settings = Settings.from_env()
-    logsetup.configure("runner-janitor", settings.log_format)
-    store, driver = Store.connect(settings), DockerDriver()
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    janitor = Janitor(store, driver, instance_id)
-    while not stop.is_set():
+def run(store: Store, engine: Engine, instance_id: str, stop: threading.Event) -> None:
+    """The janitor's thread in the runner: sweeps until `stop` is set."""
+    janitor = Janitor(store, engine, instance_id)
+    while not stop.wait(INTERVAL_S):
         try:
             janitor.sweep()
-        except PASSING_ERRORS as e:
-            log.warning("Redis unavailable (%s); retrying", e)
-        stop.wait(INTERVAL_S)
+        except (*PASSING_ERRORS, DriverError) as e:
+            log.warning("janitor: %s; retrying", e)

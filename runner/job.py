@@ -1,59 +1,36 @@
-"""The function RQ calls for each dispatched task (referenced by name by the scheduler)."""
+"""The one kind of RQ job a runner runs: a task attempt, named by the scheduler as RUN_TASK."""
 
 from __future__ import annotations
 
 import functools
 
-from ironworks.archive import ArchiveLimits
-from ironworks.settings import Settings
-from ironworks.store import Store
-from runner.cache import ApiArchives, ArchiveSource, CodeCache, LocalArchives
-from runner.docker_driver import DockerDriver
-from runner.execute import LettingGo, RunnerContext, execute
-from runner.spec import Placement
-from runner.warm import Registry, WarmStart
+from rq.job import Job
+
+from runner.execute import RunnerContext, execute
+
+# How the scheduler names the function; jobs are JSON, so this is only ever a name.
+RUN_TASK = "runner.job.run_task"
 
 
-def run_task(task_id: str, attempt: int) -> None:
-    execute(worker_context(), task_id, int(attempt))
+def run_task(ctx: RunnerContext, task_id: str, attempt: int) -> None:
+    execute(ctx, task_id, int(attempt))
 
 
-def archive_source(settings: Settings) -> ArchiveSource:
-    if settings.api_url:
-        return ApiArchives(settings.api_url, settings.admin_token)
-    return LocalArchives(settings.blob_dir)
+class TaskJob(Job):
+    """An RQ job that can only run Ironworks' task function. Jobs are JSON (RQ's default,
+    pickle, would run code as it loads), and a job naming any other function fails before
+    anything is imported: whoever can write to Redis can at worst queue a task.
 
+    The slot that took the job sets `runner` (what the task runs with) before RQ performs it.
+    """
 
-def code_cache(settings: Settings) -> CodeCache:
-    return CodeCache(
-        settings.runner_dir / "code",
-        archive_source(settings),
-        ArchiveLimits.from_settings(settings),
-        settings.code_cache_max_bytes,
-    )
+    runner: RunnerContext
 
+    @property
+    def func(self):
+        if self.func_name != RUN_TASK:
+            raise PermissionError(f"refused job {self.id}: it names {self.func_name!r}")
+        return functools.partial(run_task, self.runner)
 
-@functools.cache
-def worker_context() -> RunnerContext:
-    """One per worker process, built on its first task: workers are forked before they run
-    anything, so no Redis connection or Docker client is ever shared across a fork."""
-    settings = Settings.from_env()
-    store = Store.connect(settings)
-    driver = DockerDriver()
-    placement = Placement(store.instance_id(), settings.runner_id)
-    task_root = settings.runner_dir / "tasks"
-    warm = (
-        WarmStart(Registry(settings.runner_dir / "warm"), driver, placement, settings, task_root)
-        if settings.warm_start
-        else None
-    )
-    return RunnerContext(
-        settings=settings,
-        store=store,
-        driver=driver,
-        cache=code_cache(settings),
-        placement=placement,
-        task_root=task_root,
-        warm=warm,
-        letting_go=LettingGo(),
-    )
+    # Callbacks are functions named in the job too; Ironworks sets none, so none is run.
+    success_callback = failure_callback = stopped_callback = property(lambda self: None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,7 +93,7 @@ def build_spec(
     return ContainerSpec(
         image=code.image or image_for(code.stack),
         command=["/bin/sh", "-c", _command_line(code), "sh", *_iron_args(task.id)],
-        environment=_environment(code) | {"TASK_ID": task.id},
+        environment=_environment(code) | _task_environment(task),
         labels=labels,
         code_dir=code_dir,
         task_dir=task_dir,
@@ -135,6 +136,23 @@ def warm_spec(
     )
 
 
+# A warm container that took a task is renamed so (Docker labels cannot change).
+CLAIMED_NAME = re.compile(r"iw-(?P<task>[0-9a-f]+)-(?P<attempt>[0-9]+)")
+
+
+def claimed_name(task_id: str, attempt: int) -> str:
+    return f"iw-{task_id}-{attempt}"
+
+
+def owner_of(labels: dict[str, str], name: str) -> tuple[str, int] | None:
+    """The task attempt a container runs: from its labels (a cold start) or from the name it
+    was given when it took its task (a warm start); None for a warm one still waiting."""
+    if LABEL_TASK in labels:
+        return labels[LABEL_TASK], int(labels[LABEL_ATTEMPT])
+    match = CLAIMED_NAME.fullmatch(name)
+    return (match["task"], int(match["attempt"])) if match else None
+
+
 def warm_key(code: Code) -> str:
     return f"{code.id}.{code.rev}"
 
@@ -142,11 +160,8 @@ def warm_key(code: Code) -> str:
 def hand_off(task: Task, code: Code) -> bytes:
     """What a warm container reads on stdin to become the task (images/warm-entry.sh)."""
     args = " ".join(shlex.quote(a) for a in _iron_args(task.id))
-    return (
-        f"export TASK_ID={shlex.quote(task.id)}\n"
-        f"command={shlex.quote(_command_line(code))}\n"
-        f"set -- {args}\n"
-    ).encode()
+    exports = "".join(f"export {k}={shlex.quote(v)}\n" for k, v in _task_environment(task).items())
+    return (f"{exports}command={shlex.quote(_command_line(code))}\nset -- {args}\n").encode()
 
 
 def _task_labels(task: Task) -> dict[str, str]:
@@ -164,6 +179,11 @@ def _command_line(code: Code) -> str:
 
 def _iron_args(task_id: str) -> list[str]:
     return ["-payload", PAYLOAD_FILE, "-config", CONFIG_FILE, "-id", task_id, "-d", TASK_DIR]
+
+
+def _task_environment(task: Task) -> dict[str, str]:
+    """What a task's container is told of the task itself (docs/worker-contract.md)."""
+    return {"TASK_ID": task.id, **({"REPLAY_OF": task.replay_of} if task.replay_of else {})}
 
 
 def _environment(code: Code) -> dict[str, str]:

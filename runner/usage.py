@@ -1,21 +1,24 @@
 """What a task's container used: peak memory and CPU seconds, sampled from the engine.
 
 The engine's counters vanish with the container's cgroup when it exits, so they are read
-once a second while it runs; the figures are those of the last sample (a task shorter than a
-second reports what one early sample saw, or nothing).
+every few seconds while it runs; the figures are those of the last sample (a short task
+reports what one early sample saw, or nothing).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 
-from runner.docker_driver import TaskContainer
+from runner.engine import Container
 
-INTERVAL_S = 1.0
+# Sampled soon after the start, each second for a while, then less often: every running task
+# on the host is sampled by the runner's one process, and each sample is an engine call.
+FIRST_S, INTERVAL_S, LATER_S, LATER_AFTER_S = 0.2, 1.0, 5.0, 10.0
 
 
 class UsageSampler(threading.Thread):
-    def __init__(self, container: TaskContainer) -> None:
+    def __init__(self, container: Container) -> None:
         super().__init__(name="usage", daemon=True)
         self._container = container
         self._stop_event = threading.Event()
@@ -23,13 +26,19 @@ class UsageSampler(threading.Thread):
         self.cpu_seconds = 0.0
 
     def run(self) -> None:
-        while not self._stop_event.wait(INTERVAL_S if self.peak_memory_bytes else 0.2):
+        started = time.monotonic()
+        while not self._stop_event.wait(self._next_wait(time.monotonic() - started)):
             sample = self._container.usage()
             if sample is None:
                 return  # the container has gone
             memory, cpu = sample
             self.peak_memory_bytes = max(self.peak_memory_bytes, memory)
             self.cpu_seconds = max(self.cpu_seconds, cpu)
+
+    def _next_wait(self, running_s: float) -> float:
+        if not self.peak_memory_bytes:
+            return FIRST_S
+        return INTERVAL_S if running_s < LATER_AFTER_S else LATER_S
 
     def finish(self) -> dict[str, float] | None:
         self._stop_event.set()

@@ -8,11 +8,9 @@ from __future__ import annotations
 import re
 import time
 
-import docker
 import pytest
 
-from runner.docker_driver import CLAIMED_NAME
-from runner.spec import LABEL_FRESH_UNTIL, LABEL_RUNNER, LABEL_TASK, LABEL_WARM
+from runner.spec import CLAIMED_NAME, LABEL_FRESH_UNTIL, LABEL_RUNNER, LABEL_TASK, LABEL_WARM
 from tests.conftest import Platform, fresh_database, wait_until, zip_files
 
 IDLE_S = 4
@@ -33,21 +31,15 @@ def warm_platform(redis_server, tmp_path_factory):
     platform.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def tight_platform(redis_server, tmp_path_factory):
-    """Waiting containers go stale after FRESH_S; 128 MB of memory limits for all pools."""
+    """Waiting containers go stale after FRESH_S; 128 MB of memory limits for all pools.
+    One per test: the budget is shared by every pool, so no test inherits another's."""
     platform = Platform(fresh_database(redis_server), tmp_path_factory.mktemp("tight"),
                         warm_start="1", warm_fresh_s=str(FRESH_S), warm_memory_mb="128",
                         warm_idle_s="60")  # fmt: skip
     yield platform.start_all()
     platform.stop()
-
-
-@pytest.fixture(scope="module")
-def engine():
-    client = docker.from_env()
-    yield client
-    client.close()
 
 
 def waiting(engine, platform, key: str | None = None) -> list[dict]:
@@ -171,8 +163,7 @@ def test_a_busier_code_takes_the_budget_from_a_quieter_one(tight_platform, engin
     busy = upload(project, "busy", "echo busy", memory=64)
     quiet_key, busy_key = (f"{c['id']}.{c['rev']}" for c in (quiet, busy))
     project.wait(project.queue("quiet"), timeout_s=60)
-    # Once the earlier tests' codes have had no task for 10 s, their room is the quiet code's.
-    (held,) = wait_until(lambda: waiting(engine, tight_platform, quiet_key), timeout_s=20,
+    (held,) = wait_until(lambda: waiting(engine, tight_platform, quiet_key), timeout_s=10,
                          what="the quiet code's pool")  # fmt: skip
 
     for _ in range(5):  # five times as busy: the budget (room for 2) goes to it

@@ -63,11 +63,18 @@ def retry_failed(store: Store, event: Event) -> None:
         store.tasks.enqueue_once(retry_of(task, derived_id("retry", task.id), now), now)
 
 
+def follow_dependencies(store: Store, event: Event) -> None:
+    """Admit, re-point or cancel the tasks that wait for the one that ended."""
+    if event.status.is_terminal:
+        store.dependencies.follow(event.task_id)
+
+
 CONSUMERS: dict[str, Handler] = {
     "stats": count_status,
     "retries": retry_failed,
     "webhooks": plan_deliveries,
     "batches": track_batches,
+    "dependencies": follow_dependencies,
 }
 
 

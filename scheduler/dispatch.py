@@ -28,17 +28,15 @@ class Dispatcher:
         self._job_timeout = settings.max_timeout_s + BACKSTOP_MARGIN_S
         self._queues: dict[str, Queue] = {}
 
-    def _queue(self, cluster: str) -> Queue:
-        if cluster not in self._queues:
+    def _queue(self, name: str) -> Queue:
+        if name not in self._queues:
             # JSON, not RQ's default pickle: a job in Redis must never be code to run (the
-            # runner also runs only RUN_TASK, see runner/pool.py).
-            self._queues[cluster] = Queue(
-                cluster, connection=self._redis, serializer=JSONSerializer
-            )
-        return self._queues[cluster]
+            # runner also runs only RUN_TASK, see runner/job.py).
+            self._queues[name] = Queue(name, connection=self._redis, serializer=JSONSerializer)
+        return self._queues[name]
 
     def dispatch(self, admission: Admission) -> None:
-        self._queue(admission.cluster).enqueue_call(
+        self._queue(admission.run_queue).enqueue_call(
             RUN_TASK,
             args=(admission.task_id, admission.attempt),
             # One job per attempt: a repeated dispatch of the same attempt is refused by the
@@ -49,7 +47,7 @@ class Dispatcher:
             failure_ttl=24 * 3600,
         )
 
-    def is_waiting(self, task_id: str, attempt: int, cluster: str) -> bool:
+    def is_waiting(self, task_id: str, attempt: int, queue: str) -> bool:
         """Whether the job for this attempt may still start its (still queued) task: it waits
         in its queue for a free runner, or a worker has just taken it.
 
@@ -64,7 +62,7 @@ class Dispatcher:
             return False
         status = job.get_status(refresh=False)
         if status is JobStatus.QUEUED:
-            return self._queue(cluster).get_job_position(the_id) is not None
+            return self._queue(queue).get_job_position(the_id) is not None
         if status is JobStatus.STARTED and job.started_at is not None:
             started_s_ago = (datetime.now(UTC) - job.started_at).total_seconds()
             return started_s_ago < STARTED_GRACE_S

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from ironworks.errors import NotFound
-from ironworks.model import TaskStatus
+from ironworks.model import TaskStatus, run_queue
 from ironworks.store import Store
 from scheduler.dispatch import Dispatcher
 
@@ -32,7 +32,7 @@ def reap(store: Store, dispatcher: Dispatcher, now: float, dispatch_lease_s: flo
             log.warning("task %s: lease expired, runner lost", task_id)
             settled += 1
         elif task.status is TaskStatus.QUEUED:
-            if dispatcher.is_waiting(task.id, task.attempt, task.cluster):
+            if dispatcher.is_waiting(task.id, task.attempt, run_queue(task.cluster, task.priority)):
                 store.admission.extend_lease(task.id, now + dispatch_lease_s)
             elif task.attempt >= MAX_DISPATCHES:
                 # Runners keep failing before they start it (e.g. a broken runner install):

@@ -51,10 +51,12 @@ def threads(settings: Settings, stop: threading.Event, failed: Failed) -> list[t
     store = Store.connect(settings)
     dispatcher = Dispatcher(settings)
     consumer_name = f"{socket.gethostname()}-{os.getpid()}"
-    rounds = iter(range(1 << 62))
 
     def admit() -> None:
-        if not run_round(store, dispatcher, next(rounds), settings.dispatch_lease_s):
+        admitted = run_round(
+            store, dispatcher, settings.dispatch_lease_s, settings.runner_heartbeat_s
+        )
+        if not admitted:
             store.admission.wait_for_work(settings.scheduler_idle_wait_s)
 
     def reaper() -> None:

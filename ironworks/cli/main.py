@@ -17,6 +17,7 @@ from ironworks.cli import config, manage, roles
 from ironworks.cli.batch import batch
 from ironworks.cli.common import client, friendly_errors, print_table
 from ironworks.cli.dev import dev
+from ironworks.cli.replay import replay
 from ironworks.client import Client, from_config
 
 # Archives larger than this get a progress bar while they upload.
@@ -37,15 +38,20 @@ def cli() -> None:
 @click.option("--max-concurrency", type=int, default=None, help="Running tasks at most.")
 @click.option("--timeout", type=int, default=None, help="Default task timeout in seconds.")
 @click.option("--env", "env_vars", multiple=True, help="KEY=VALUE, repeatable.")
+@click.option("--concurrency-key", default=None, help="Template over the payload: '{customer}'.")
+@click.option("--max-concurrency-per-key", type=int, default=None, help="Running per key.")
+@click.option("--rate-limit", default=None, help="N/S: at most N tasks start per S seconds.")
+@click.option("--rate-limit-per-key", is_flag=True, help="The rate limit holds per key.")
 @friendly_errors
 def upload(
     directory: Path,
     name: str,
     stack: str,
     command_: str,
-    max_concurrency: int | None,
-    timeout: int | None,
     env_vars: tuple[str, ...],
+    rate_limit: str | None,
+    rate_limit_per_key: bool,
+    **limits: Any,
 ) -> None:
     """Zip DIRECTORY and upload it as a new revision of code NAME."""
     archive = zip_directory(directory)
@@ -53,9 +59,9 @@ def upload(
         "name": name,
         "stack": stack,
         "command": command_,
-        "max_concurrency": max_concurrency,
-        "timeout": timeout,
         "env_vars": parse_env(env_vars),
+        "rate_limit": parse_rate(rate_limit, rate_limit_per_key),
+        **limits,
     }
     size = len(archive)
     with _maybe_progress(size) as advance:
@@ -70,6 +76,16 @@ def zip_directory(directory: Path) -> bytes:
             if path.is_file() and not path.is_symlink():
                 archive.write(path, path.relative_to(directory).as_posix())
     return buffer.getvalue()
+
+
+def parse_rate(text: str | None, per_key: bool) -> dict | None:
+    """`10/60` → at most 10 starts per 60 s."""
+    if text is None:
+        return None
+    count, _, period = text.partition("/")
+    if not (count.isdigit() and period.isdigit()):
+        raise click.BadParameter("write N/S, e.g. 10/60", param_hint="--rate-limit")
+    return {"count": int(count), "period_s": int(period), "per_key": per_key}
 
 
 def parse_env(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -111,6 +127,11 @@ class _maybe_progress:
 @click.option("--delay", type=int, default=None, help="Seconds to wait before it may run.")
 @click.option("--label", default=None)
 @click.option("--cluster", default=None)
+@click.option("--concurrency-key", default=None, help="The task's key (else the code's).")
+@click.option("--depends-on", multiple=True, help="Run after this task completes (repeatable).")
+@click.option("--idempotency-key", default=None, help="Queue at most once per key (24 h).")
+@click.option("--idempotency-ttl", "idempotency_ttl_s", type=int, default=None,
+              help="Seconds the idempotency key holds.")  # fmt: skip
 @click.option("--wait", is_flag=True, help="Wait, print the log, exit with the task's exit code.")
 @friendly_errors
 def queue(
@@ -231,5 +252,5 @@ def project_rotate_token() -> None:
     click.echo("The previous token no longer works: update every client that used it.")
 
 
-for command in (dev, batch, *manage.COMMANDS, *roles.COMMANDS):
+for command in (dev, batch, replay, *manage.COMMANDS, *roles.COMMANDS):
     cli.add_command(command)

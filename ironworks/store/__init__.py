@@ -14,6 +14,7 @@ from ironworks.store.admission import AdmissionStore
 from ironworks.store.batches import BatchStore
 from ironworks.store.codes import CodeStore
 from ironworks.store.counts import CountStore
+from ironworks.store.dependencies import DependencyStore
 from ironworks.store.events import EventStore
 from ironworks.store.keys import Keys
 from ironworks.store.projects import ProjectStore
@@ -37,6 +38,7 @@ class Store:
     projects: ProjectStore
     codes: CodeStore
     tasks: TaskStore
+    dependencies: DependencyStore
     batches: BatchStore
     admission: AdmissionStore
     events: EventStore
@@ -65,6 +67,7 @@ class Store:
             projects=ProjectStore(redis, keys),
             codes=CodeStore(redis, keys),
             tasks=tasks,
+            dependencies=DependencyStore(redis, keys, scripts, tasks),
             batches=BatchStore(redis, keys, scripts, tasks, retention),
             admission=AdmissionStore(redis, keys, scripts),
             events=EventStore(redis, keys, scripts),

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 
 from redis import Redis
 
-from ironworks.model import Task, admission_score
+from ironworks.lanes import (
+    HEADS_PER_LANE,
+    CodeLimits,
+    LaneView,
+    choose_lanes,
+    code_of,
+    is_keyed,
+    lane_of,
+)
+from ironworks.model import Task, admission_score, run_queue
 from ironworks.store.keys import Keys
 from ironworks.store.scripts import Scripts
 
@@ -17,6 +27,11 @@ class Admission:
     task_id: str
     attempt: int
     cluster: str
+    priority: int = 0
+
+    @property
+    def run_queue(self) -> str:
+        return run_queue(self.cluster, self.priority)
 
 
 class AdmissionStore:
@@ -24,37 +39,95 @@ class AdmissionStore:
         self._r, self._k, self._scripts = redis, keys, scripts
 
     def ready_projects(self) -> list[str]:
-        return sorted(self._r.smembers(self._k.ready_projects()))
+        """Projects with waiting work, the least recently served first."""
+        projects = sorted(self._r.smembers(self._k.ready_projects()))
+        turns = self._r.hmget(self._k.project_turns(), projects) if projects else []
+        return [p for _, p in sorted(zip((float(t or 0) for t in turns), projects, strict=True))]
+
+    def served(self, project_id: str, now: float) -> None:
+        """The project had tasks admitted: it goes behind the others for the next round."""
+        self._r.hset(self._k.project_turns(), project_id, now)
 
     def admit(
-        self, project_id: str, dispatch_lease_s: float = 60, per_code: int = 16
+        self, project_id: str, dispatch_lease_s: float = 60, ahead: dict[str, int] | None = None
     ) -> list[Admission]:
-        """Admit what the project's limits allow, looking at most `per_code` deep per code.
+        """Admit what the project's limits allow, from the lanes most due a turn.
 
         Each admitted task must be started by a runner within `dispatch_lease_s` or the
-        reaper looks at it again.
+        reaper looks at it again. `ahead` bounds, per cluster, how many tasks may be admitted
+        and not yet started (a cluster not named is unbounded).
         """
+        ahead = ahead or {}
         k = self._k
-        code_ids = sorted(self._r.smembers(k.project_waiting_codes(project_id)))
-        with self._r.pipeline(transaction=False) as pipe:
-            for code_id in code_ids:
-                pipe.zrange(k.waiting(code_id), 0, per_code - 1)
-            heads: list[list[str]] = pipe.execute()
+        lanes = choose_lanes(self._lane_views(project_id))
         keys = [
             k.project(project_id),
             k.project_active(project_id),
             k.project_waiting_codes(project_id),
             k.ready_projects(),
             k.leases(),
+            k.lane_turns(project_id),
+            k.task_seq(),
+            *(k.dispatched(cluster) for cluster in ahead),
         ]
-        args: list[object] = [project_id, time.time() + dispatch_lease_s, len(code_ids)]
-        for code_id, candidates in zip(code_ids, heads, strict=True):
-            keys += [k.code(code_id), k.waiting(code_id), k.code_active(code_id)]
-            args += [code_id, len(candidates), *candidates]
-        keys += [k.task(task_id) for candidates in heads for task_id in candidates]
+        args: list[object] = [project_id, time.time() + dispatch_lease_s, len(lanes), len(ahead)]
+        args += [value for pair in ahead.items() for value in pair]
+        for lane in lanes:
+            code_id = code_of(lane.id)
+            window = k.rate_window(lane.id if lane.code.rate_limit_per_key else code_id)
+            keys += [k.code(code_id), k.waiting(lane.id), k.code_active(code_id),
+                     k.lane_active(lane.id), window]  # fmt: skip
+            candidates = lane.candidates
+            args += [lane.id, "1" if is_keyed(lane.id) else "", len(candidates)]
+            args += [value for candidate in candidates for value in candidate]
+        keys += [k.task(task_id) for lane in lanes for task_id, _ in lane.candidates]
         flat = self._scripts.run("admit", keys, args)
         assert isinstance(flat, list)
-        return [Admission(flat[i], int(flat[i + 1]), flat[i + 2]) for i in range(0, len(flat), 3)]
+        return [
+            Admission(flat[i], int(flat[i + 1]), flat[i + 2], int(flat[i + 3]))
+            for i in range(0, len(flat), 4)
+        ]
+
+    def _lane_views(self, project_id: str) -> list[LaneView]:
+        """Every waiting lane of the project with its heads, its turn and its code's limits."""
+        k = self._k
+        lanes = sorted(self._r.smembers(k.project_waiting_codes(project_id)))
+        code_ids = sorted({code_of(lane) for lane in lanes})
+        with self._r.pipeline(transaction=False) as pipe:
+            for code_id in code_ids:
+                pipe.hmget(k.code(code_id), CodeLimits.FIELDS)
+                pipe.scard(k.code_active(code_id))
+            for lane in lanes:
+                pipe.zrange(k.waiting(lane), 0, HEADS_PER_LANE - 1, withscores=True)
+                pipe.scard(k.lane_active(lane))
+                pipe.hget(k.lane_turns(project_id), lane)
+            read = pipe.execute()
+        codes = {
+            code_id: CodeLimits.read(read[2 * i], read[2 * i + 1])
+            for i, code_id in enumerate(code_ids)
+        }
+        views = []
+        for i, lane in enumerate(lanes):
+            heads, active, turn = read[2 * len(code_ids) + 3 * i :][:3]
+            views.append(LaneView(lane, heads, int(turn or 0), codes[code_of(lane)], active))
+        return self._with_rate_windows(views)
+
+    def _with_rate_windows(self, views: list[LaneView]) -> list[LaneView]:
+        """The views of rate-limited lanes, with how many admissions their window holds."""
+        limited = [v for v in views if v.code.rate_limit_count and v.code.rate_limit_period_s]
+        if not limited:
+            return views
+        now = time.time()  # close to Redis's clock, which the script uses; only a first look
+        with self._r.pipeline(transaction=False) as pipe:
+            for view in limited:
+                scope = view.id if view.code.rate_limit_per_key else code_of(view.id)
+                since = now - (view.code.rate_limit_period_s or 0)
+                pipe.zcount(self._k.rate_window(scope), since, "+inf")
+            counted = dict(zip((v.id for v in limited), pipe.execute(), strict=True))
+        return [
+            dataclasses.replace(v, admitted_in_window=counted[v.id]) if v.id in counted else v
+            for v in views
+        ]
 
     def promote_due(self, now: float, limit: int = 500) -> int:
         """Move delayed tasks whose time has come onto their wait queues."""
@@ -62,19 +135,20 @@ class AdmissionStore:
         due = self._r.zrangebyscore(k.delayed(), "-inf", now, start=0, num=limit)
         moved = 0
         for task_id in due:
-            fields = self._r.hmget(k.task(task_id), "code_id", "project_id", "priority", "seq")
-            code_id, project_id, priority, seq = fields
+            fields = ("code_id", "concurrency_key", "project_id", "priority", "seq")
+            code_id, key, project_id, priority, seq = self._r.hmget(k.task(task_id), fields)
             if code_id is None:  # the record is gone; drop the dangling entry
                 self._r.zrem(k.delayed(), task_id)
                 continue
+            lane = lane_of(code_id, key or None)
             keys = [
                 k.delayed(),
-                k.waiting(code_id),
+                k.waiting(lane),
                 k.project_waiting_codes(project_id),
                 k.ready_projects(),
             ]
             score = admission_score(int(priority), int(seq))
-            moved += int(self._scripts.run("promote", keys, [task_id, score, code_id, project_id]))
+            moved += int(self._scripts.run("promote", keys, [task_id, score, lane, project_id]))
         return moved
 
     def expired_leases(self, now: float, limit: int = 500) -> list[str]:
@@ -92,13 +166,15 @@ class AdmissionStore:
             k.leases(),
             k.project_active(task.project_id),
             k.code_active(task.code_id),
-            k.waiting(task.code_id),
+            k.waiting(task.lane),
             k.project_waiting_codes(task.project_id),
             k.ready_projects(),
             k.scheduler_wake(),
+            k.lane_active(task.lane),
+            k.dispatched(task.cluster),
         ]
         score = admission_score(task.priority, task.seq)
-        args = [task.id, task.attempt, now, score, task.code_id, task.project_id]
+        args = [task.id, task.attempt, now, score, task.lane, task.project_id]
         return self._scripts.run("requeue", keys, args) == 1
 
     def forget_lease(self, task_id: str) -> None:

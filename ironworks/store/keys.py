@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 
@@ -70,6 +71,20 @@ class Keys:
         """Pub/sub channel, not a key: finish.lua publishes the task's new status on it."""
         return self._k("task", task_id, "ended")
 
+    def idempotency(self, project_id: str, key: str) -> str:
+        """String: the task a project's idempotency key names, until the key's TTL. The key is
+        the tenant's text, so it is stored as its hash (bounded, no separators)."""
+        digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+        return self._k("project", project_id, "idempotency", digest)
+
+    def waits_on(self, task_id: str) -> str:
+        """Set of the dependencies a task still waits for (depends_on, less the complete)."""
+        return self._k("task", task_id, "waits_on")
+
+    def dependents(self, task_id: str) -> str:
+        """Set of the tasks that depend on this one (kept for the links both ways)."""
+        return self._k("task", task_id, "dependents")
+
     def task_seq(self) -> str:
         return self._k("seq", "task")
 
@@ -85,16 +100,37 @@ class Keys:
         return self._k("code", code_id, "tasks")
 
     # admission
-    def waiting(self, code_id: str) -> str:
-        """Sorted set of a code's tasks waiting for admission, by admission_score."""
-        return self._k("code", code_id, "waiting")
+    def waiting(self, lane: str) -> str:
+        """Sorted set of a lane's tasks waiting for admission, by admission_score. A lane is
+        a code, or one concurrency key of a code (ironworks/lanes.py)."""
+        return self._k("code", lane, "waiting")
 
     def project_waiting_codes(self, project_id: str) -> str:
+        """Set of the project's lanes that have tasks waiting."""
         return self._k("project", project_id, "waiting_codes")
+
+    def lane_active(self, lane: str) -> str:
+        """Set of a lane's tasks holding a slot: the code's own active set for a code's lane."""
+        return self._k("code", lane, "active")
+
+    def lane_turns(self, project_id: str) -> str:
+        """Hash keyed lane -> one past the task seq when admission last served it: a lane
+        served goes behind every task queued by then, so keyed lanes are served in turn."""
+        return self._k("project", project_id, "lane_turns")
+
+    def rate_window(self, scope: str) -> str:
+        """Sorted set of the admissions of a code (or a keyed lane) in its rate limit's
+        window, scored by when (Redis's clock)."""
+        return self._k("code", scope, "admitted")
 
     def ready_projects(self) -> str:
         """Projects that may have waiting tasks: the scheduler's work index."""
         return self._k("ready_projects")
+
+    def project_turns(self) -> str:
+        """Hash project id -> when admission last admitted any of its tasks (epoch s): the
+        least recently served project goes first."""
+        return self._k("project_turns")
 
     def delayed(self) -> str:
         """Sorted set of delayed tasks by the time they become due."""
@@ -106,6 +142,11 @@ class Keys:
 
     def code_active(self, code_id: str) -> str:
         return self._k("code", code_id, "active")
+
+    def dispatched(self, cluster: str) -> str:
+        """Set of a cluster's tasks admitted and not yet started: what waits in its RQ
+        queues for a runner's free slot (admission keeps it to the cluster's slots)."""
+        return self._k("cluster", cluster, "dispatched")
 
     def leases(self) -> str:
         """Sorted set of admitted and running tasks by the time their lease runs out."""

@@ -30,14 +30,10 @@ class ProjectStore:
 
     def update(self, project_id: str, changes: dict[str, int | None]) -> None:
         """Set fields of the project; None clears one (its default applies again)."""
-        key = self._k.project(project_id)
-        with self._r.pipeline(transaction=True) as pipe:
-            for name, value in changes.items():
-                if value is None:
-                    pipe.hdel(key, name)
-                else:
-                    pipe.hset(key, name, value)
-            pipe.execute()
+        if changes:  # None is stored as the codec stores it, so the record still decodes
+            self._r.hset(self._k.project(project_id), mapping={
+                name: "" if value is None else value for name, value in changes.items()
+            })  # fmt: skip
 
     def id_for_token(self, token_hash: str) -> str | None:
         return self._r.get(self._k.token(token_hash))

@@ -48,7 +48,9 @@ class RetentionStore:
 
     def _delete_task(self, pipe, task_id: str, project_id, code_id, status) -> None:
         k = self._k
-        pipe.delete(k.task(task_id), k.task_log(task_id))
+        pipe.delete(
+            k.task(task_id), k.task_log(task_id), k.waits_on(task_id), k.dependents(task_id)
+        )
         if project_id is None:
             return  # deleted already (another scheduler got here first)
         pipe.zrem(k.project_tasks(project_id), task_id)

@@ -16,7 +16,6 @@ NAMES = (
     "requeue",
     "hand_back",
     "append_log",
-    "replace_log",
     "progress",
     "count_status",
     "scan_tasks",
@@ -24,6 +23,8 @@ NAMES = (
     "batch_settle",
     "fire",
     "claim_delivery",
+    "wait_on",
+    "dependency_ended",
 )
 
 
@@ -34,5 +35,6 @@ class Scripts:
             name: redis.register_script((folder / f"{name}.lua").read_text()) for name in NAMES
         }
 
-    def run(self, name: str, keys: list[str], args: list[object]) -> object:
-        return self._scripts[name](keys=keys, args=args)
+    def run(self, name: str, keys: list[str], args: list[object], client=None) -> object:
+        """Run a script now, or on `client` (a pipeline) as one of its commands."""
+        return self._scripts[name](keys=keys, args=args, client=client)

@@ -15,6 +15,7 @@ from redis import Redis, WatchError
 from ironworks.codec import from_hash, to_hash
 from ironworks.errors import Conflict, NotFound
 from ironworks.model import Task, TaskStatus, admission_score
+from ironworks.store import dependencies
 from ironworks.store.keys import Keys
 from ironworks.store.scripts import Scripts
 
@@ -66,15 +67,52 @@ class TaskStore:
 
     # -- queueing -----------------------------------------------------------------------
     def enqueue(self, tasks: Sequence[Task], now: float) -> list[Task]:
-        """Store tasks and put them up for admission, all or none (one MULTI)."""
-        stored = numbered(self._r, self._k, tasks)
+        """Store tasks and put them up for admission, all or none (one MULTI).
+
+        A task whose idempotency key is still held by an earlier task of its project (from an
+        earlier request, or earlier in this one) is not stored: the earlier task takes its
+        place in what is returned, so a caller sees a repeat by its id.
+        """
+        try:
+            return self._enqueue(tasks, now)
+        except WatchError:  # a concurrent request claimed one of the keys: now it is seen
+            return self._enqueue(tasks, now)
+
+    def _enqueue(self, tasks: Sequence[Task], now: float) -> list[Task]:
+        k = self._k
+        key_of = {t.id: k.idempotency(t.project_id, t.idempotency_key) for t in tasks
+                  if t.idempotency_key}  # fmt: skip
         with self._r.pipeline(transaction=True) as pipe:
-            for task in stored:
-                write_new(pipe, self._k, task, now)
-            pipe.lpush(self._k.scheduler_wake(), "1")
-            pipe.ltrim(self._k.scheduler_wake(), 0, 99)
+            if key_of:
+                pipe.watch(*key_of.values())
+            holder = self._holders(pipe, set(key_of.values()))
+            fresh: list[Task] = []
+            for task in tasks:
+                key = key_of.get(task.id)
+                if key is None or key not in holder:
+                    fresh.append(task)
+                if key is not None:
+                    holder.setdefault(key, task)  # later tasks with its key repeat it
+            stored = {t.id: t for t in numbered(self._r, k, fresh)}
+            pipe.multi()
+            for task in stored.values():
+                write_new(pipe, k, task, now, admissible=not task.depends_on)
+                if task.depends_on:
+                    dependencies.wait_on(pipe, k, self._scripts, task)
+                if task.id in key_of:
+                    holder[key_of[task.id]] = task
+                    pipe.set(key_of[task.id], task.id, ex=task.idempotency_ttl_s)
+            pipe.lpush(k.scheduler_wake(), "1")
+            pipe.ltrim(k.scheduler_wake(), 0, 99)
             pipe.execute()
-        return stored
+        return [stored.get(t.id) or holder[key_of[t.id]] for t in tasks]
+
+    def _holders(self, pipe, keys: set[str]) -> dict[str, Task]:
+        """The tasks that hold these idempotency keys (read under WATCH). A key whose task
+        retention has deleted holds nothing."""
+        held = {key: task_id for key in keys if (task_id := pipe.get(key))}
+        tasks = {t.id: t for t in self.get_many(list(held.values()))}
+        return {key: tasks[task_id] for key, task_id in held.items() if task_id in tasks}
 
     def enqueue_once(self, task: Task, now: float) -> bool:
         """Enqueue a task whose id is derived from its cause, unless it already exists.
@@ -195,15 +233,11 @@ class TaskStore:
             k.project_status(task.project_id, TaskStatus.RUNNING),
             k.events(),
             k.leases(),
+            k.dispatched(task.cluster),
+            k.scheduler_wake(),
         ]
         args = [task.id, attempt, now, runner, now + lease_s]
         return self._scripts.run("start", keys, args) == 1
-
-    def replace_log(self, task_id: str, attempt: int, text: str, max_bytes: int) -> bool:
-        """Put the complete output in place of the streamed one; False if no longer ours."""
-        keys = [self._k.task(task_id), self._k.task_log(task_id)]
-        args = [attempt, text, max_bytes, LOG_TRUNCATED_MARK]
-        return self._scripts.run("replace_log", keys, args) == 1
 
     def set_progress(self, task_id: str, attempt: int | None, percent: int, msg: str) -> bool:
         """False when the task is not running (under that attempt, if one is given)."""
@@ -259,14 +293,15 @@ class TaskStore:
             k.project_active(task.project_id),
             k.code_active(task.code_id),
             k.leases(),
-            k.waiting(task.code_id),
+            k.waiting(task.lane),
             k.project_waiting_codes(task.project_id),
             k.ready_projects(),
             k.events(),
             k.scheduler_wake(),
+            k.lane_active(task.lane),
         ]
         score = admission_score(task.priority, task.seq)
-        args = [task.id, attempt, score, task.code_id, task.project_id, HANDED_BACK]
+        args = [task.id, attempt, score, task.lane, task.project_id, HANDED_BACK, task.code_id]
         return self._scripts.run("hand_back", keys, args) == 1
 
     def give_up(self, task: Task, now: float, msg: str) -> bool:
@@ -275,14 +310,16 @@ class TaskStore:
             task, TaskStatus.QUEUED, task.attempt, TaskStatus.KILLED, now, None, msg, None
         )
 
-    def cancel(self, project_id: str, task_id: str, now: float) -> Task:
+    def cancel(
+        self, project_id: str, task_id: str, now: float, msg: str = "Cancelled by user"
+    ) -> Task:
         """Cancel a queued or running task; a runner running it sees the status and stops."""
         for _ in range(5):  # retried only if the task moved between our read and the script
             task = self.get_in_project(project_id, task_id)
             if task.status.is_terminal:
                 raise Conflict(f"Task is already {task.status}")
             done = self._transition(
-                task, task.status, None, TaskStatus.CANCELLED, now, None, "Cancelled by user", None
+                task, task.status, None, TaskStatus.CANCELLED, now, None, msg, None
             )
             if done:
                 return self.get(task_id)
@@ -308,7 +345,7 @@ class TaskStore:
             k.project_status(task.project_id, new),
             k.project_active(task.project_id),
             k.code_active(task.code_id),
-            k.waiting(task.code_id),
+            k.waiting(task.lane),
             k.delayed(),
             k.events(),
             k.scheduler_wake(),
@@ -316,6 +353,8 @@ class TaskStore:
             k.task_ended(task.id),
             k.project(task.project_id),
             k.expiring(),
+            k.lane_active(task.lane),
+            k.dispatched(task.cluster),
         ]
         args = [
             task.id,
@@ -352,8 +391,8 @@ def write_new(pipe, k: Keys, task: Task, now: float, *, admissible: bool = True)
     if admissible and task.delay > 0:
         pipe.zadd(k.delayed(), {task.id: now + task.delay})
     elif admissible:
-        pipe.zadd(k.waiting(task.code_id), {task.id: admission_score(task.priority, task.seq)})
-        pipe.sadd(k.project_waiting_codes(task.project_id), task.code_id)
+        pipe.zadd(k.waiting(task.lane), {task.id: admission_score(task.priority, task.seq)})
+        pipe.sadd(k.project_waiting_codes(task.project_id), task.lane)
         pipe.sadd(k.ready_projects(), task.project_id)
     pipe.xadd(k.events(), _event(task, TaskStatus.QUEUED), maxlen=EVENTS_MAXLEN)
 

@@ -1,78 +1,148 @@
 -- admit.lua: admit waiting tasks of one project while its limits allow.
 -- KEYS[1] project hash              KEYS[2] project active set
--- KEYS[3] project waiting-codes set KEYS[4] ready-projects set  KEYS[5] leases zset
--- then 3 keys per code (ARGV[3] codes): code hash, code waiting zset, code active set
+-- KEYS[3] project waiting-lanes set KEYS[4] ready-projects set  KEYS[5] leases zset
+-- KEYS[6] project lane-turns hash   KEYS[7] task seq counter
+-- then the dispatched set of each bounded cluster (ARGV[4] clusters)
+-- then 5 keys per lane (ARGV[3] lanes): code hash, lane waiting zset, code active set,
+-- lane active set (the code's active set again for a code's own lane), rate window zset
 -- then one task hash per candidate, in the order the candidates appear in ARGV.
--- ARGV[1] project id  ARGV[2] dispatch lease expiry (epoch s)  ARGV[3] number of codes
--- then per code: code id, k, and k candidate task ids (the head of its waiting zset, in order).
--- Returns a flat list: task id, attempt, cluster, task id, attempt, cluster, ...
+-- ARGV[1] project id  ARGV[2] dispatch lease expiry (epoch s)  ARGV[3] number of lanes
+-- ARGV[4] number of bounded clusters, then per cluster: its name, how many of its tasks may
+-- be admitted and not yet started (its live runners' slots); other clusters are unbounded
+-- then per lane: lane id, '1' if it is a concurrency key's lane, k, and k pairs of a
+-- candidate task id and its admission score (the head of its waiting zset, in order).
+-- Returns a flat list: task id, attempt, cluster, priority, task id, attempt, ...
 --
--- Invariants: a project's / code's active set never grows past its max_concurrency (empty =
--- unlimited); a paused code admits nothing; within the project the waiting task with the lowest
--- score (highest priority, then oldest) among codes that may run goes first; a candidate is
--- admitted only while it is still the head of its queue, so concurrent schedulers never admit
--- a task twice. An admitted task gets a dispatch lease: if no runner starts it in time, the
--- reaper hands it back. Codes whose queue is empty are dropped from the indexes.
+-- Invariants: a project's, code's or key's active set never grows past its limit
+-- (max_concurrency, max_concurrency_per_key; empty = unlimited); a code admits at most
+-- rate_limit_count tasks in any rate_limit_period_s (Redis's clock, so every scheduler
+-- agrees); a paused code admits nothing. Within the project the waiting task with the lowest
+-- effective score goes first: priority, then arrival; a key's lane counts as arriving no
+-- earlier than when it was last served, so keys take turns. A candidate is admitted only
+-- while it is still the head of its lane, so concurrent schedulers never admit a task twice.
+-- An admitted task gets a dispatch lease: if no runner starts it in time, the reaper hands
+-- it back. A bounded cluster never holds more admitted, unstarted tasks than its bound, so
+-- tasks wait here, in turn, rather than first come first served in the runners' queues.
+-- Lanes whose queue is empty are dropped from the indexes.
 
-local function has_room(hash, active)
-  local limit = tonumber(redis.call('HGET', hash, 'max_concurrency'))
+local BAND = 1e15 -- lanes.BAND: an admission score is priority band * BAND + seq
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1e6
+
+local function has_room(limit, active)
+  limit = tonumber(limit)
   return (not limit) or redis.call('SCARD', active) < limit
 end
 
-local n_codes = tonumber(ARGV[3])
-local codes = {}
-local a, k = 4, 6
-for c = 1, n_codes do
-  local code = {id = ARGV[a], hash = KEYS[k], waiting = KEYS[k + 1], active = KEYS[k + 2],
-                n = tonumber(ARGV[a + 1]), pos = 1, cands = {}, tkeys = {}}
-  a = a + 2
-  k = k + 3
-  for j = 1, code.n do
-    code.cands[j] = ARGV[a]
-    a = a + 1
-  end
-  codes[c] = code
+local function rate_of(lane)
+  local count, period = unpack(redis.call('HMGET', lane.hash, 'rate_limit_count',
+                                          'rate_limit_period_s'))
+  return tonumber(count), tonumber(period)
 end
-for _, code in ipairs(codes) do
-  for j = 1, code.n do
-    code.tkeys[j] = KEYS[k]
+
+local function is_open(lane)
+  local code = redis.call('HMGET', lane.hash, 'paused', 'max_concurrency',
+                          'max_concurrency_per_key')
+  if code[1] == '1' or not has_room(code[2], lane.code_active) then return false end
+  if lane.keyed and not has_room(code[3], lane.active) then return false end
+  local count, period = rate_of(lane)
+  if count and period then
+    redis.call('ZREMRANGEBYSCORE', lane.window, '-inf', now - period)
+    if redis.call('ZCARD', lane.window) >= count then return false end
+  end
+  return true
+end
+
+-- The lane's current candidate's place in the order.
+local function rank(lane)
+  local score = lane.scores[lane.pos]
+  if not lane.keyed then return score end
+  local band = math.floor(score / BAND) * BAND
+  return band + math.max(score - band, lane.turn)
+end
+
+-- Lanes in order of rank; a lane re-ranked after a turn goes behind those ranked the same.
+local order = {}
+local function place(lane)
+  lane.rank = rank(lane)
+  local low, high = 1, #order + 1
+  while low < high do
+    local mid = math.floor((low + high) / 2)
+    if order[mid].rank <= lane.rank then low = mid + 1 else high = mid end
+  end
+  table.insert(order, low, lane)
+end
+
+local bounds = {}
+local n_clusters = tonumber(ARGV[4])
+for c = 1, n_clusters do
+  bounds[ARGV[3 + 2 * c]] = {limit = ARGV[4 + 2 * c], set = KEYS[7 + c]}
+end
+
+local n_lanes = tonumber(ARGV[3])
+local lanes = {}
+local a, k = 5 + 2 * n_clusters, 8 + n_clusters
+for c = 1, n_lanes do
+  local lane = {id = ARGV[a], keyed = ARGV[a + 1] == '1', n = tonumber(ARGV[a + 2]), pos = 1,
+                hash = KEYS[k], waiting = KEYS[k + 1], code_active = KEYS[k + 2],
+                active = KEYS[k + 3], window = KEYS[k + 4], cands = {}, scores = {}, tkeys = {}}
+  a = a + 3
+  k = k + 5
+  for j = 1, lane.n do
+    lane.cands[j], lane.scores[j] = ARGV[a], tonumber(ARGV[a + 1])
+    a = a + 2
+  end
+  lane.turn = lane.keyed and tonumber(redis.call('HGET', KEYS[6], lane.id)) or 0
+  lanes[c] = lane
+end
+for _, lane in ipairs(lanes) do
+  for j = 1, lane.n do
+    lane.tkeys[j] = KEYS[k]
     k = k + 1
   end
+  if lane.n > 0 then place(lane) end
 end
 
 local admitted = {}
-while has_room(KEYS[1], KEYS[2]) do
-  local best, best_score = nil, nil
-  for _, code in ipairs(codes) do
-    if code.pos <= code.n and redis.call('HGET', code.hash, 'paused') ~= '1'
-        and has_room(code.hash, code.active) then
-      local head = redis.call('ZRANGE', code.waiting, 0, 0, 'WITHSCORES')
-      if head[1] == code.cands[code.pos] then
-        local score = tonumber(head[2])
-        if not best_score or score < best_score then
-          best, best_score = code, score
-        end
-      else
-        code.pos = code.n + 1 -- the queue changed under us: leave this code to the next round
-      end
-    end
-  end
-  if not best then break end
+while #order > 0 and has_room(redis.call('HGET', KEYS[1], 'max_concurrency'), KEYS[2]) do
+  local best = table.remove(order, 1)
   local task_id, task_key = best.cands[best.pos], best.tkeys[best.pos]
-  best.pos = best.pos + 1
-  redis.call('ZREM', best.waiting, task_id)
-  redis.call('SADD', KEYS[2], task_id)
-  redis.call('SADD', best.active, task_id)
-  local attempt = redis.call('HINCRBY', task_key, 'attempt', 1)
-  redis.call('ZADD', KEYS[5], ARGV[2], task_id)
-  admitted[#admitted + 1] = task_id
-  admitted[#admitted + 1] = attempt
-  admitted[#admitted + 1] = redis.call('HGET', task_key, 'cluster')
+  local cluster = redis.call('HGET', task_key, 'cluster')
+  local bound = bounds[cluster]
+  -- A lane that is full, whose cluster's runners have enough waiting for them, or whose
+  -- queue changed under us, waits for the next round.
+  local head = is_open(best) and has_room(bound and bound.limit, bound and bound.set)
+               and redis.call('ZRANGE', best.waiting, 0, 0)[1]
+  if head == task_id then
+    best.pos = best.pos + 1
+    if bound then redis.call('SADD', bound.set, task_id) end
+    redis.call('ZREM', best.waiting, task_id)
+    redis.call('SADD', KEYS[2], task_id)
+    redis.call('SADD', best.code_active, task_id)
+    redis.call('SADD', best.active, task_id)
+    local count, period = rate_of(best)
+    if count and period then
+      redis.call('ZADD', best.window, now, task_id)
+      redis.call('EXPIRE', best.window, math.ceil(period) + 1)
+    end
+    if best.keyed then -- behind every task queued so far: the other keys go first
+      best.turn = (tonumber(redis.call('GET', KEYS[7])) or 0) + 1
+      redis.call('HSET', KEYS[6], best.id, best.turn)
+    end
+    local attempt = redis.call('HINCRBY', task_key, 'attempt', 1)
+    redis.call('ZADD', KEYS[5], ARGV[2], task_id)
+    admitted[#admitted + 1] = task_id
+    admitted[#admitted + 1] = attempt
+    admitted[#admitted + 1] = cluster
+    admitted[#admitted + 1] = redis.call('HGET', task_key, 'priority')
+    if best.pos <= best.n then place(best) end
+  end
 end
 
-for _, code in ipairs(codes) do
-  if redis.call('ZCARD', code.waiting) == 0 then
-    redis.call('SREM', KEYS[3], code.id)
+for _, lane in ipairs(lanes) do
+  if redis.call('ZCARD', lane.waiting) == 0 then
+    redis.call('SREM', KEYS[3], lane.id)
+    redis.call('HDEL', KEYS[6], lane.id)
   end
 end
 if redis.call('SCARD', KEYS[3]) == 0 then

@@ -1,6 +1,6 @@
 -- finish.lua: move a task to a terminal status, release its slots, record the event.
 -- KEYS[1] task hash           KEYS[2] index of the status it leaves  KEYS[3] index of the new status
--- KEYS[4] project active set  KEYS[5] code active set                KEYS[6] code waiting zset
+-- KEYS[4] project active set  KEYS[5] code active set                KEYS[6] lane waiting zset
 -- KEYS[7] delayed zset        KEYS[8] events stream                  KEYS[9] scheduler wake list
 -- KEYS[10] leases zset         KEYS[11] the task's ended channel (pub/sub; waiting readers)
 -- ARGV[1] task id  ARGV[2] expected current status  ARGV[3] attempt ('' = unfenced, for cancel)
@@ -9,6 +9,9 @@
 -- ARGV[10] resource use (JSON, '' = unknown)
 -- KEYS[12] project hash  KEYS[13] expiring zset  ARGV[11] default retention (s): the ended
 -- task is deleted (tasks/retention) after its project's task_retention_s, or the default.
+-- KEYS[14] the task's lane active set (its concurrency key's; else the code's again)
+-- KEYS[15] its cluster's dispatched set (a task admitted and not started may end: cancel)
+-- (KEYS[6] is the task's lane's waiting zset: its code's, or its concurrency key's)
 -- Returns 1 when done; 0 when the task's status or attempt is not what the caller expected
 -- (a late write from a runner that lost the task, or a race the caller re-reads and retries).
 -- Invariant: the status change, the slot release and the event happen together or not at all.
@@ -27,6 +30,8 @@ redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZADD', KEYS[3], seq, ARGV[1])
 redis.call('SREM', KEYS[4], ARGV[1])
 redis.call('SREM', KEYS[5], ARGV[1])
+redis.call('SREM', KEYS[14], ARGV[1])
+redis.call('SREM', KEYS[15], ARGV[1])
 redis.call('ZREM', KEYS[6], ARGV[1])
 redis.call('ZREM', KEYS[7], ARGV[1])
 redis.call('ZREM', KEYS[10], ARGV[1])

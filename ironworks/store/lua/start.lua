@@ -1,6 +1,7 @@
 -- start.lua: a runner takes an admitted task and marks it running.
 -- KEYS[1] task hash  KEYS[2] project 'queued' index  KEYS[3] project 'running' index
--- KEYS[4] events stream  KEYS[5] leases zset
+-- KEYS[4] events stream  KEYS[5] leases zset  KEYS[6] the cluster's dispatched set
+-- KEYS[7] scheduler wake list (a task leaving the dispatched set makes room to admit another)
 -- ARGV[1] task id  ARGV[2] attempt  ARGV[3] now (epoch s)  ARGV[4] runner id
 -- ARGV[5] lease expiry (epoch s): the runner must renew before then or lose the task
 -- Returns 1 when started; 0 when the task is no longer queued or the attempt is not the
@@ -14,6 +15,10 @@ local seq = redis.call('HGET', KEYS[1], 'seq')
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZADD', KEYS[3], seq, ARGV[1])
 redis.call('ZADD', KEYS[5], ARGV[5], ARGV[1])
+if redis.call('SREM', KEYS[6], ARGV[1]) == 1 then
+  redis.call('LPUSH', KEYS[7], '1')
+  redis.call('LTRIM', KEYS[7], 0, 99)
+end
 local owner = redis.call('HMGET', KEYS[1], 'project_id', 'code_id')
 redis.call('XADD', KEYS[4], 'MAXLEN', '~', 1000000, '*', 'task_id', ARGV[1],
            'project_id', owner[1], 'code_id', owner[2], 'status', 'running', 'attempt', ARGV[2])

@@ -1,88 +1,79 @@
-"""The fields of a code upload (`data` part), checked and turned into a Code draft."""
+"""The fields of a code upload (`data` part, api.bodies.CodeData), checked against the
+installation's own limits and turned into a Code draft."""
 
 from __future__ import annotations
 
 import json
-import re
 import time
 
-from api import parsing
+from api import bodies
+from ironworks import lanes
 from ironworks.errors import BadRequest
-from ironworks.model import MAX_RETRIES, PRIORITIES, Code
+from ironworks.model import Code
 from ironworks.settings import Settings
 from ironworks.stacks import STACKS, legacy_runtime
 
 MAX_CONFIG_BYTES = 64 * 1024
-# name[:tag][@digest], as Docker spells image references.
-IMAGE_RE = re.compile(r"^[a-z0-9]+([._/-][a-z0-9]+)*(:[\w][\w.-]{0,127})?(@sha256:[0-9a-f]{64})?$")
 
 
-def draft(project_id: str, data: dict, settings: Settings, has_archive: bool) -> Code:
+def draft(project_id: str, raw: dict, settings: Settings, has_archive: bool) -> Code:
     """A Code without id, revision or archive: the store and the blob store add those."""
+    data = bodies.read(bodies.CodeData, raw)
     stack, command = _stack_and_command(data)
-    image = parsing.optional_str(data, "image", max_len=255)
-    if image is not None and not IMAGE_RE.match(image):
-        raise BadRequest("'image' is not a valid image reference")
-    if image is not None and not settings.image_allowed(image):
-        raise BadRequest(
-            f"'image' {image!r} is not one this installation allows ({settings.allowed_images})"
-        )
-    if has_archive == (image is not None):
+    if data.image is not None and not settings.image_allowed(data.image):
+        allowed = settings.allowed_images
+        raise BadRequest(f"'image' {data.image!r} is not one this installation allows ({allowed})")
+    if has_archive == (data.image is not None):
         raise BadRequest("send either a zip archive ('file') or a registered 'image', not both")
+    if data.concurrency_key is not None:
+        lanes.template_fields(data.concurrency_key)
+    rate = data.rate_limit
     return Code(
         id="",
         project_id=project_id,
-        name=parsing.name(data, "name"),
+        name=data.name,
         rev=0,
         stack=stack,
         command=command,
         archive_sha256="",
         archive_size=0,
         created_at=time.time(),
-        max_concurrency=_unlimited_as_none(parsing.optional_int(data, "max_concurrency", low=-1)),
-        timeout=parsing.optional_int(data, "timeout", low=1, high=settings.max_timeout_s),
-        env_vars=parsing.str_dict(data, "env_vars"),
-        retries=parsing.optional_int(data, "retries", low=0, high=MAX_RETRIES) or 0,
-        retries_delay=parsing.optional_int(data, "retries_delay", low=0, high=settings.max_delay_s)
+        max_concurrency=_unlimited_as_none(data.max_concurrency),
+        timeout=bodies.at_most(data.timeout, settings.max_timeout_s, "timeout"),
+        env_vars=data.env_vars or {},
+        retries=data.retries or 0,
+        retries_delay=bodies.at_most(data.retries_delay, settings.max_delay_s, "retries_delay")
         or 0,
-        memory_mb=parsing.optional_int(
-            data, "memory", low=16, high=settings.max_container_memory_mb
+        memory_mb=bodies.at_most(data.memory, settings.max_container_memory_mb, "memory"),
+        cpus=bodies.at_most(data.cpus, settings.max_container_cpus, "cpus"),
+        disk_mb=bodies.at_most(data.disk, settings.max_container_tmpfs_mb, "disk"),
+        log_max_bytes=bodies.at_most(
+            data.log_max_bytes, settings.max_log_max_bytes, "log_max_bytes"
         ),
-        cpus=parsing.optional_float(data, "cpus", low=0.01, high=settings.max_container_cpus),
-        disk_mb=parsing.optional_int(data, "disk", low=1, high=settings.max_container_tmpfs_mb),
-        log_max_bytes=parsing.optional_int(
-            data, "log_max_bytes", low=1024, high=settings.max_log_max_bytes
-        ),
-        network=parsing.optional_bool(data, "network") or False,
-        warm=parsing.optional_bool(data, "warm") is not False,
-        image=image,
-        config=_config(data),
-        default_priority=parsing.optional_int(
-            data, "default_priority", low=min(PRIORITIES), high=max(PRIORITIES)
-        )
-        or 0,
+        network=bool(data.network),
+        warm=data.warm is not False,
+        image=data.image,
+        config=_config(data.config),
+        default_priority=data.default_priority or 0,
+        concurrency_key=data.concurrency_key,
+        max_concurrency_per_key=data.max_concurrency_per_key,
+        rate_limit_count=rate.count if rate else None,
+        rate_limit_period_s=rate.period_s if rate else None,
+        rate_limit_per_key=bool(rate and rate.per_key),
     )
 
 
-def _config(data: dict) -> dict[str, object]:
-    config = data.get("config")
-    if config is None:
-        return {}
-    if not isinstance(config, dict):
-        raise BadRequest("'config' must be a JSON object")
-    if len(json.dumps(config)) > MAX_CONFIG_BYTES:
+def _config(config: dict[str, object] | None) -> dict[str, object]:
+    if config is not None and len(json.dumps(config)) > MAX_CONFIG_BYTES:
         raise BadRequest(f"'config' is larger than {MAX_CONFIG_BYTES} bytes")
-    return config
+    return config or {}
 
 
-def _stack_and_command(data: dict) -> tuple[str, str]:
+def _stack_and_command(data: bodies.CodeData) -> tuple[str, str]:
     """Either `stack` + `command`, or IronWorker's legacy `runtime` + `file_name`."""
-    runtime = parsing.optional_str(data, "runtime", max_len=32)
-    file_name = parsing.optional_str(data, "file_name", max_len=255)
-    stack = parsing.optional_str(data, "stack", max_len=32)
-    command = parsing.optional_str(data, "command", max_len=4096)
-    if command is None and runtime and file_name:
-        stack, command = legacy_runtime(runtime, file_name)
+    stack, command = data.stack, data.command
+    if command is None and data.runtime and data.file_name:
+        stack, command = legacy_runtime(data.runtime, data.file_name)
     stack = stack or "sh"
     if stack not in STACKS:
         raise BadRequest(f"unknown stack {stack!r}; known: {', '.join(sorted(STACKS))}")

@@ -1,31 +1,44 @@
-"""The OpenAPI document, written by hand so that a test can hold it to the routes Flask serves
-(tests/test_openapi.py): a route added without its description, or the reverse, fails."""
+"""The OpenAPI document. Routes are listed here, and a test holds them to the routes Flask
+serves (tests/test_openapi.py): a route added without its description, or the reverse,
+fails. Request bodies come from the models the views read them with (api/bodies.py), query
+parameters from the views' own declarations (api/queries.py)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-P = "/2/projects/{project_id}"
+from flask import Flask
 
-# (method, path, summary, request body schema name or None)
-ROUTES: list[tuple[str, str, str, str | None]] = [
+from api import bodies
+
+P = "/2/projects/{project_id}"
+SCHEMAS = "#/components/schemas/"
+
+# (method, path, summary, the request body's model or None)
+ROUTES: list[tuple[str, str, str, type[bodies.Body] | None]] = [
     ("get", "/healthz", "200 while the process answers (liveness)", None),
     ("get", "/readyz", "200 when Redis is reachable, noeviction and not full, else 503", None),
     ("get", "/metrics", "Prometheus metrics (admin token): task counts, runners", None),
     ("get", "/2/runners", "Runners and their last heartbeat (admin token)", None),
     ("get", "/openapi.json", "This document", None),
     ("get", "/2/stacks", "The runtime stacks a code may use", None),
-    ("post", "/2/projects", "Create a project (admin token); its token is shown once", "Project"),
+    (
+        "post",
+        "/2/projects",
+        "Create a project (admin token); its token is shown once",
+        bodies.NewProject,
+    ),
     ("get", P, "The project", None),
-    ("patch", P, "Set max_concurrency, task_retention_s (admin token)", None),
+    ("patch", P, "Set max_concurrency, task_retention_s (admin token)", bodies.ProjectChanges),
     ("post", f"{P}/token", "A new project token, shown once; the current one is revoked", None),
-    ("post", f"{P}/codes", "Upload a code revision (multipart: data + file)", "CodeUpload"),
+    ("post", f"{P}/codes", "Upload a code revision (multipart: data + file)", bodies.CodeData),
     ("get", f"{P}/codes", "List codes", None),
     ("get", f"{P}/codes/{{code_id}}", "A code (its current revision)", None),
     ("delete", f"{P}/codes/{{code_id}}", "Delete a code; queued tasks keep their revision", None),
     ("get", f"{P}/codes/{{code_id}}/revisions", "Revisions, newest first", None),
     ("get", f"{P}/codes/{{code_id}}/download", "A revision's zip (?revision=N)", None),
-    ("post", f"{P}/codes/{{code_id}}/rollback", "Make a revision current", "Rollback"),
+    ("post", f"{P}/codes/{{code_id}}/rollback", "Make a revision current", bodies.Rollback),
     ("post", f"{P}/codes/{{code_id}}/pause_task_queue", "Stop admitting the code's tasks", None),
     ("post", f"{P}/codes/{{code_id}}/resume_task_queue", "Admit the code's tasks again", None),
     ("get", f"{P}/codes/{{code_id}}/stats", "Tasks per status", None),
@@ -35,25 +48,37 @@ ROUTES: list[tuple[str, str, str, str | None]] = [
         "A token (and URL) that can only queue this code's tasks by webhook; revokes the last",
         None,
     ),  # fmt: skip
-    ("post", f"{P}/tasks", "Queue tasks (all or none)", "TaskBatch"),
+    ("post", f"{P}/tasks", "Queue tasks (all or none)", bodies.NewTasks),
     ("post", f"{P}/tasks/webhook", "Queue a task whose payload is the raw request body", None),
     ("get", f"{P}/tasks", "List tasks (filters: status flags, code_name, label, times)", None),
     ("get", f"{P}/tasks/{{task_id}}", "A task (?wait=S: held until it ends, S <= 10 s)", None),
     ("get", f"{P}/tasks/{{task_id}}/log", "The task's log so far (text/plain)", None),
     ("get", f"{P}/tasks/{{task_id}}/result", "The JSON the task wrote to $RESULT_FILE", None),
-    ("post", f"{P}/tasks/{{task_id}}/progress", "Report progress of a running task", "Progress"),
+    (
+        "post",
+        f"{P}/tasks/{{task_id}}/progress",
+        "Report progress of a running task",
+        bodies.Progress,
+    ),
     ("post", f"{P}/tasks/{{task_id}}/cancel", "Cancel a queued or running task", None),
-    ("post", f"{P}/tasks/{{task_id}}/retry", "Queue a finished task again", "Retry"),
-    ("post", f"{P}/batches", "Queue a batch: one task per payload, all or none", "Batch"),
+    ("post", f"{P}/tasks/{{task_id}}/retry", "Queue a finished task again", bodies.Retry),
+    (
+        "post",
+        f"{P}/tasks/{{task_id}}/replay",
+        "Queue a copy on the code's current revision (replay_of), optionally with a new payload",
+        bodies.Replay,
+    ),  # fmt: skip
+    ("post", f"{P}/tasks/replay", "Replay every task a filter matches (bulk)", bodies.ReplayMany),
+    ("post", f"{P}/batches", "Queue a batch: one task per payload, all or none", bodies.NewBatch),
     ("get", f"{P}/batches", "List batches, newest first", None),
     ("get", f"{P}/batches/{{batch_id}}", "A batch: counts, and results once finished", None),
     ("get", f"{P}/batches/{{batch_id}}/results", "Every item as JSON lines, in order", None),
     ("post", f"{P}/batches/{{batch_id}}/cancel", "Cancel the items not yet finished", None),
-    ("post", f"{P}/schedules", "Create schedules", "ScheduleBatch"),
+    ("post", f"{P}/schedules", "Create schedules", bodies.NewSchedules),
     ("get", f"{P}/schedules", "List schedules", None),
     ("get", f"{P}/schedules/{{schedule_id}}", "A schedule", None),
     ("post", f"{P}/schedules/{{schedule_id}}/cancel", "Cancel a schedule", None),
-    ("post", f"{P}/webhooks", "Tell a URL of every task end (signed)", "Webhook"),
+    ("post", f"{P}/webhooks", "Tell a URL of every task end (signed)", bodies.NewWebhook),
     ("get", f"{P}/webhooks", "List outbound webhooks", None),
     ("delete", f"{P}/webhooks/{{hook_id}}", "Delete an outbound webhook", None),
     ("get", f"{P}/webhooks/{{hook_id}}/deliveries", "Deliveries and their attempts", None),
@@ -61,40 +86,19 @@ ROUTES: list[tuple[str, str, str, str | None]] = [
 
 # Routes that answer 201 Created.
 CREATED = {("post", "/2/projects"), ("post", f"{P}/webhooks"), ("post", f"{P}/batches")}
-BODIES: dict[str, dict[str, Any]] = {
-    "Project": {"type": "object", "required": ["name"], "properties": {
-        "name": {"type": "string"}, "max_concurrency": {"type": ["integer", "null"]}}},
-    "CodeUpload": {"type": "object", "required": ["data", "file"], "properties": {
-        "data": {"type": "string", "description": "JSON: name, stack, command, …"},
-        "file": {"type": "string", "format": "binary"}}},
-    "Rollback": {"type": "object", "required": ["revision"], "properties": {
-        "revision": {"type": "integer", "minimum": 1}}},
-    "TaskBatch": {"type": "object", "required": ["tasks"], "properties": {
-        "tasks": {"type": "array", "items": {"type": "object", "required": ["code_name"]}}}},
-    "Progress": {"type": "object", "required": ["percent"], "properties": {
-        "percent": {"type": "integer", "minimum": 0, "maximum": 100}, "msg": {"type": "string"}}},
-    "Webhook": {"type": "object", "required": ["url"], "properties": {
-        "url": {"type": "string"}, "code_name": {"type": ["string", "null"]}}},
-    "Batch": {"type": "object", "required": ["code_name", "payloads"], "properties": {
-        "code_name": {"type": "string"}, "payloads": {"type": "array", "minItems": 1},
-        "max_concurrency": {"type": ["integer", "null"], "minimum": 1},
-        "reduce": {"type": ["object", "null"], "required": ["code_name"]},
-        "reduce_on_failure": {"type": ["boolean", "null"]}}},
-    "Retry": {"type": "object", "properties": {"delay": {"type": ["integer", "null"]}}},
-    "ScheduleBatch": {"type": "object", "required": ["schedules"], "properties": {
-        "schedules": {"type": "array", "items": {"type": "object", "required": ["code_name"]}}}},
-}  # fmt: skip
 
 
-def document() -> dict[str, Any]:
+def document(app: Flask) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
+    queries = _queries_by_route(app)
     for method, path, summary, body in ROUTES:
         operation: dict[str, Any] = {
             "summary": summary,
             "parameters": [
                 {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
                 for name in _path_params(path)
-            ],
+            ]
+            + [query.openapi() for query in queries.get((method, path), ())],
             "responses": {
                 "201" if (method, path) in CREATED else "200": {"description": "OK"},
                 "4XX": {
@@ -108,11 +112,7 @@ def document() -> dict[str, Any]:
             },
         }
         if body is not None:
-            media = "multipart/form-data" if body == "CodeUpload" else "application/json"
-            operation["requestBody"] = {
-                "required": True,
-                "content": {media: {"schema": BODIES[body]}},
-            }
+            operation["requestBody"] = _request_body(body)
         paths.setdefault(path, {})[method] = operation
     error = {"type": "object", "required": ["msg"], "properties": {"msg": {"type": "string"}}}
     oauth = {
@@ -125,9 +125,44 @@ def document() -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {"title": "Ironworks", "version": "2", "description": "IronWorker v2 API"},
         "paths": paths,
-        "components": {"schemas": {"Error": error}, "securitySchemes": {"oauth": oauth}},
+        "components": {
+            "schemas": {"Error": error, **_schemas()},
+            "securitySchemes": {"oauth": oauth},
+        },
         "security": [{"oauth": []}],
     }
+
+
+def _request_body(model: type[bodies.Body]) -> dict[str, Any]:
+    schema = {"$ref": f"{SCHEMAS}{model.__name__}"}
+    if model is not bodies.CodeData:
+        return {"required": True, "content": _json(schema)}
+    upload = {"type": "object", "required": ["data"], "properties": {
+        "data": {"type": "string", "contentMediaType": "application/json", "contentSchema": schema},
+        "file": {"type": "string", "format": "binary", "description": "zip; or 'image' in data"},
+    }}  # fmt: skip
+    return {"required": True, "content": {"multipart/form-data": {"schema": upload}}}
+
+
+def _schemas() -> dict[str, Any]:
+    """Every body's JSON schema from its model, and the models they hold."""
+    schemas: dict[str, Any] = {}
+    for model in {body for *_, body in ROUTES if body is not None}:
+        schema = model.model_json_schema(ref_template=SCHEMAS + "{model}")
+        schemas |= schema.pop("$defs", {})
+        schemas[model.__name__] = schema
+    return schemas
+
+
+def _queries_by_route(app: Flask) -> dict[tuple[str, str], tuple]:
+    """(method, OpenAPI path) → the query parameters its view declares."""
+    found = {}
+    for rule in app.url_map.iter_rules():
+        declared = getattr(app.view_functions[rule.endpoint], "queries", ())
+        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            found[(method.lower(), path)] = declared
+    return found
 
 
 def _path_params(path: str) -> list[str]:

@@ -1,4 +1,5 @@
-"""Reading request bodies: every field checked, absent and null treated alike.
+"""Reading what a request carries before its model (api/bodies.py) or its query
+declaration (api/queries.py) checks it: JSON, integers and times sent as text.
 
 Each helper raises BadRequest naming the field, so a client learns exactly what to fix.
 """
@@ -6,7 +7,6 @@ Each helper raises BadRequest naming the field, so a client learns exactly what 
 from __future__ import annotations
 
 import json
-import re
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +17,6 @@ from ironworks.errors import BadRequest
 # Beyond these an offset overflows what Redis takes as a range (a signed 64-bit integer).
 MAX_PAGE = 1_000_000
 QUERY_INT_LIMIT = 2**53
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 def json_body() -> dict[str, Any]:
@@ -33,82 +32,6 @@ def json_field(raw: str | bytes, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise BadRequest(f"{what} must be a JSON object")
     return value
-
-
-def required_str(body: dict, name: str, *, max_len: int = 1000) -> str:
-    value = optional_str(body, name, max_len=max_len)
-    if not value:
-        raise BadRequest(f"'{name}' is required")
-    return value
-
-
-def optional_str(body: dict, name: str, *, max_len: int = 1000) -> str | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise BadRequest(f"'{name}' must be a string")
-    if len(value) > max_len:
-        raise BadRequest(f"'{name}' is longer than {max_len} characters")
-    return value
-
-
-def name(body: dict, field: str) -> str:
-    value = required_str(body, field, max_len=64)
-    if not NAME_RE.match(value):
-        raise BadRequest(f"'{field}' may hold letters, digits, '_', '.', '-' (max 64)")
-    return value
-
-
-def optional_int(
-    body: dict, name: str, *, low: int | None = None, high: int | None = None
-) -> int | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise BadRequest(f"'{name}' must be an integer")
-    if (low is not None and value < low) or (high is not None and value > high):
-        raise BadRequest(f"'{name}' must be between {low} and {high}")
-    return value
-
-
-def optional_float(
-    body: dict, name: str, *, low: float | None = None, high: float | None = None
-) -> float | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise BadRequest(f"'{name}' must be a number")
-    if (low is not None and value < low) or (high is not None and value > high):
-        raise BadRequest(f"'{name}' must be between {low} and {high}")
-    return float(value)
-
-
-def optional_bool(body: dict, name: str) -> bool | None:
-    value = body.get(name)
-    if value is not None and not isinstance(value, bool):
-        raise BadRequest(f"'{name}' must be true or false")
-    return value
-
-
-def str_dict(body: dict, name: str) -> dict[str, str]:
-    value = body.get(name)
-    if value is None:
-        return {}
-    if not isinstance(value, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-    ):
-        raise BadRequest(f"'{name}' must be an object of strings")
-    return value
-
-
-def paging(max_per_page: int = 100) -> tuple[int, int]:
-    """IronWorker paging: `page` from 0, `per_page` default 30, at most 100."""
-    page = query_int("page", 0, low=0, high=MAX_PAGE)
-    per_page = query_int("per_page", 30, low=1, high=max_per_page)
-    return page, per_page
 
 
 def query_int(

@@ -152,9 +152,13 @@ class Client:
 
     # -- tasks ----------------------------------------------------------------------------
     def queue(self, code_name: str, payload: str = "", **options: Any) -> str:
-        task = {"code_name": code_name, "payload": payload, **options}
-        response = self._request("POST", self._project_path("/tasks"), json={"tasks": [task]})
-        return response.json()["tasks"][0]["id"]
+        (task_id,) = self.queue_many([{"code_name": code_name, "payload": payload, **options}])
+        return task_id
+
+    def queue_many(self, tasks: Sequence[dict]) -> list[str]:
+        """Queue several tasks (each a dict of POST tasks' fields), all or none."""
+        response = self._request("POST", self._project_path("/tasks"), json={"tasks": list(tasks)})
+        return [task["id"] for task in response.json()["tasks"]]
 
     def task(self, task_id: str, wait_s: float | None = None) -> dict:
         """The task; with wait_s (at most LONGEST_WAIT_S) the server answers as soon as the
@@ -173,6 +177,19 @@ class Client:
         """Queue a finished task again; returns the new task."""
         path = self._project_path(f"/tasks/{task_id}/retry")
         return self._request("POST", path, json={"delay": delay}).json()["tasks"][0]
+
+    def replay(self, task_id: str, payload: str | None = None) -> dict:
+        """Queue a copy of a task on its code's current revision (with a new payload, if
+        given); returns the copy, linked by replay_of."""
+        path = self._project_path(f"/tasks/{task_id}/replay")
+        return self._request("POST", path, json={"payload": payload}).json()["tasks"][0]
+
+    def replay_where(self, **where: Any) -> int:
+        """Replay every task matching code_name, status, from_time, to_time (at most limit);
+        returns how many were queued."""
+        body = {k: v for k, v in where.items() if v is not None}
+        response = self._request("POST", self._project_path("/tasks/replay"), json=body)
+        return response.json()["queued"]
 
     def cancel(self, task_id: str) -> dict:
         return self._request("POST", self._project_path(f"/tasks/{task_id}/cancel")).json()

@@ -11,6 +11,8 @@ import secrets
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from ironworks.lanes import BAND, key_for, lane_of
+
 
 class TaskStatus(StrEnum):
     QUEUED = "queued"
@@ -59,6 +61,10 @@ MAX_RETRIES = 10
 
 PRIORITIES = (0, 1, 2)
 
+# How long an idempotency key holds the task it named (POST tasks' idempotency_ttl_s).
+DEFAULT_IDEMPOTENCY_TTL_S = 24 * 3600
+MAX_IDEMPOTENCY_TTL_S = 30 * 24 * 3600
+
 
 def new_id() -> str:
     """24 hex characters, the shape of IronWorker's ids."""
@@ -105,6 +111,14 @@ class Code:
     # Handed to every task as $CONFIG_FILE (IronWorker's code config).
     config: dict[str, object] = field(default_factory=dict)
     default_priority: int = 0
+    # Flow control (docs/flow-control.md): a template over the payload naming each task's
+    # concurrency key, at most this many running per key, and at most rate_limit_count
+    # admissions per sliding rate_limit_period_s (per key when rate_limit_per_key).
+    concurrency_key: str | None = None
+    max_concurrency_per_key: int | None = None
+    rate_limit_count: int | None = None
+    rate_limit_period_s: int | None = None
+    rate_limit_per_key: bool = False
 
     @property
     def has_archive(self) -> bool:
@@ -144,6 +158,19 @@ class Task:
     # A batch item knows its place in the batch; the batch's reduce task has no index.
     batch_id: str | None = None
     batch_index: int | None = None
+    # Queueing with the same key again within idempotency_ttl_s returns this task instead.
+    idempotency_key: str | None = None
+    idempotency_ttl_s: int = 0
+    # The finished task this one runs again by hand, with its payload or a new one.
+    replay_of: str | None = None
+    # Tasks of the same project that must be complete before this one is admitted.
+    depends_on: list[str] = field(default_factory=list)
+    # Tasks with one key share its limit and its turns at admission (ironworks/lanes.py).
+    concurrency_key: str | None = None
+
+    @property
+    def lane(self) -> str:
+        return lane_of(self.code_id, self.concurrency_key)
 
     @property
     def should_retry(self) -> bool:
@@ -185,6 +212,7 @@ def retry_of(task: Task, task_id: str, now: float, delay: int | None = None) -> 
         cluster=task.cluster,
         delay=task.retries_delay if delay is None else delay,
         label=task.label,
+        concurrency_key=task.concurrency_key,
         max_retries=task.max_retries,
         retries_delay=task.retries_delay,
         retry_count=task.retry_count + 1,
@@ -200,6 +228,21 @@ def run_again(task: Task, task_id: str, now: float, delay: int = 0) -> Task:
     return dataclasses.replace(retry_of(task, task_id, now, delay), batch_id=None, batch_index=None)
 
 
+def replay(task: Task, code: Code, task_id: str, now: float, payload: str | None = None) -> Task:
+    """`task` run again by hand on its code's current revision (the fix a replay is usually
+    for), with its own payload and key, or a new payload and the key the code gives it,
+    linked by replay_of."""
+    if payload is None:
+        payload, key = task.payload, task.concurrency_key
+    else:
+        key = key_for(code.concurrency_key, None, payload)
+    return dataclasses.replace(
+        new_task(code, task_id, payload, now, timeout=task.timeout, priority=task.priority,
+                 cluster=task.cluster, label=task.label, concurrency_key=key),
+        replay_of=task.id,
+    )  # fmt: skip
+
+
 def new_task(
     code: Code,
     task_id: str,
@@ -213,6 +256,10 @@ def new_task(
     label: str | None = None,
     batch_id: str | None = None,
     batch_index: int | None = None,
+    depends_on: list[str] | None = None,
+    concurrency_key: str | None = None,
+    idempotency_key: str | None = None,
+    idempotency_ttl_s: int = DEFAULT_IDEMPOTENCY_TTL_S,
 ) -> Task:
     """A queued task of the code's current revision, with the code's retry policy."""
     return Task(
@@ -233,7 +280,23 @@ def new_task(
         retries_delay=code.retries_delay,
         batch_id=batch_id,
         batch_index=batch_index,
+        depends_on=depends_on or [],
+        concurrency_key=concurrency_key,
+        idempotency_key=idempotency_key,
+        idempotency_ttl_s=idempotency_ttl_s if idempotency_key else 0,
     )
+
+
+def run_queue(cluster: str, priority: int) -> str:
+    """The RQ queue an admitted task waits in for a runner's free slot: one per cluster and
+    priority, so that when runners, not limits, are what tasks wait for, a higher priority
+    still starts first. Priority 0 keeps the cluster's own name."""
+    return cluster if priority == 0 else f"{cluster}:p{priority}"
+
+
+def run_queues(clusters: list[str]) -> list[str]:
+    """The queues a runner serving `clusters` takes jobs from, in the order it looks."""
+    return [run_queue(c, p) for p in sorted(PRIORITIES, reverse=True) for c in clusters]
 
 
 def admission_score(priority: int, seq: int) -> int:
@@ -241,7 +304,7 @@ def admission_score(priority: int, seq: int) -> int:
 
     Fits a double exactly while seq < 1e15, i.e. for any realistic number of tasks.
     """
-    return (max(PRIORITIES) - priority) * 10**15 + seq
+    return (max(PRIORITIES) - priority) * BAND + seq
 
 
 class BatchStatus(StrEnum):
@@ -289,6 +352,20 @@ class Batch:
         return BatchStatus.FAILED if self.failed else BatchStatus.COMPLETE
 
 
+# A runner whose heartbeat is older than this many intervals counts as gone.
+MISSED_BEATS = 3
+
+
+def slots_by_cluster(beats: list[RunnerBeat], now: float, heartbeat_s: float) -> dict[str, int]:
+    """The slots of the live runners that take new work, per cluster they serve."""
+    slots: dict[str, int] = {}
+    for beat in beats:
+        if beat.is_alive(now, heartbeat_s) and not beat.draining:
+            for cluster in beat.clusters.split(","):
+                slots[cluster] = slots.get(cluster, 0) + beat.slots
+    return slots
+
+
 @dataclass(frozen=True)
 class RunnerBeat:
     """What a runner says of itself at each heartbeat."""
@@ -301,3 +378,6 @@ class RunnerBeat:
     started_at: float
     last_seen: float
     draining: bool = False
+
+    def is_alive(self, now: float, heartbeat_s: float) -> bool:
+        return now - self.last_seen <= MISSED_BEATS * heartbeat_s

@@ -47,6 +47,15 @@ def code_json(code: Code) -> dict:
         "image": code.image,
         "config": code.config,
         "default_priority": code.default_priority,
+        "concurrency_key": code.concurrency_key,
+        "max_concurrency_per_key": code.max_concurrency_per_key,
+        "rate_limit": {
+            "count": code.rate_limit_count,
+            "period_s": code.rate_limit_period_s,
+            "per_key": code.rate_limit_per_key,
+        }
+        if code.rate_limit_count
+        else None,
         "archive_size": code.archive_size,
         "archive_sha256": code.archive_sha256,
         "created_at": iso(code.created_at),
@@ -72,6 +81,10 @@ def task_json(task: Task) -> dict:
         "attempt": task.attempt,
         "retry_of": task.retry_of,
         "retry_count": task.retry_count,
+        "replay_of": task.replay_of,
+        "depends_on": task.depends_on,
+        "concurrency_key": task.concurrency_key,
+        "idempotency_key": task.idempotency_key,
         "batch_id": task.batch_id,
         "payload": task.payload,
         "result": task.result,

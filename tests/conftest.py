@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import os
@@ -15,6 +16,7 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import docker
 import pytest
 import redis
 import requests
@@ -190,6 +192,10 @@ class Platform:
         _kill_marked(self._marks.pop(name))
         process.wait()
 
+    def processes_of(self, name: str) -> list[int]:
+        """Every live process the role started, itself included, wherever it was reparented."""
+        return _marked(self._marks[name])
+
     def terminate(self, name: str, timeout_s: float = 60) -> int:
         """SIGTERM to the role's own process only, as an orchestrator sends it; waits for it
         to exit and returns its exit status."""
@@ -235,12 +241,23 @@ class Platform:
         return Client(self.url, created["token"], created["id"])
 
 
+@pytest.fixture(scope="session")
+def engine() -> Iterator[docker.DockerClient]:
+    """The Docker engine tests sample to see what really runs (`docker ps` labels, stats)."""
+    client = docker.from_env()
+    yield client
+    client.close()
+
+
 @pytest.fixture(scope="module")
 def platform(redis_server: str, tmp_path_factory) -> Iterator[Platform]:
     """The whole platform on its own Redis database, shared by the tests of one module."""
     running = Platform(fresh_database(redis_server), tmp_path_factory.mktemp("platform"))
     yield running.start_all()
     running.stop()
+    # After the module's last test, so a traceback any of them caused is seen.
+    log = running.log_text()
+    assert "Traceback" not in log, log[max(log.index("Traceback") - 2000, 0) :][:6000]
 
 
 @pytest.fixture
@@ -252,13 +269,21 @@ def fresh_platform(redis_server: str, tmp_path) -> Iterator[Platform]:
 
 
 def _kill_marked(mark: str) -> None:
-    wanted = mark.encode()
+    for pid in _marked(mark):
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _marked(mark: str) -> list[int]:
+    """Processes alive with the mark in their environment (zombies have none to read)."""
+    wanted, found = mark.encode(), []
     for environ in Path("/proc").glob("[0-9]*/environ"):
         try:
             if wanted in environ.read_bytes().split(b"\0"):
-                os.kill(int(environ.parent.name), signal.SIGKILL)
+                found.append(int(environ.parent.name))
         except (OSError, ValueError):
             continue  # gone already, or not ours to read
+    return found
 
 
 def _healthy(url: str) -> bool:

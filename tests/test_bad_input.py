@@ -9,9 +9,8 @@ import pytest
 from ironworks.model import TaskStatus
 from ironworks.schedules import Schedule, after_firing
 from tests.conftest import zip_files
-from tests.helpers import auth, create_project, upload
-from tests.test_batches import admitted, get_batch, post_batch, run, setup_project
-from tests.test_delivery import drain
+from tests.helpers import auth, create_project, get_batch, post_batch, setup_project, upload
+from tests.store_helpers import admitted, drain, run
 
 
 def bad_utf8_name_zip() -> bytes:

@@ -7,52 +7,8 @@ import json
 import time
 
 from ironworks.model import TaskStatus
-from ironworks.store import Store
-from tests.helpers import auth, create_project, upload
-from tests.test_delivery import drain
-
-
-def run(
-    store: Store, task_id: str, status: TaskStatus, result: object = None, log: str = "",
-    log_cap: int = 10_000,
-) -> None:  # fmt: skip
-    """What a runner does with an admitted task: start it, write its log, end it."""
-    task = store.tasks.get(task_id)
-    assert store.tasks.start(task, task.attempt, "runner-a", time.time(), 15)
-    store.tasks.append_log(task_id, task.attempt, log, log_cap)
-    store.tasks.finish(
-        task, task.attempt, status, now=time.time(),
-        exit_code=0 if status is TaskStatus.COMPLETE else 3,
-        result=None if result is None else json.dumps(result),
-    )  # fmt: skip
-
-
-def admitted(store: Store, project_id: str) -> list[str]:
-    return [a.task_id for a in store.admission.admit(project_id)]
-
-
-def setup_project(api, **code_fields) -> dict:
-    project = create_project(api)
-    for name in ("square", "total"):
-        assert (
-            upload(
-                api, project, {"name": name, "stack": "sh", "command": "sh run.sh", **code_fields}
-            ).status_code
-            == 200
-        )
-    return project
-
-
-def post_batch(api, project: dict, **body):
-    path = f"/2/projects/{project['id']}/batches"
-    return api.post(path, json={"code_name": "square", **body}, headers=auth(project["token"]))
-
-
-def get_batch(api, project: dict, batch_id: str) -> dict:
-    path = f"/2/projects/{project['id']}/batches/{batch_id}"
-    response = api.get(path, headers=auth(project["token"]))
-    assert response.status_code == 200, response.json
-    return response.json
+from tests.helpers import auth, get_batch, post_batch, setup_project
+from tests.store_helpers import admitted, drain, run
 
 
 def test_a_batch_with_reduce_collects_results_in_payload_order(api, store):
@@ -157,8 +113,8 @@ def test_a_batch_with_one_bad_payload_stores_nothing(api, store):
     response = post_batch(api, project, payloads=["fine", too_big])
     assert response.status_code == 413 and "payloads[1]" in response.json["msg"]
     for body, why in [
-        ({"payloads": []}, "non-empty"),
-        ({"payloads": "x"}, "non-empty"),
+        ({"payloads": []}, "'payloads' must be a list of 1 to"),
+        ({"payloads": "x"}, "'payloads' must be a list"),
         ({"payloads": ["a"], "max_concurrency": 0}, "max_concurrency"),
         ({"payloads": ["a"], "reduce": "total"}, "reduce"),
         ({"payloads": ["a"], "reduce": {"code_name": "nope"}}, "not found"),

@@ -37,6 +37,14 @@ def ironworks(platform, tmp_path):
     return run
 
 
+def script_dir(tmp_path, script: str):
+    """A code directory holding run.sh."""
+    code_dir = tmp_path / "code"
+    code_dir.mkdir()
+    (code_dir / "run.sh").write_text(script)
+    return code_dir
+
+
 def test_newcomer_flow_create_upload_queue_and_wait(ironworks, tmp_path):
     created = ironworks("project", "create", "demo", admin=True)
     assert created.returncode == 0, created.stderr
@@ -63,9 +71,7 @@ def test_newcomer_flow_create_upload_queue_and_wait(ironworks, tmp_path):
 
 def test_wait_exits_with_the_tasks_exit_code(ironworks, tmp_path):
     ironworks("project", "create", "failing", admin=True)
-    code_dir = tmp_path / "code"
-    code_dir.mkdir()
-    (code_dir / "run.sh").write_text("echo broken; exit 7\n")
+    code_dir = script_dir(tmp_path, "echo broken; exit 7\n")
     ironworks("upload", str(code_dir), "--name", "broken", "--command", "sh run.sh")
     ran = ironworks("queue", "broken", "--wait")
     assert ran.returncode == 7 and ran.stdout == "broken\n"
@@ -171,3 +177,35 @@ def test_batch_refuses_a_file_that_is_not_json_lines(ironworks, tmp_path):
     ran = ironworks("batch", "anything", "--payloads", str(bad))
     assert ran.returncode == 2 and "line 2 is not JSON" in ran.stderr
     assert "Traceback" not in ran.stderr
+
+
+def test_flow_control_verbs_queue_once_after_a_dependency_and_replay(ironworks, tmp_path):
+    ironworks("project", "create", "flow", admin=True)
+    code_dir = script_dir(tmp_path, 'echo "got $(cat $PAYLOAD_FILE) ${REPLAY_OF:+replayed}"\n')
+    ironworks("upload", str(code_dir), "--name", "f", "--command", "sh run.sh")
+
+    first = ironworks("queue", "f", "--payload", "a", "--idempotency-key", "k").stdout.strip()
+    assert ironworks("queue", "f", "--idempotency-key", "k").stdout.strip() == first
+    after = ironworks("queue", "f", "--payload", "b", "--depends-on", first, "--wait")
+    assert after.returncode == 0 and after.stdout == "got b \n"
+    assert json.loads(ironworks("status", first).stdout)["status"] == "complete"
+
+    copy = ironworks("replay", first, "--payload", "c").stdout.strip()
+    assert ironworks("logs", "-f", copy).stdout == "got c replayed\n"
+    bulk = ironworks("replay", "--code", "f", "--status", "complete")
+    assert bulk.stdout == "Queued 3 replay(s)\n"  # the first, the dependent and the copy
+    both = ironworks("replay", first, "--code", "f")
+    assert both.returncode == 2 and "not both" in both.stderr
+
+    limited = ironworks("upload", str(code_dir), "--name", "f", "--command", "sh run.sh",
+                        "--concurrency-key", "{c}", "--max-concurrency-per-key", "1",
+                        "--rate-limit", "5/60", "--rate-limit-per-key")  # fmt: skip
+    assert limited.returncode == 0, limited.stderr
+    (code,) = json.loads(ironworks("codes", "--json").stdout)
+    assert (code["concurrency_key"], code["max_concurrency_per_key"]) == ("{c}", 1)
+    assert code["rate_limit"] == {"count": 5, "period_s": 60, "per_key": True}
+    keyed = ironworks("queue", "f", "--payload", '{"c": "x"}', "--wait")
+    assert keyed.returncode == 0 and "got {" in keyed.stdout
+    bad_rate = ironworks("upload", str(code_dir), "--name", "f", "--command", "x",
+                         "--rate-limit", "5")  # fmt: skip
+    assert bad_rate.returncode == 2 and "N/S" in bad_rate.stderr

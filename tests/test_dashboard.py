@@ -61,6 +61,24 @@ def shot(page: Page, name: str) -> None:
     page.screenshot(path=SHOTS / f"{name}.png", full_page=True)
 
 
+# The size of the smallest text a user is shown, in CSS pixels as drawn (an SVG's text
+# shrinks with its drawing).
+SMALLEST_TEXT_JS = """() => Math.min(...[...document.querySelectorAll("body *")]
+  .filter(e => [...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim()))
+  .filter(e => e.getClientRects().length)
+  .map(e => parseFloat(getComputedStyle(e).fontSize)
+    * (e instanceof SVGGraphicsElement ? e.getScreenCTM().a : 1)))"""
+
+
+def fits_a_phone(page: Page) -> None:
+    """What a phone user needs: the page does not scroll sideways (wide tables scroll in
+    their own box) and no text is too small to read."""
+    page.set_viewport_size(PHONE)
+    sideways = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert sideways <= 0, f"the page scrolls {sideways} px sideways on a phone"
+    assert page.evaluate(SMALLEST_TEXT_JS) >= 12
+
+
 def sign_in(page: Page, url: str, token: str) -> None:
     page.goto(f"{url}/login")
     page.get_by_label("Project token").fill(token)
@@ -97,7 +115,11 @@ def test_a_task_row_goes_queued_running_complete_without_a_reload(platform, page
     assert page.evaluate("window.notReloaded") is True
     expect(page.locator('[data-count="complete"]')).to_have_text("1")
 
-    page.set_viewport_size(PHONE)
+    fits_a_phone(page)
+    # The row's essentials without scrolling sideways: which task, and how it went.
+    for cell in (page.locator("tbody a code").first, status):
+        box = cell.bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], box
     shot(page, "tasks-phone")
 
 
@@ -190,5 +212,5 @@ def test_the_admin_switches_projects_and_sees_runners(platform, page):
     expect(page.get_by_role("heading", name="Runners")).to_be_visible()
     expect(page.locator("svg.chart rect").first).to_be_attached(timeout=10_000)  # bars drawn
     shot(page, "overview-admin")
-    page.set_viewport_size(PHONE)
+    fits_a_phone(page)
     shot(page, "overview-phone")

@@ -14,10 +14,9 @@ from ironworks.errors import ConfigError
 from ironworks.model import TaskStatus
 from ironworks.preflight import check_redis
 from ironworks.store import Store
-from scheduler import consumers
 from scheduler.dispatch import Dispatcher, job_id
 from scheduler.reaper import reap
-from tests.test_admission import admit_ids, make_code, make_project, queue
+from tests.store_helpers import admitted, drain, enqueue, make_code, make_project
 
 
 def start(store: Store, task_id: str, lease_s: float = 15) -> int:
@@ -31,28 +30,22 @@ def end(store: Store, task_id: str, status: TaskStatus) -> None:
     assert store.tasks.finish(task, task.attempt, status, now=time.time(), exit_code=1)
 
 
-def drain(store: Store, group: str) -> None:
-    store.events.ensure_group(group)
-    while consumers.consume_once(store, group, "c1", consumers.CONSUMERS[group], block_ms=None):
-        pass
-
-
 def test_reaper_kills_a_task_whose_runner_stopped_renewing_and_frees_its_slot(store, settings):
     project = make_project(store, limit=1)
-    first, second = queue(store, make_code(store, project), 2)
-    assert admit_ids(store, project) == [first]
+    first, second = enqueue(store, make_code(store, project), 2)
+    assert admitted(store, project.id) == [first]
     start(store, first, lease_s=0.05)
 
     assert reap(store, Dispatcher(settings), time.time() + 1, dispatch_lease_s=60) == 1
     task = store.tasks.get(first)
     assert (task.status, task.msg) == (TaskStatus.KILLED, "runner lost")
-    assert admit_ids(store, project) == [second]
+    assert admitted(store, project.id) == [second]
 
 
 def test_a_renewed_lease_is_not_reaped(store, settings):
     project = make_project(store)
-    (task_id,) = queue(store, make_code(store, project))
-    admit_ids(store, project)
+    (task_id,) = enqueue(store, make_code(store, project))
+    admitted(store, project.id)
     attempt = start(store, task_id, lease_s=0.05)
     assert store.tasks.renew(task_id, attempt, time.time(), 60)
     assert reap(store, Dispatcher(settings), time.time() + 1, dispatch_lease_s=60) == 0
@@ -61,8 +54,8 @@ def test_a_renewed_lease_is_not_reaped(store, settings):
 
 def test_renewal_is_refused_once_the_task_is_no_longer_the_runners(store):
     project = make_project(store)
-    (task_id,) = queue(store, make_code(store, project))
-    admit_ids(store, project)
+    (task_id,) = enqueue(store, make_code(store, project))
+    admitted(store, project.id)
     attempt = start(store, task_id)
     store.tasks.cancel(project.id, task_id, time.time())
     assert not store.tasks.renew(task_id, attempt, time.time(), 60)
@@ -70,7 +63,7 @@ def test_renewal_is_refused_once_the_task_is_no_longer_the_runners(store):
 
 def test_a_lost_dispatch_is_requeued_and_its_late_start_refused(store, settings):
     project = make_project(store, limit=1)
-    (task_id,) = queue(store, make_code(store, project))
+    (task_id,) = enqueue(store, make_code(store, project))
     (lost,) = store.admission.admit(project.id, dispatch_lease_s=0.01)  # never sent to RQ
 
     assert reap(store, Dispatcher(settings), time.time() + 1, dispatch_lease_s=60) == 1
@@ -83,21 +76,21 @@ def test_a_lost_dispatch_is_requeued_and_its_late_start_refused(store, settings)
 
 def test_a_dispatch_waiting_for_a_free_runner_is_left_alone(store, settings):
     project = make_project(store)
-    (task_id,) = queue(store, make_code(store, project))
+    (task_id,) = enqueue(store, make_code(store, project))
     dispatcher = Dispatcher(settings)
     for admission in store.admission.admit(project.id, dispatch_lease_s=0.01):
         dispatcher.dispatch(admission)
 
     assert reap(store, dispatcher, time.time() + 1, dispatch_lease_s=60) == 0
-    assert admit_ids(store, project) == []
+    assert admitted(store, project.id) == []
     assert store.tasks.get(task_id).attempt == 1
 
 
 def test_failed_task_is_retried_once_per_allowed_retry_even_if_events_repeat(store):
     project = make_project(store)
     code = make_code(store, project, retries=1)
-    (task_id,) = queue(store, code)
-    admit_ids(store, project)
+    (task_id,) = enqueue(store, code)
+    admitted(store, project.id)
     start(store, task_id)
     end(store, task_id, TaskStatus.ERROR)
 
@@ -109,7 +102,7 @@ def test_failed_task_is_retried_once_per_allowed_retry_even_if_events_repeat(sto
     assert len(retries) == 1
     (retry,) = retries
     assert (retry.status, retry.retry_count, retry.payload) == (TaskStatus.QUEUED, 1, "")
-    admit_ids(store, project)
+    admitted(store, project.id)
     start(store, retry.id)
     end(store, retry.id, TaskStatus.ERROR)
     drain(store, "retries")
@@ -119,8 +112,8 @@ def test_failed_task_is_retried_once_per_allowed_retry_even_if_events_repeat(sto
 def test_stats_consumer_restarted_mid_stream_counts_every_task_once(store):
     project = make_project(store)
     code = make_code(store, project)
-    ids = queue(store, code, 6)
-    admit_ids(store, project)
+    ids = enqueue(store, code, 6)
+    admitted(store, project.id)
     for task_id in ids[:4]:
         start(store, task_id)
     end(store, ids[0], TaskStatus.COMPLETE)
@@ -145,11 +138,11 @@ def test_stats_consumer_restarted_mid_stream_counts_every_task_once(store):
 def test_paused_code_admits_nothing_until_resumed(store):
     project = make_project(store)
     code = make_code(store, project)
-    (task_id,) = queue(store, code)
+    (task_id,) = enqueue(store, code)
     store.codes.set_paused(code.id, True)
-    assert admit_ids(store, project) == []
+    assert admitted(store, project.id) == []
     store.codes.set_paused(code.id, False)
-    assert admit_ids(store, project) == [task_id]
+    assert admitted(store, project.id) == [task_id]
 
 
 def test_processes_refuse_a_redis_that_may_evict_keys(store):
@@ -169,7 +162,7 @@ def test_unreachable_redis_is_a_clear_error(settings):
 
 def test_a_dispatch_taken_by_a_worker_that_died_is_requeued(store, settings):
     project = make_project(store)
-    (task_id,) = queue(store, make_code(store, project))
+    (task_id,) = enqueue(store, make_code(store, project))
     dispatcher = Dispatcher(settings)
     (admission,) = store.admission.admit(project.id, dispatch_lease_s=0.01)
     dispatcher.dispatch(admission)
@@ -179,15 +172,15 @@ def test_a_dispatch_taken_by_a_worker_that_died_is_requeued(store, settings):
     )
 
     assert reap(store, dispatcher, time.time() + 1, dispatch_lease_s=60) == 1
-    assert admit_ids(store, project) == [task_id]
+    assert admitted(store, project.id) == [task_id]
 
 
 def test_a_task_no_runner_can_start_is_given_up_with_a_reason(store, settings):
     project = make_project(store)
-    (task_id,) = queue(store, make_code(store, project))
+    (task_id,) = enqueue(store, make_code(store, project))
     for _ in range(5):
         store.admission.admit(project.id, dispatch_lease_s=0.01)  # never reaches a runner
         reap(store, Dispatcher(settings), time.time() + 1, dispatch_lease_s=60)
     task = store.tasks.get(task_id)
     assert task.status is TaskStatus.KILLED and "no runner could start it" in task.msg
-    assert admit_ids(store, project) == []
+    assert admitted(store, project.id) == []

@@ -6,32 +6,24 @@ Slow (each waits out leases or runs hundreds of containers), so marked `slow`: C
 
 from __future__ import annotations
 
-import collections
 import random
 import shutil
 import subprocess
 import threading
 import time
 
-import docker
 import pytest
 import redis
 
 from ironworks.cli.dev import free_port
 from ironworks.client import ApiError, Client
 from ironworks.store import Store
-from runner.spec import LABEL_INSTANCE, LABEL_PROJECT
+from runner.spec import LABEL_INSTANCE
 from tests.conftest import Platform, fresh_database, wait_until, zip_files
+from tests.helpers import running_by_project
 
 pytestmark = pytest.mark.slow
 TERMINAL = {"complete", "error", "cancelled", "killed", "timeout"}
-
-
-@pytest.fixture(scope="module")
-def engine():
-    client = docker.from_env()
-    yield client
-    client.close()
 
 
 def upload(project: Client, name: str, script: str, **fields) -> None:
@@ -69,6 +61,30 @@ def test_runner_killed_mid_task_is_found_within_30_s_and_its_slot_freed(fresh_pl
     wait_until(lambda: not instance_containers(engine, platform), timeout_s=20, what="cleanup")
 
 
+def test_nothing_of_a_runner_outlives_its_kill_9_and_its_task_ends_on_restart(
+    fresh_platform, engine
+):
+    platform = fresh_platform.start_all()
+    project = platform.new_project("fragile")
+    upload(project, "long", "echo started; sleep 60")
+    task_id = project.queue("long")
+    wait_until(lambda: project.log(task_id) == "started\n", what="the task to start")
+    runner = platform.processes["runner"]
+    assert platform.processes_of("runner") == [runner.pid], "one process serves every slot"
+
+    runner.kill()  # SIGKILL to the runner's own process, not to its group
+    killed_at = time.monotonic()
+    runner.wait()
+    assert platform.processes_of("runner") == [], "nothing of it took tasks with no supervisor"
+    platform.start("runner", "runner", "--concurrency", "2")
+    task = wait_until(
+        lambda: (t := project.task(task_id))["status"] == "killed" and t, timeout_s=30,
+        what="the next life to reclaim the task",
+    )  # fmt: skip
+    assert task["msg"] == "runner lost" and time.monotonic() - killed_at < 30
+    wait_until(lambda: not instance_containers(engine, platform), timeout_s=10, what="cleanup")
+
+
 @pytest.mark.timeout(900)
 def test_chaos_limits_hold_and_every_task_ends_once(redis_server, tmp_path, engine):
     platform = Platform(
@@ -92,18 +108,14 @@ def _chaos(platform: Platform, engine) -> None:
     limits = {p.project_id: platform.admin_view(p.project_id)["max_concurrency"] for p in projects}
     for project in projects:
         upload(project, "short", "echo $TASK_ID", retries=1)
-    ids = [project.queue("short") for project in projects for _ in range(20)]
+    ids = [project.queue("short") for project in projects for _ in range(10)]
 
     over_limit: list[str] = []
     stop = threading.Event()
 
     def sample() -> None:
         while not stop.is_set():
-            running = collections.Counter(
-                c["Labels"][LABEL_PROJECT]
-                for c in instance_containers(engine, platform)
-                if c["State"] == "running"
-            )
+            running = running_by_project(engine, platform.instance_id)
             over_limit.extend(p for p, n in running.items() if n > limits[p])
             time.sleep(0.1)
 

@@ -23,11 +23,13 @@ from ironworks.settings import Settings
 from ironworks.store import Store
 from runner.spec import LABEL_INSTANCE
 from tests.conftest import wait_until, zip_files
+from tests.helpers import running_by_project
 
 IMAGE = "ironworks/platform:latest"
 ADMIN = "many-hosts-admin-token"
 LIMITS = {"p1": 1, "p2": 2, "p3": 3, "p4": None}
-TASKS_PER_PROJECT = 50
+# Enough that host-a's kill lands mid-way with every limit busy (p1 alone takes 20 s).
+TASKS_PER_PROJECT = 20
 
 
 class Cluster:
@@ -106,17 +108,19 @@ def start_runner(cluster: Cluster, name: str, redis_port: int, api_port: int) ->
 
 
 class LimitWatch(threading.Thread):
-    """Samples every project's running count from Redis until stopped; keeps the peaks."""
+    """Samples the task containers running on the engine, per project, until stopped; keeps
+    the peaks. Both runner hosts share this engine, so one sample sees every host."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, engine: docker.DockerClient, instance_id: str) -> None:
         super().__init__(daemon=True)
-        self.store, self.peaks = store, collections.Counter()
+        self.engine, self.instance_id = engine, instance_id
+        self.peaks: collections.Counter[str] = collections.Counter()
         self.stop = threading.Event()
 
     def run(self) -> None:
         while not self.stop.is_set():
-            for project in self.store.counts.projects():
-                self.peaks[project.name] = max(self.peaks[project.name], project.running)
+            for project_id, running in running_by_project(self.engine, self.instance_id).items():
+                self.peaks[project_id] = max(self.peaks[project_id], running)
             self.stop.wait(0.1)
 
 
@@ -152,7 +156,7 @@ def test_two_runner_hosts_one_killed_mid_way_every_task_finishes(cluster):
         for _ in range(TASKS_PER_PROJECT):
             project.queue("work")
         project_ids[name] = created["id"]
-    watch = LimitWatch(store)
+    watch = LimitWatch(cluster.engine, store.instance_id())
     watch.start()
 
     def tasks() -> list[Task]:
@@ -180,7 +184,9 @@ def test_two_runner_hosts_one_killed_mid_way_every_task_finishes(cluster):
     watch.stop.set()
     watch.join()
 
-    assert all(watch.peaks[n] <= limit for n, limit in LIMITS.items() if limit), watch.peaks
+    peaks = {name: watch.peaks[project_ids[name]] for name in LIMITS}
+    assert all(peaks[n] <= limit for n, limit in LIMITS.items() if limit), peaks
+    assert peaks["p1"] == 1 and peaks["p4"] >= 2, peaks  # the sampler saw them run
     # A task sampled as running may have ended between the sample and the kill; every other
     # one must be settled as lost (a dead runner cannot record a completion).
     settled = [store.tasks.get(task.id) for task in lost]
@@ -192,7 +198,7 @@ def test_two_runner_hosts_one_killed_mid_way_every_task_finishes(cluster):
                what="no task container left")  # fmt: skip
     print(
         f"{len(lost)} tasks lost with host-a, settled {settled_s:.1f} s after the kill;"
-        f" peaks {dict(watch.peaks)}"
+        f" peaks {peaks}"
     )
 
 

@@ -9,7 +9,17 @@ import pytest
 
 from ironworks.codec import from_hash, to_hash
 from ironworks.errors import ConfigError, DecodeError
-from ironworks.model import Code, Task, TaskStatus, admission_score, can_transition
+from ironworks.model import (
+    Code,
+    RunnerBeat,
+    Task,
+    TaskStatus,
+    admission_score,
+    can_transition,
+    run_queue,
+    run_queues,
+    slots_by_cluster,
+)
 from ironworks.settings import Settings
 
 
@@ -79,3 +89,17 @@ def test_secret_looking_keys_are_masked_at_any_depth():
     assert secrets == [MASK] * 7
     assert "k1" not in masked_payload(json.dumps(payload))
     assert masked_payload("not json: password=x") == "not json: password=x"
+
+
+def test_slots_by_cluster_counts_live_runners_that_take_work():
+    def beat(slots, clusters="default", seen_s_ago=1.0, draining=False):
+        return RunnerBeat("r", "h", slots, 0, clusters, 0, 100 - seen_s_ago, draining)
+
+    beats = [beat(4), beat(2, "default,gpu"), beat(8, seen_s_ago=16), beat(3, draining=True)]
+    assert slots_by_cluster(beats, now=100, heartbeat_s=5) == {"default": 6, "gpu": 2}
+
+
+def test_each_cluster_and_priority_has_a_queue_of_its_own():
+    names = {run_queue(c, p) for c in ("gpu", "gpu-p1", "default") for p in (0, 1, 2)}
+    assert len(names) == 9 and run_queue("gpu", 0) == "gpu"
+    assert run_queues(["gpu"]) == ["gpu:p2", "gpu:p1", "gpu"]

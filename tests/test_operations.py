@@ -3,6 +3,7 @@ runner heartbeats, JSON logs, and a runner that drains on SIGTERM without losing
 
 from __future__ import annotations
 
+import collections
 import json
 
 import docker
@@ -10,8 +11,10 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from ironworks.store import Store
 from runner.spec import LABEL_ATTEMPT, LABEL_INSTANCE, LABEL_TASK
 from tests.conftest import ADMIN_TOKEN, wait_until, zip_files
+from tests.helpers import events_handled
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
@@ -29,7 +32,20 @@ def upload_script(project, name: str, script: str, **fields) -> None:
     project.upload_code(zip_files({"run.sh": script}), data)
 
 
+def scheduler_counts(platform) -> dict[str, float]:
+    """The scheduler's histogram counts, summed over their labels."""
+    found = samples(requests.get(f"{platform.health_urls['scheduler']}/metrics", timeout=5).text)
+    counts: dict[str, float] = collections.Counter()
+    for (name, labels), value in found.items():
+        if name.endswith("_count"):
+            counts[name] += value
+            if name == "ironworks_task_run_seconds_count" and ("status", "complete") in labels:
+                counts["ironworks_task_run_seconds_count{complete}"] += value
+    return counts
+
+
 def test_metrics_count_exactly_the_tasks_that_ran_per_project(platform):
+    before = scheduler_counts(platform)  # other tests of the module ran tasks too
     first, second = platform.new_project("m1"), platform.new_project("m2")
     upload_script(first, "job", 'read -r p < "$PAYLOAD_FILE"; [ "$p" != fail ]')
     upload_script(second, "job", "true")
@@ -54,18 +70,14 @@ def test_metrics_count_exactly_the_tasks_that_ran_per_project(platform):
     assert found[("ironworks_queue_depth", frozenset({"project": first.project_id}.items()))] == 0
     assert requests.get(f"{platform.url}/metrics", timeout=5).status_code == 401
 
-    scheduler = samples(
-        requests.get(f"{platform.health_urls['scheduler']}/metrics", timeout=5).text
-    )
-    assert (
-        scheduler[("ironworks_task_run_seconds_count", frozenset({"status": "complete"}.items()))]
-        >= 5
-    )
-    starts = [
-        v for (name, _), v in scheduler.items() if name == "ironworks_container_start_seconds_count"
-    ]
-    assert sum(starts) >= 6
-    assert scheduler[("ironworks_task_wait_seconds_count", frozenset())] >= 6
+    store = Store.connect(platform.settings)
+    wait_until(lambda: events_handled(store, "stats"), what="the scheduler to observe them all")
+    after = scheduler_counts(platform)
+    ran = {name: after[name] - before[name] for name in after}
+    assert ran["ironworks_task_run_seconds_count{complete}"] == 5
+    assert ran["ironworks_task_run_seconds_count"] == 6
+    assert ran["ironworks_container_start_seconds_count"] == 6
+    assert ran["ironworks_task_wait_seconds_count"] == 6
 
 
 def test_every_process_answers_health_and_readiness(platform):
@@ -141,8 +153,8 @@ def test_json_logs_carry_the_task_and_project_ids(fresh_platform):
     upload_script(project, "hello", "echo hi")
     task_id = project.queue("hello")
     assert project.wait(task_id, timeout_s=60)["status"] == "complete"
-    # A container of the ended task that nobody removed: the runner's janitor says so as it
-    # removes it, the one runner process that logs nothing otherwise.
+    # A container of the ended task that nobody removed: the runner's janitor thread says so
+    # as it removes it, in the runner's JSON too.
     engine = docker.from_env()
     labels = {LABEL_INSTANCE: platform.instance_id, LABEL_TASK: task_id, LABEL_ATTEMPT: "1"}
     orphan = engine.containers.run("ironworks/stack-sh", ["sleep", "60"], detach=True,
@@ -153,8 +165,9 @@ def test_json_logs_carry_the_task_and_project_ids(fresh_platform):
 
     lines = [json.loads(line) for line in platform.log_text().splitlines() if line.startswith("{")]
     about_task = [line for line in lines if line.get("task_id") == task_id]
-    roles = {"api", "scheduler", "runner", "runner-janitor"}
-    assert {line["role"] for line in lines} >= roles
+    assert {line["role"] for line in lines} >= {"api", "scheduler", "runner"}
+    removal = [line for line in lines if "removed orphaned container" in line["msg"]]
+    assert [line["role"] for line in removal] == ["runner"]
     assert about_task and all(line["project_id"] == project.project_id for line in about_task)
     assert any("ended complete" in line["msg"] for line in about_task)
     assert not [line for line in platform.log_text().splitlines() if not line.startswith("{")]

@@ -9,6 +9,7 @@ import zlib
 from pathlib import Path
 
 import pytest
+import requests
 from redis import Redis
 from rq import Queue
 from rq.job import Job, JobStatus
@@ -25,9 +26,11 @@ def runner_only(fresh_platform):
 
 
 def _runner_listening(platform) -> bool:
-    return platform.processes["runner"].poll() is None and bool(
-        Redis.from_url(platform.settings.redis_url).keys("rq:worker:*")
-    )
+    assert platform.processes["runner"].poll() is None, platform.log_text()[-2000:]
+    try:
+        return requests.get(f"{platform.health_urls['runner']}/readyz", timeout=1).ok
+    except requests.ConnectionError:
+        return False
 
 
 def hostile_job(redis_url: str, serializer, marker: Path, **options) -> Job:

@@ -10,9 +10,8 @@ from ironworks.model import TaskStatus, new_id
 from ironworks.webhooks import Delivery, Webhook
 from scheduler import consumers
 from tests.conftest import ADMIN_TOKEN, wait_until, zip_files
-from tests.helpers import auth, create_project, upload
-from tests.test_batches import admitted, post_batch, run, setup_project
-from tests.test_delivery import drain
+from tests.helpers import auth, create_project, post_batch, setup_project, upload
+from tests.store_helpers import admitted, drain, run
 
 RETENTION_S = 60
 
@@ -152,3 +151,14 @@ def test_a_code_keeps_its_newest_revisions_and_archives_nobody_uses_are_deleted(
     assert [r["rev"] for r in revisions] == list(range(settings.revisions_kept + 3, 3, -1))
     # w's kept revisions and "other" (whose archive w's first revision shared) remain.
     assert len(list(settings.blob_dir.iterdir())) == settings.revisions_kept + 1
+
+
+def test_a_limit_set_back_to_null_leaves_the_project_whole(api):
+    project = create_project(api, max_concurrency=3)
+    keep_for(api, project, RETENTION_S)
+    path = f"/2/projects/{project['id']}"
+    cleared = api.patch(path, json={"max_concurrency": None, "task_retention_s": None},
+                        headers=auth(ADMIN_TOKEN))  # fmt: skip
+    assert cleared.status_code == 200, cleared.json
+    view = api.get(path, headers=auth(project["token"])).json
+    assert (view["max_concurrency"], view["task_retention_s"]) == (None, None)

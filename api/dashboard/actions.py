@@ -10,7 +10,8 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from api import auth, context
 from api.dashboard import session
 from api.dashboard.blueprint import bp
-from api.dashboard.pages import project_id
+from api.dashboard.pages import project_id, task_filter
+from ironworks import replays
 from ironworks.errors import BadRequest
 from ironworks.model import new_id, run_again
 
@@ -31,6 +32,28 @@ def retry_task(task_id: str):
     (again,) = store.tasks.enqueue([run_again(original, new_id(), now)], now)
     flash(f"Queued again as {again.id}.")
     return redirect(url_for("dashboard.task", task_id=again.id))
+
+
+@bp.post("/tasks/<task_id>/replay")
+def replay_task(task_id: str):
+    store = context.store()
+    copy = replays.replay_task(
+        store, store.tasks.get_in_project(project_id(), task_id), time.time()
+    )
+    flash(f"Replayed as {copy.id} on revision {copy.code_rev}.")
+    return redirect(url_for("dashboard.task", task_id=copy.id))
+
+
+@bp.post("/tasks/replay")
+def replay_tasks():
+    """Replay what the task list's filter (in the query) shows, as the API's bulk replay."""
+    store, pid = context.store(), project_id()
+    where, chosen = task_filter(store.codes.list(pid))
+    if not (chosen["code"] or chosen["status"]):
+        raise BadRequest("choose a code or a status to replay")
+    copies = replays.replay_matching(store, pid, where, replays.MAX_REPLAYS, time.time())
+    flash(f"Replayed {len(copies)} task(s) on their code's current revision.")
+    return redirect(url_for("dashboard.tasks", **request.args.to_dict()))
 
 
 @bp.post("/codes/<code_id>/rollback")

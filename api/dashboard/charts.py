@@ -37,7 +37,7 @@ def per_minute(buckets: list[dict[str, int]], width: int = 600, height: int = 12
                 f'height="{h:.1f}" fill="{colour}"><title>{count} {status}, '
                 f"{minutes_ago} min ago</title></rect>"
             )
-    label = f'<text x="0" y="11" font-size="11">max {most}/min</text>'
+    label = f'<text x="0" y="11" font-size="12">max {most}/min</text>'
     return _svg(width, height, "Tasks ended per minute, last hour", [label, *bars])
 
 
@@ -57,7 +57,7 @@ def run_times(rows: list[tuple[str, float, float]], width: int = 600) -> Markup:
             f"<title>{escape(name)}: p95 {p95:.2f} s</title></rect>"
             f'<rect x="{left + w50:.1f}" y="{y + 2}" width="2" height="18" fill="#0d47a1">'
             f"<title>{escape(name)}: p50 {p50:.2f} s</title></rect>"
-            f'<text x="{left + max(w95, 1) + 6:.1f}" y="{y + 15}" font-size="11">'
+            f'<text x="{left + max(w95, 1) + 6:.1f}" y="{y + 15}" font-size="12">'
             f"{p50:.2f} / {p95:.2f} s</text>"
         )
     return _svg(width, len(rows) * row_h, "Run time p50 / p95 per code", parts)
@@ -70,8 +70,10 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 def _svg(width: int, height: int, title: str, parts: list[str]) -> Markup:
+    """Drawn at its own size, never scaled (scaled down on a phone its labels could not be
+    read): a narrow screen scrolls it inside its box."""
     return Markup(
-        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
-        f'aria-label="{escape(title)}" preserveAspectRatio="none">'
-        f"<title>{escape(title)}</title>{''.join(parts)}</svg>"
+        f'<div class="chart-wrap"><svg class="chart" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">'
+        f"<title>{escape(title)}</title>{''.join(parts)}</svg></div>"
     )

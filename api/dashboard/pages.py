@@ -85,7 +85,7 @@ def _charts(store: Store, project: ProjectCounts) -> dict:
 def tasks():
     pid, store = project_id(), context.store()
     codes = store.codes.list(pid)
-    where, chosen = _task_filter(codes)
+    where, chosen = task_filter(codes)
     page = parsing.query_int("page", 0, low=0, high=parsing.MAX_PAGE)
     found = store.tasks.list(pid, where, offset=page * PER_PAGE, limit=PER_PAGE + 1)
     counts = store.counts.projects([pid])[0]
@@ -102,7 +102,8 @@ def tasks():
     return render_template(template, **view)
 
 
-def _task_filter(codes) -> tuple[TaskFilter, dict]:
+def task_filter(codes) -> tuple[TaskFilter, dict]:
+    """The task list's filter, from the query."""
     args = request.args
     chosen = {k: args.get(k, "") for k in ("status", "code", "label", "from", "to")}
     try:
@@ -144,6 +145,8 @@ def task(task_id: str):
         "task": found,
         "payload": masked_payload(found.payload),
         "result": result_value(found.result),
+        "dependents": store.dependencies.dependents(task_id),
+        "pending": store.dependencies.pending(task_id),
     }
     template = "dashboard/_task_summary.html" if fragment("summary") else "dashboard/task.html"
     return render_template(template, **view)

@@ -8,15 +8,15 @@ from collections.abc import Iterator
 
 from flask import Blueprint, Response, jsonify, url_for
 
-from api import context, parsing
+from api import bodies, context, parsing, queries
+from ironworks import lanes
 from ironworks.errors import BadRequest, TooLarge
-from ironworks.model import PRIORITIES, Batch, BatchStatus, Task, TaskStatus, new_id, new_task
+from ironworks.model import Batch, BatchStatus, Task, TaskStatus, new_id, new_task
 from ironworks.store import Store
 from ironworks.views import batch_json, item_json
 
 bp = Blueprint("batches", __name__, url_prefix="/batches")
 
-MAX_BATCH_ITEMS = 10_000
 LOG_TAIL_LINES = 20
 # A larger batch's results are only streamed (GET …/results): each item may carry a result of
 # up to a megabyte, too much to build into one response.
@@ -30,13 +30,13 @@ FINAL_STATUSES = (BatchStatus.REDUCING, BatchStatus.COMPLETE, BatchStatus.FAILED
 
 @bp.post("")
 def create_batch(project_id: str):
-    body = parsing.json_body()
+    body = bodies.read(bodies.NewBatch, parsing.json_body())
     store, settings = context.store(), context.settings()
-    code = store.codes.by_name(project_id, parsing.required_str(body, "code_name"))
-    payloads = _payloads(body, settings.max_payload_bytes)
-    reduce_code, reduce_timeout = _reduce(body, project_id, settings.max_timeout_s)
-    priority = parsing.optional_int(body, "priority", low=min(PRIORITIES), high=max(PRIORITIES))
-    timeout = parsing.optional_int(body, "timeout", low=1, high=settings.max_timeout_s)
+    code = store.codes.by_name(project_id, body.code_name)
+    payloads = _payloads(body.payloads, settings.max_payload_bytes)
+    reduce_code, reduce_timeout = _reduce(body.reduce, project_id, settings.max_timeout_s)
+    priority = body.priority
+    timeout = bodies.at_most(body.timeout, settings.max_timeout_s, "timeout")
     now = time.time()
     batch = Batch(
         id=new_id(),
@@ -46,13 +46,18 @@ def create_batch(project_id: str):
         size=len(payloads),
         priority=code.default_priority if priority is None else priority,
         created_at=now,
-        max_concurrency=parsing.optional_int(body, "max_concurrency", low=1, high=MAX_BATCH_ITEMS),
+        max_concurrency=body.max_concurrency,
         reduce_code_id=reduce_code.id if reduce_code else None,
         reduce_code_name=reduce_code.name if reduce_code else None,
         reduce_timeout=(reduce_timeout or settings.default_timeout_s) if reduce_code else None,
-        reduce_on_failure=bool(parsing.optional_bool(body, "reduce_on_failure")),
+        reduce_on_failure=bool(body.reduce_on_failure),
     )
-    label = parsing.optional_str(body, "label", max_len=100)
+    if batch.max_concurrency and code.concurrency_key:
+        raise BadRequest(
+            f"{code.name} has a concurrency_key: limit the batch with the code's "
+            "max_concurrency_per_key, not the batch's max_concurrency"
+        )
+    label = body.label
     items = [
         new_task(
             code,
@@ -64,6 +69,7 @@ def create_batch(project_id: str):
             label=label,
             batch_id=batch.id,
             batch_index=i,
+            concurrency_key=lanes.key_for(code.concurrency_key, None, payload),
         )  # fmt: skip
         for i, payload in enumerate(payloads)
     ]
@@ -73,8 +79,9 @@ def create_batch(project_id: str):
 
 
 @bp.get("")
+@queries.takes(*queries.PAGING)
 def list_batches(project_id: str):
-    page, per_page = parsing.paging()
+    page, per_page = queries.paging()
     store = context.store()
     batches = store.batches.list(project_id, page * per_page, per_page)
     return jsonify(batches=[batch_json(b, store.batches.counts(b.id)) for b in batches])
@@ -121,13 +128,8 @@ def _log_tail(store: Store, task: Task) -> str:
     return "\n".join(store.tasks.log_tail(task.id, LOG_TAIL_BYTES).splitlines()[-LOG_TAIL_LINES:])
 
 
-def _payloads(body: dict, max_bytes: int) -> list[str]:
+def _payloads(raw: list, max_bytes: int) -> list[str]:
     """Strings are taken as they are; any other JSON value is encoded, as a convenience."""
-    raw = body.get("payloads")
-    if not isinstance(raw, list) or not raw:
-        raise BadRequest("'payloads' must be a non-empty list")
-    if len(raw) > MAX_BATCH_ITEMS:
-        raise BadRequest(f"at most {MAX_BATCH_ITEMS} payloads per batch")
     payloads = [p if isinstance(p, str) else json.dumps(p) for p in raw]
     for i, payload in enumerate(payloads):
         if len(payload.encode()) > max_bytes:
@@ -135,13 +137,10 @@ def _payloads(body: dict, max_bytes: int) -> list[str]:
     return payloads
 
 
-def _reduce(body: dict, project_id: str, max_timeout_s: int):
+def _reduce(spec: bodies.Reduce | None, project_id: str, max_timeout_s: int):
     """The reduce step's code and timeout, or (None, None) when the batch has none."""
-    spec = body.get("reduce")
     if spec is None:
         return None, None
-    if not isinstance(spec, dict):
-        raise BadRequest("'reduce' must be an object with a 'code_name'")
-    code = context.store().codes.by_name(project_id, parsing.required_str(spec, "code_name"))
-    timeout = parsing.optional_int(spec, "timeout", low=1, high=max_timeout_s)
+    code = context.store().codes.by_name(project_id, spec.code_name)
+    timeout = bodies.at_most(spec.timeout, max_timeout_s, "timeout")
     return code, timeout or code.timeout

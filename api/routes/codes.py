@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, jsonify, request, send_file, url_for
 
-from api import auth, code_input, context, parsing
+from api import auth, bodies, code_input, context, parsing, queries
 from ironworks import archive
 from ironworks.archive import ArchiveLimits
 from ironworks.errors import BadRequest, NotFound
@@ -41,8 +41,9 @@ def upload(project_id: str):
 
 
 @bp.get("")
+@queries.takes(*queries.PAGING)
 def list_codes(project_id: str):
-    page, per_page = parsing.paging()
+    page, per_page = queries.paging()
     codes = context.store().codes.list(project_id)
     window = codes[page * per_page : (page + 1) * per_page]
     return jsonify(codes=[_code_json(c) for c in window])
@@ -61,10 +62,11 @@ def delete_code(project_id: str, code_id: str):
 
 
 @bp.get("/<code_id>/revisions")
+@queries.takes(*queries.PAGING)
 def list_revisions(project_id: str, code_id: str):
     store = context.store()
     code = store.codes.get(project_id, code_id)
-    page, per_page = parsing.paging()
+    page, per_page = queries.paging()
     revisions = store.codes.revisions(code.id)[page * per_page : (page + 1) * per_page]
     return jsonify(revisions=[code_json(r) | {"current": r.rev == code.rev} for r in revisions])
 
@@ -74,9 +76,7 @@ def rollback(project_id: str, code_id: str):
     """Make an earlier revision the one newly queued tasks run."""
     store = context.store()
     code = store.codes.get(project_id, code_id)
-    revision = parsing.optional_int(parsing.json_body(), "revision", low=1)
-    if revision is None:
-        raise BadRequest("'revision' is required")
+    revision = bodies.read(bodies.Rollback, parsing.json_body()).revision
     return jsonify(
         msg=f"Rolled back to revision {revision}",
         code=_code_json(store.codes.rollback(code, revision)),
@@ -84,11 +84,12 @@ def rollback(project_id: str, code_id: str):
 
 
 @bp.get("/<code_id>/download")
+@queries.takes(queries.REVISION)
 def download(project_id: str, code_id: str):
     """The zip archive of a revision (`?revision=N`, default the current one)."""
     store = context.store()
     code = store.codes.get(project_id, code_id)
-    revision = parsing.query_int("revision", code.rev)
+    revision = queries.REVISION.read() or code.rev
     if revision != code.rev:
         code = store.codes.revision(code.id, revision)
     if not code.has_archive:

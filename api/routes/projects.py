@@ -4,25 +4,24 @@ import time
 
 from flask import Blueprint, jsonify
 
-from api import auth, context
-from api.parsing import json_body, optional_int, required_str
+from api import auth, bodies, context
+from api.parsing import json_body
 from ironworks.model import Project, new_id
 from ironworks.views import project_json
 
 bp = Blueprint("projects", __name__, url_prefix="/2/projects")
-MAX_RETENTION_S = 10 * 365 * 24 * 3600
 
 
 @bp.post("")
 def create_project():
     auth.require_admin()
-    body = json_body()
+    body = bodies.read(bodies.NewProject, json_body())
     project = Project(
         id=new_id(),
-        name=required_str(body, "name", max_len=100),
-        max_concurrency=optional_int(body, "max_concurrency", low=1),
+        name=body.name,
+        max_concurrency=body.max_concurrency,
         created_at=time.time(),
-        task_retention_s=optional_int(body, "task_retention_s", low=60, high=MAX_RETENTION_S),
+        task_retention_s=body.task_retention_s,
     )
     token, token_hash = auth.new_token()
     context.store().projects.create(project, token_hash)
@@ -33,16 +32,9 @@ def create_project():
 def update_project(project_id: str):
     """The admin sets a project's limits: max_concurrency, task_retention_s (null: defaults)."""
     auth.require_admin()
-    store, body = context.store(), json_body()
+    store, body = context.store(), bodies.read(bodies.ProjectChanges, json_body())
     store.projects.get(project_id)  # 404 for an unknown project
-    changes = {
-        name: optional_int(body, name, low=low, high=high)
-        for name, low, high in (
-            ("max_concurrency", 1, None), ("task_retention_s", 60, MAX_RETENTION_S)
-        )
-        if name in body
-    }  # fmt: skip
-    store.projects.update(project_id, changes)
+    store.projects.update(project_id, body.model_dump(include=body.model_fields_set))
     return jsonify(project_json(store.projects.get(project_id)))
 
 

@@ -12,19 +12,16 @@ from ironworks.views import iso
 
 bp = Blueprint("runners", __name__)
 
-# A runner whose heartbeat is older than this many intervals is shown as not alive.
-MISSED_BEATS = 3
-
 
 @bp.get("/2/runners")
 def list_runners():
     auth.require_admin()
     settings, now = context.settings(), time.time()
-    alive_within = MISSED_BEATS * settings.runner_heartbeat_s
-    return jsonify(runners=[_view(b, now, alive_within) for b in context.store().runners.list()])
+    beats = context.store().runners.list()
+    return jsonify(runners=[_view(b, now, settings.runner_heartbeat_s) for b in beats])
 
 
-def _view(beat: RunnerBeat, now: float, alive_within: float) -> dict:
+def _view(beat: RunnerBeat, now: float, heartbeat_s: float) -> dict:
     return {
         "id": beat.id,
         "host": beat.host,
@@ -33,7 +30,7 @@ def _view(beat: RunnerBeat, now: float, alive_within: float) -> dict:
         "busy": beat.busy,
         "load": round(beat.busy / beat.slots, 2) if beat.slots else None,
         "draining": beat.draining,
-        "alive": now - beat.last_seen <= alive_within,
+        "alive": beat.is_alive(now, heartbeat_s),
         "started_at": iso(beat.started_at),
         "last_seen": iso(beat.last_seen),
     }

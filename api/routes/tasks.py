@@ -2,30 +2,21 @@
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 
 from flask import Blueprint, Response, jsonify, request
 
-from api import context, parsing
+from api import bodies, context, parsing, queries
+from ironworks import lanes
 from ironworks.errors import BadRequest, Conflict, NotFound, TooLarge
-from ironworks.model import (
-    LONGEST_WAIT_S,
-    PRIORITIES,
-    Task,
-    TaskStatus,
-    new_id,
-    new_task,
-    run_again,
-)
+from ironworks.model import DEFAULT_IDEMPOTENCY_TTL_S, Task, TaskStatus, new_id, new_task, run_again
+from ironworks.replays import MAX_REPLAYS, replay_matching, replay_task
 from ironworks.store.tasks import TaskFilter
 from ironworks.views import task_json
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
 
-CLUSTER_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
-MAX_TASKS_PER_REQUEST = 1000
 # A wait (GET a task ?wait=S) holds one of the worker process's threads (api/__main__.py: 4):
 # at most half of them wait, so that waiting clients never keep others from being answered.
 _waits = threading.BoundedSemaphore(2)
@@ -33,18 +24,21 @@ _waits = threading.BoundedSemaphore(2)
 
 @bp.post("")
 def queue_tasks(project_id: str):
-    items = parsing.json_body().get("tasks")
-    if not isinstance(items, list) or not items:
-        raise BadRequest("'tasks' must be a non-empty list")
-    if len(items) > MAX_TASKS_PER_REQUEST:
-        raise BadRequest(f"at most {MAX_TASKS_PER_REQUEST} tasks per request")
+    body = bodies.read(bodies.NewTasks, parsing.json_body())
     now = time.time()
-    tasks = [_new_task(project_id, item, now) for item in items]  # all checked before any is stored
-    stored = context.store().tasks.enqueue(tasks, now)
-    return jsonify(msg="Queued up", tasks=[{"id": t.id} for t in stored])
+    tasks = [_new_task(project_id, item, now) for item in body.tasks]  # all checked first
+    store = context.store()
+    stored = store.tasks.enqueue(tasks, now)
+    # A task whose idempotency key an earlier one holds comes back as that earlier task.
+    queued = [{"id": s.id, "repeat": s.id != t.id} for t, s in zip(tasks, stored, strict=True)]
+    for task, answer in zip(stored, queued, strict=True):
+        if task.depends_on and not answer["repeat"]:
+            store.dependencies.catch_up(task)
+    return jsonify(msg="Queued up", tasks=queued)
 
 
 @bp.post("/webhook")
+@queries.takes(*queries.WEBHOOK_OPTIONS)
 def inbound_webhook(project_id: str):
     """IronWorker's webhook: any service POSTs here and the raw body becomes the payload.
     Options come in the query: code_name, priority, delay, timeout, cluster, label."""
@@ -56,60 +50,49 @@ def inbound_webhook(project_id: str):
         payload = body.decode()
     except UnicodeDecodeError as e:
         raise BadRequest("the request body must be UTF-8 text") from e
-    item: dict[str, object] = {
-        "code_name": request.args.get("code_name"),
-        "payload": payload,
-        "cluster": request.args.get("cluster"),
-        "label": request.args.get("label"),
-        **{name: parsing.query_int(name, None) for name in ("priority", "delay", "timeout")},
-    }
+    options = {q.name: q.read() for q in queries.WEBHOOK_OPTIONS}
+    item = bodies.read(bodies.TaskItem, options | {"payload": payload})
     now = time.time()
     (task,) = context.store().tasks.enqueue([_new_task(project_id, item, now)], now)
     return jsonify(msg="Queued up", id=task.id, tasks=[{"id": task.id}])
 
 
 @bp.get("")
+@queries.takes(
+    *queries.PAGING, queries.STATUS, *queries.STATUS_FLAGS, queries.CODE_NAME, queries.LABEL,
+    queries.FROM_TIME, queries.TO_TIME,
+)  # fmt: skip
 def list_tasks(project_id: str):
-    page, per_page = parsing.paging()
+    page, per_page = queries.paging()
     store = context.store()
-    code_name = request.args.get("code_name")
+    code_name = queries.CODE_NAME.read()
     where = TaskFilter(
         statuses=_statuses(),
         code_id=store.codes.by_name(project_id, code_name).id if code_name else None,
-        label=request.args.get("label") or None,
-        from_time=_query_time("from_time"),
-        to_time=_query_time("to_time"),
+        label=queries.LABEL.read(),
+        from_time=queries.FROM_TIME.read(),
+        to_time=queries.TO_TIME.read(),
     )
     tasks = store.tasks.list(project_id, where, offset=page * per_page, limit=per_page)
     return jsonify(tasks=[task_json(t) for t in tasks])
 
 
 @bp.get("/<task_id>")
+@queries.takes(queries.WAIT)
 def get_task(project_id: str, task_id: str):
     """?wait=S holds the request until the task ends, S seconds at most: a waiting client
     learns of the end at once instead of at its next poll."""
-    tasks = context.store().tasks
-    wait_s = _wait_seconds()
+    store = context.store()
+    wait_s = queries.WAIT.read()
     if wait_s and _waits.acquire(blocking=False):
         try:
-            return jsonify(task_json(tasks.wait_for_end(project_id, task_id, wait_s)))
+            task = store.tasks.wait_for_end(project_id, task_id, wait_s)
         finally:
             _waits.release()
-    # No wait asked for, or this process's waits are all taken: answer now (the client polls).
-    return jsonify(task_json(tasks.get_in_project(project_id, task_id)))
-
-
-def _wait_seconds() -> float | None:
-    raw = request.args.get("wait")
-    if raw in (None, ""):
-        return None
-    try:
-        wait_s = float(raw)
-    except ValueError:
-        wait_s = -1.0
-    if not 0 < wait_s <= LONGEST_WAIT_S:  # also NaN
-        raise BadRequest(f"'wait' must be a number of seconds above 0, at most {LONGEST_WAIT_S:g}")
-    return wait_s
+    else:  # no wait asked for, or this process's waits are all taken: answer now
+        task = store.tasks.get_in_project(project_id, task_id)
+    # The links both ways: depends_on is the task's own, dependents are the tasks naming it.
+    return jsonify(task_json(task) | {"dependents": store.dependencies.dependents(task_id)})
 
 
 @bp.get("/<task_id>/log")
@@ -133,12 +116,8 @@ def report_progress(project_id: str, task_id: str):
     """For tasks with network access: `{"percent": 0-100, "msg": "..."}` while running."""
     store = context.store()
     store.tasks.get_in_project(project_id, task_id)
-    body = parsing.json_body()
-    percent = parsing.optional_int(body, "percent", low=0, high=100)
-    if percent is None:
-        raise BadRequest("'percent' is required")
-    msg = parsing.optional_str(body, "msg", max_len=500) or ""
-    if not store.tasks.set_progress(task_id, None, percent, msg):
+    body = bodies.read(bodies.Progress, parsing.json_body())
+    if not store.tasks.set_progress(task_id, None, body.percent, body.msg or ""):
         raise Conflict("Task is not running")
     return jsonify(msg="Progress set")
 
@@ -156,12 +135,40 @@ def retry(project_id: str, task_id: str):
     original = store.tasks.get_in_project(project_id, task_id)
     if not original.status.is_terminal:
         raise Conflict(f"Task is still {original.status}; only a finished task can be retried")
-    delay = parsing.optional_int(
-        _optional_body(), "delay", low=0, high=context.settings().max_delay_s
-    )
+    body = bodies.read(bodies.Retry, _optional_body())
+    delay = bodies.at_most(body.delay, context.settings().max_delay_s, "delay")
     now = time.time()
     (task,) = store.tasks.enqueue([run_again(original, new_id(), now, delay or 0)], now)
     return jsonify(msg="Queued up", tasks=[task_json(task)])
+
+
+@bp.post("/<task_id>/replay")
+def replay_one(project_id: str, task_id: str):
+    """Queue a copy of the task on its code's current revision, with its payload or a new
+    one; the copy is linked by replay_of and sees $REPLAY_OF."""
+    store = context.store()
+    original = store.tasks.get_in_project(project_id, task_id)
+    payload = _checked(bodies.read(bodies.Replay, _optional_body()).payload)
+    copy = replay_task(store, original, time.time(), payload)
+    return jsonify(msg="Queued up", tasks=[task_json(copy)])
+
+
+@bp.post("/replay")
+def replay_many(project_id: str):
+    """Replay every task a filter matches (code_name and/or status, a time range), oldest
+    first, `limit` at most; answers how many were queued."""
+    body = bodies.read(bodies.ReplayMany, parsing.json_body())
+    store = context.store()
+    if not (body.code_name or body.status):
+        raise BadRequest("name a 'code_name' or a 'status' to replay (or both)")
+    where = TaskFilter(
+        statuses=frozenset({body.status} if body.status else ()),
+        code_id=store.codes.by_name(project_id, body.code_name).id if body.code_name else None,
+        from_time=parsing.time_value(body.from_time, "from_time"),
+        to_time=parsing.time_value(body.to_time, "to_time"),
+    )
+    copies = replay_matching(store, project_id, where, body.limit or MAX_REPLAYS, time.time())
+    return jsonify(msg="Queued up", queued=len(copies), tasks=[t.id for t in copies])
 
 
 def _optional_body() -> dict:
@@ -170,46 +177,50 @@ def _optional_body() -> dict:
 
 def _statuses() -> frozenset[TaskStatus]:
     """`status=error`, or IronWorker's flags `queued=1&running=1&error=1` (OR-ed)."""
-    wanted = {s for s in TaskStatus if request.args.get(s.value) in ("1", "true")}
-    raw = request.args.get("status")
-    if raw:
-        try:
-            wanted.add(TaskStatus(raw))
-        except ValueError as e:
-            known = ", ".join(s.value for s in TaskStatus)
-            raise BadRequest(f"unknown status {raw!r}; known: {known}") from e
-    return frozenset(wanted)
+    flagged = {TaskStatus(q.name) for q in queries.STATUS_FLAGS if q.read()}
+    status = queries.STATUS.read()
+    return frozenset(flagged | ({status} if status else set()))
 
 
-def _query_time(name: str) -> float | None:
-    return parsing.time_value(request.args.get(name), name)
-
-
-def _new_task(project_id: str, item: object, now: float) -> Task:
-    if not isinstance(item, dict):
-        raise BadRequest("each task must be a JSON object")
+def _new_task(project_id: str, item: bodies.TaskItem, now: float) -> Task:
     settings = context.settings()
-    code = context.store().codes.by_name(project_id, parsing.required_str(item, "code_name"))
-    payload = item.get("payload")
-    if payload is None:
-        payload = ""
-    if not isinstance(payload, str):
-        raise BadRequest("'payload' must be a string (JSON-encode objects)")
-    if len(payload.encode()) > settings.max_payload_bytes:
-        raise TooLarge(f"payload is larger than {settings.max_payload_bytes} bytes")
-    cluster = parsing.optional_str(item, "cluster", max_len=32) or "default"
-    if not CLUSTER_RE.match(cluster):
-        raise BadRequest("'cluster' may hold lower-case letters, digits, '_' and '-'")
-    priority = parsing.optional_int(item, "priority", low=min(PRIORITIES), high=max(PRIORITIES))
-    timeout = parsing.optional_int(item, "timeout", low=1, high=settings.max_timeout_s)
+    code = context.store().codes.by_name(project_id, item.code_name)
+    payload = _checked(item.payload) or ""
+    timeout = bodies.at_most(item.timeout, settings.max_timeout_s, "timeout")
+    delay = bodies.at_most(item.delay, settings.max_delay_s, "delay") or 0
+    depends_on = _dependencies(project_id, item.depends_on or [])
+    if depends_on and delay:
+        raise BadRequest("a task may have 'depends_on' or 'delay', not both")
     return new_task(
         code,
         new_id(),
         payload,
         now,
         timeout=timeout or code.timeout or settings.default_timeout_s,
-        priority=priority,
-        cluster=cluster,
-        delay=parsing.optional_int(item, "delay", low=0, high=settings.max_delay_s) or 0,
-        label=parsing.optional_str(item, "label", max_len=100),
+        priority=item.priority,
+        cluster=item.cluster or "default",
+        delay=delay,
+        label=item.label,
+        depends_on=depends_on,
+        concurrency_key=lanes.key_for(code.concurrency_key, item.concurrency_key or None, payload),
+        idempotency_key=item.idempotency_key or None,
+        idempotency_ttl_s=item.idempotency_ttl_s or DEFAULT_IDEMPOTENCY_TTL_S,
     )
+
+
+def _dependencies(project_id: str, ids: list[str]) -> list[str]:
+    """`depends_on`: ids of tasks of this project, each named once."""
+    if len(set(ids)) != len(ids):
+        raise BadRequest("'depends_on' names a task twice")
+    found = {t.id for t in context.store().tasks.get_many(ids) if t.project_id == project_id}
+    if missing := [i for i in ids if i not in found]:
+        raise BadRequest(f"'depends_on': no task {missing[0]} in this project")
+    return ids
+
+
+def _checked(payload: str | None) -> str | None:
+    """A payload within the installation's size limit."""
+    limit = context.settings().max_payload_bytes
+    if payload is not None and len(payload.encode()) > limit:
+        raise TooLarge(f"payload is larger than {limit} bytes")
+    return payload

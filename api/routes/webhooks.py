@@ -7,7 +7,7 @@ import time
 
 from flask import Blueprint, jsonify
 
-from api import context, parsing
+from api import bodies, context, parsing
 from ironworks import outbound
 from ironworks.model import new_id
 from ironworks.webhooks import SIGNATURE_HEADER, Webhook
@@ -17,13 +17,13 @@ bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 
 @bp.post("")
 def create(project_id: str):
-    body = parsing.json_body()
-    url = parsing.required_str(body, "url", max_len=2000)
-    outbound.check_url(url, context.settings().webhook_allow_private)
-    code_name = parsing.optional_str(body, "code_name", max_len=64)
-    if code_name is not None:
-        context.store().codes.by_name(project_id, code_name)
-    hook = Webhook(new_id(), project_id, url, secrets.token_hex(32), time.time(), code_name)
+    body = bodies.read(bodies.NewWebhook, parsing.json_body())
+    outbound.check_url(body.url, context.settings().webhook_allow_private)
+    if body.code_name is not None:
+        context.store().codes.by_name(project_id, body.code_name)
+    hook = Webhook(
+        new_id(), project_id, body.url, secrets.token_hex(32), time.time(), body.code_name
+    )
     context.store().webhooks.create(hook)
     return jsonify(hook_json(hook) | {"msg": f"Deliveries are signed in {SIGNATURE_HEADER}"}), 201
 

@@ -1,0 +1,301 @@
+"""Request bodies, each described once as a pydantic model: a route reads its body through
+`read`, which answers a bad one with a 400 and the platform's usual message, and
+/openapi.json describes each body from the same model (api/openapi.py), so the document and
+the validation cannot drift apart (tests/test_bodies.py generates bodies from the document).
+
+Bounds that are the operator's settings (the longest timeout or delay, the largest memory
+or payload) are checked by the route after the model; the document states the fixed ones.
+Absent and null are alike; fields the API does not know are ignored, as IronWorker does.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ironworks.errors import BadRequest
+from ironworks.lanes import MAX_KEY_LENGTH
+from ironworks.model import MAX_IDEMPOTENCY_TTL_S, MAX_RETRIES, PRIORITIES, TaskStatus
+from ironworks.replays import MAX_REPLAYS
+
+MAX_TASKS_PER_REQUEST = 1000
+MAX_SCHEDULES_PER_REQUEST = 100
+MAX_BATCH_ITEMS = 10_000
+MAX_DEPENDENCIES = 100
+MAX_RETENTION_S = 10 * 365 * 24 * 3600
+MAX_RATE_PERIOD_S = 24 * 3600
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+CLUSTER_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
+# name[:tag][@digest], as Docker spells image references; in ASCII classes, not \w, whose
+# other letters regex engines disagree on.
+IMAGE_PATTERN = (
+    r"^[a-z0-9]+([._/-][a-z0-9]+)*"
+    r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"
+    r"(@sha256:[0-9a-f]{64})?$"
+)
+# What a field that does not match its pattern is told, by field name.
+PATTERN_HINTS = {
+    "name": "'name' may hold letters, digits, '_', '.', '-' (max 64)",
+    "cluster": "'cluster' may hold lower-case letters, digits, '_' and '-'",
+    "image": "'image' is not a valid image reference",
+}
+
+
+def text(max_length: int, pattern: str | None = None, required: bool = False) -> Any:
+    return Field(min_length=1 if required else None, max_length=max_length, pattern=pattern)
+
+
+Priority = Annotated[int | None, Field(ge=min(PRIORITIES), le=max(PRIORITIES))]
+# Read by api.parsing.time_value.
+Time = Annotated[float | str | None, Field(description="unix seconds or an ISO 8601 time")]
+
+
+class Body(BaseModel):
+    # Strict: "1" is not 1 and true is not 1, as JSON's types say.
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+
+class NewProject(Body):
+    name: Annotated[str, text(100, required=True)]
+    max_concurrency: Annotated[int | None, Field(ge=1)] = None
+    task_retention_s: Annotated[int | None, Field(ge=60, le=MAX_RETENTION_S)] = None
+
+
+class ProjectChanges(Body):
+    """Only the fields sent change; null sets a field back to the installation's default."""
+
+    max_concurrency: Annotated[int | None, Field(ge=1)] = None
+    task_retention_s: Annotated[int | None, Field(ge=60, le=MAX_RETENTION_S)] = None
+
+
+class RateLimit(Body):
+    model_config = ConfigDict(extra="forbid")
+    count: Annotated[int, Field(ge=1, le=1_000_000)]
+    period_s: Annotated[int, Field(ge=1, le=MAX_RATE_PERIOD_S)]
+    per_key: bool | None = None
+
+
+class CodeData(Body):
+    """The `data` part of a code upload (JSON)."""
+
+    name: Annotated[str, text(64, NAME_PATTERN, required=True)]
+    stack: Annotated[str | None, text(32)] = None
+    command: Annotated[str | None, text(4096)] = None
+    runtime: Annotated[str | None, text(32)] = None  # IronWorker's legacy runtime + file_name
+    file_name: Annotated[str | None, text(255)] = None
+    image: Annotated[str | None, text(255, IMAGE_PATTERN)] = None
+    max_concurrency: Annotated[int | None, Field(ge=-1, description="-1: unlimited")] = None
+    timeout: Annotated[int | None, Field(ge=1)] = None
+    env_vars: dict[str, str] | None = None
+    retries: Annotated[int | None, Field(ge=0, le=MAX_RETRIES)] = None
+    retries_delay: Annotated[int | None, Field(ge=0)] = None
+    memory: Annotated[int | None, Field(ge=16, description="MB")] = None
+    cpus: Annotated[float | None, Field(ge=0.01)] = None
+    disk: Annotated[int | None, Field(ge=1, description="MB of tmpfs")] = None
+    log_max_bytes: Annotated[int | None, Field(ge=1024)] = None
+    network: bool | None = None
+    warm: bool | None = None
+    config: dict[str, Any] | None = None
+    default_priority: Priority = None
+    concurrency_key: Annotated[
+        str | None, text(MAX_KEY_LENGTH), Field(description="A template: '{customer_id}'")
+    ] = None
+    max_concurrency_per_key: Annotated[int | None, Field(ge=1)] = None
+    rate_limit: RateLimit | None = None
+
+
+class Rollback(Body):
+    revision: Annotated[int, Field(ge=1)]
+
+
+class TaskItem(Body):
+    code_name: Annotated[str, text(1000, required=True)]
+    payload: str | None = None
+    priority: Priority = None
+    timeout: Annotated[int | None, Field(ge=1)] = None
+    delay: Annotated[int | None, Field(ge=0)] = None
+    cluster: Annotated[str | None, text(32, CLUSTER_PATTERN)] = None
+    label: Annotated[str | None, text(100)] = None
+    concurrency_key: Annotated[
+        str | None, text(MAX_KEY_LENGTH), Field(description="Instead of the code's template")
+    ] = None
+    depends_on: Annotated[
+        list[Annotated[str, text(64)]] | None,
+        Field(max_length=MAX_DEPENDENCIES, description="Admitted once these are complete"),
+    ] = None
+    idempotency_key: Annotated[
+        str | None,
+        text(256),
+        Field(description="A repeat within idempotency_ttl_s returns the first task"),
+    ] = None
+    idempotency_ttl_s: Annotated[int | None, Field(ge=1, le=MAX_IDEMPOTENCY_TTL_S)] = None
+
+
+class NewTasks(Body):
+    tasks: Annotated[list[TaskItem], Field(min_length=1, max_length=MAX_TASKS_PER_REQUEST)]
+
+
+class Progress(Body):
+    percent: Annotated[int, Field(ge=0, le=100)]
+    msg: Annotated[str | None, text(500)] = None
+
+
+class Retry(Body):
+    delay: Annotated[int | None, Field(ge=0)] = None
+
+
+class Replay(Body):
+    payload: Annotated[str | None, Field(description="Instead of the task's own")] = None
+
+
+class ReplayMany(Body):
+    """What to replay: a code_name or a status (or both), and a time range."""
+
+    code_name: Annotated[str | None, text(64)] = None
+    status: Annotated[TaskStatus | None, Field(strict=False)] = None  # by its value
+    from_time: Time = None
+    to_time: Time = None
+    limit: Annotated[int | None, Field(ge=1, le=MAX_REPLAYS)] = None
+
+
+class Reduce(Body):
+    code_name: Annotated[str, text(1000, required=True)]
+    timeout: Annotated[int | None, Field(ge=1)] = None
+
+
+class NewBatch(Body):
+    code_name: Annotated[str, text(1000, required=True)]
+    payloads: Annotated[
+        list[Any],
+        Field(min_length=1, max_length=MAX_BATCH_ITEMS, description="Non-strings are encoded"),
+    ]
+    max_concurrency: Annotated[int | None, Field(ge=1, le=MAX_BATCH_ITEMS)] = None
+    reduce: Reduce | None = None
+    reduce_on_failure: bool | None = None
+    priority: Priority = None
+    timeout: Annotated[int | None, Field(ge=1)] = None
+    label: Annotated[str | None, text(100)] = None
+
+
+class ScheduleItem(Body):
+    code_name: Annotated[str, text(1000, required=True)]
+    name: Annotated[str | None, text(100)] = None
+    payload: Annotated[str | None, text(10**7)] = None
+    run_every: Annotated[int | None, Field(ge=1)] = None
+    cron: Annotated[str | None, text(100)] = None
+    timezone: Annotated[str | None, text(64)] = None
+    start_at: Time = None
+    end_at: Time = None
+    run_times: Annotated[int | None, Field(ge=1)] = None
+    priority: Priority = None
+    timeout: Annotated[int | None, Field(ge=1)] = None
+    cluster: Annotated[str | None, text(32, CLUSTER_PATTERN)] = None
+    label: Annotated[str | None, text(100)] = None
+
+
+class NewSchedules(Body):
+    schedules: Annotated[
+        list[ScheduleItem], Field(min_length=1, max_length=MAX_SCHEDULES_PER_REQUEST)
+    ]
+
+
+class NewWebhook(Body):
+    url: Annotated[str, text(2000, required=True)]
+    code_name: Annotated[str | None, text(64)] = None
+
+
+def at_most(value: N | None, high: float, field: str) -> N | None:
+    """A value within a bound the operator sets (the model holds only the fixed ones)."""
+    if value is not None and value > high:
+        raise BadRequest(f"'{field}' must be at most {high} on this installation")
+    return value
+
+
+B = TypeVar("B", bound=Body)
+N = TypeVar("N", int, float)
+
+
+def read(model: type[B], raw: object) -> B:
+    """The body as `model`, or a 400 that names the field and what is wrong with it."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as e:
+        raise BadRequest(_message(model, e.errors()[0])) from e
+
+
+def _message(model: type[Body], error: Any) -> str:
+    """The platform's message for pydantic's first complaint."""
+    field, schema, within = _field_at(model.model_json_schema(), error["loc"])
+    kind, ctx = error["type"], error.get("ctx", {})
+    if kind == "missing" or (kind == "string_too_short" and ctx.get("min_length") == 1):
+        return f"'{field}' is required"
+    if kind in ELEMENTS and within:
+        return f"'{field}' must be {within} of {ELEMENTS[kind]}"
+    if kind in ("greater_than_equal", "less_than_equal"):
+        return f"'{field}' must be {_range(schema.get('minimum'), schema.get('maximum'))}"
+    if "anyOf" in schema and "description" in schema:  # a choice of types, said in words
+        return f"'{field}' must be {schema['description']}"
+    if kind in ("too_short", "too_long"):
+        low, high = schema.get("minItems", 0), schema.get("maxItems")
+        return f"'{field}' must be a list of {low} to {high} items"
+    if kind == "string_pattern_mismatch":
+        return PATTERN_HINTS.get(field, f"'{field}' is not in the expected form")
+    message = MESSAGES.get(kind, "'{field}' is not valid: {msg}")
+    return message.format(field=field, msg=error["msg"], **ctx)
+
+
+MESSAGES = {
+    "string_type": "'{field}' must be a string",
+    "string_too_long": "'{field}' is longer than {max_length} characters",
+    "int_type": "'{field}' must be an integer",
+    "float_type": "'{field}' must be a number",
+    "bool_type": "'{field}' must be true or false",
+    "list_type": "'{field}' must be a list",
+    "dict_type": "'{field}' must be a JSON object",
+    "model_type": "'{field}' must be a JSON object",
+    "enum": "'{field}' must be one of {expected}",
+    "extra_forbidden": "'{field}' is not a field this object takes",
+}
+# What a list's items or an object's values must be, by the complaint about one of them.
+ELEMENTS = {
+    "string_type": "strings",
+    "int_type": "integers",
+    "dict_type": "JSON objects",
+    "model_type": "JSON objects",
+}
+
+
+def _range(low: float | None, high: float | None) -> str:
+    if high is None:
+        return f"at least {low}"
+    return f"at most {high}" if low is None else f"between {low} and {high}"
+
+
+def _field_at(schema: dict, loc: tuple) -> tuple[str, dict, str | None]:
+    """The field a location names, its schema, and whether the location is an item of it
+    ("a list") or a value in it ("an object"), followed through the model's JSON schema."""
+    definitions = schema.get("$defs", {})
+    field, node, within = "body", schema, None
+    for part in loc:
+        node = _plain(node, definitions)
+        if isinstance(part, str) and part in node.get("properties", {}):
+            field, node, within = part, node["properties"][part], None
+        elif isinstance(node.get("items"), dict):
+            node, within = node["items"], "a list"
+        elif isinstance(node.get("additionalProperties"), dict):
+            node, within = node["additionalProperties"], "an object"
+        elif "anyOf" in node:  # pydantic names the member of a union it tried: stay put
+            continue
+        else:  # a field the object does not take
+            return str(part), {}, None
+    return field, _plain(node, definitions), within
+
+
+def _plain(node: dict, definitions: dict) -> dict:
+    """A schema node with its reference followed and its `null` alternative dropped."""
+    if "$ref" in node:
+        node = definitions[node["$ref"].rsplit("/", 1)[1]]
+    options = [o for o in node.get("anyOf", ()) if o.get("type") != "null"]
+    return _plain(options[0], definitions) if len(options) == 1 else node

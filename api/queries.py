@@ -1,0 +1,138 @@
+"""Query parameters, each declared once: a route names the ones it takes (`@takes`), reads
+them through the declaration, and /openapi.json describes them from the same declaration.
+
+A route cannot read a parameter it has not declared (`Query.read` refuses), so the document
+cannot fall behind what the API accepts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from flask import current_app, request
+
+from api import parsing
+from ironworks.errors import BadRequest
+from ironworks.model import LONGEST_WAIT_S, TaskStatus
+
+
+@dataclasses.dataclass(frozen=True)
+class Query:
+    name: str
+    description: str
+    schema: dict[str, Any]
+    # Raw text (None when absent or empty) → the value the route uses; raises BadRequest.
+    convert: Callable[[str | None], Any] = lambda raw: raw
+
+    def read(self) -> Any:
+        view = current_app.view_functions[request.endpoint]
+        if self not in getattr(view, "queries", ()):
+            raise LookupError(f"{request.endpoint} reads '{self.name}' without declaring it")
+        return self.convert(request.args.get(self.name) or None)
+
+    def openapi(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "in": "query",
+            "required": False,
+            "description": self.description,
+            "schema": self.schema,
+        }
+
+
+def takes(*queries: Query) -> Callable:
+    """Declares the query parameters a view reads."""
+
+    def declare(view: Callable) -> Callable:
+        view.queries = queries
+        return view
+
+    return declare
+
+
+def integer(name: str, description: str, default: int | None, low: int, high: int) -> Query:
+    schema = {"type": "integer", "minimum": low, "maximum": high}
+    if default is not None:
+        schema["default"] = default
+    return Query(
+        name,
+        description,
+        schema,
+        lambda raw: parsing.int_value(raw, name, default, low=low, high=high),
+    )
+
+
+def text(name: str, description: str, max_len: int = 1000) -> Query:
+    def convert(raw: str | None) -> str | None:
+        if raw is not None and len(raw) > max_len:
+            raise BadRequest(f"'{name}' is longer than {max_len} characters")
+        return raw
+
+    return Query(name, description, {"type": "string", "maxLength": max_len}, convert)
+
+
+def flag(name: str, description: str) -> Query:
+    """IronWorker's `name=1` (or `true`): on; anything else, or absent: off."""
+    return Query(name, description, {"type": "string", "enum": ["1", "true", "0", "false"]},
+                 lambda raw: raw in ("1", "true"))  # fmt: skip
+
+
+def _time(name: str) -> Query:
+    return Query(
+        name, "Unix seconds or an ISO 8601 time", {"type": "string"},
+        lambda raw: parsing.time_value(raw, name),
+    )  # fmt: skip
+
+
+def _status(raw: str | None) -> TaskStatus | None:
+    if raw is None:
+        return None
+    try:
+        return TaskStatus(raw)
+    except ValueError as e:
+        known = ", ".join(s.value for s in TaskStatus)
+        raise BadRequest(f"unknown status {raw!r}; known: {known}") from e
+
+
+def _wait(raw: str | None) -> float | None:
+    if raw is None:
+        return None
+    try:
+        wait_s = float(raw)
+    except ValueError:
+        wait_s = -1.0
+    if not 0 < wait_s <= LONGEST_WAIT_S:  # also NaN
+        raise BadRequest(f"'wait' must be a number of seconds above 0, at most {LONGEST_WAIT_S:g}")
+    return wait_s
+
+
+# IronWorker paging: `page` from 0, `per_page` default 30, at most 100.
+PAGE = integer("page", "Page number, from 0", 0, 0, parsing.MAX_PAGE)
+PER_PAGE = integer("per_page", "Items per page", 30, 1, 100)
+PAGING = (PAGE, PER_PAGE)
+
+CODE_NAME = text("code_name", "Only this code's tasks", max_len=64)
+LABEL = text("label", "Only tasks with this label", max_len=100)
+STATUS = Query("status", "Only tasks in this status",
+               {"type": "string", "enum": [s.value for s in TaskStatus]}, _status)  # fmt: skip
+STATUS_FLAGS = tuple(flag(s.value, f"Include {s.value} tasks (OR-ed)") for s in TaskStatus)
+FROM_TIME, TO_TIME = _time("from_time"), _time("to_time")
+WAIT = Query(
+    "wait", f"Hold the answer until the task ends, at most this many seconds ({LONGEST_WAIT_S:g})",
+    {"type": "number", "exclusiveMinimum": 0, "maximum": LONGEST_WAIT_S}, _wait,
+)  # fmt: skip
+REVISION = integer("revision", "Which revision (default: the current one)", None, 1, 2**31)
+
+
+# Options of the inbound webhook, whose body is the payload; bounds are checked with the task's.
+WEBHOOK_OPTIONS = (
+    CODE_NAME, text("cluster", "Run on this cluster's runners", max_len=64), LABEL,
+    *(integer(n, f"The task's {n}", None, -parsing.QUERY_INT_LIMIT, parsing.QUERY_INT_LIMIT)
+      for n in ("priority", "delay", "timeout")),
+)  # fmt: skip
+
+
+def paging() -> tuple[int, int]:
+    return PAGE.read(), PER_PAGE.read()

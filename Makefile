@@ -1,28 +1,34 @@
 # One entry point for set-up, images, lint, tests and the demo.
 VENV := .venv/bin
+# Two workers (pytest-xdist), a file's tests on one of them: see pyproject.toml.
+PYTEST := $(VENV)/pytest -n 2 --dist loadfile
 
-.PHONY: setup images lint test test-fast demo
+.PHONY: setup setup-test images lint test test-fast demo
 
+# What the platform and the demo need; setup-test adds the browser and the dev tools.
 setup:
 	bash .ci/setup
 	bash .ci/ensure-docker
 
+setup-test:
+	bash .ci/setup test
+
 images: setup
 	PYTHON=$(VENV)/python bash images/build.sh
 
-lint: setup
+lint: setup-test
 	$(VENV)/ruff check .
 	$(VENV)/ruff format --check .
 
 # Everything, slow chaos and load tests included (what CI runs); then the container
 # contract and sandbox suites again with warm start on: workers must not tell the difference.
-test: images lint
-	$(VENV)/pytest
-	IWTEST_WARM=1 $(VENV)/pytest tests/test_end_to_end.py tests/test_sandbox.py
+test: setup-test images lint
+	$(PYTEST)
+	IWTEST_WARM=1 $(PYTEST) tests/test_end_to_end.py tests/test_sandbox.py
 
 # The quick local loop: skips tests marked slow.
-test-fast: images
-	$(VENV)/pytest -m "not slow"
+test-fast: setup-test images
+	$(PYTEST) -m "not slow"
 
 demo: images
 	bash examples/demo.sh

@@ -6,7 +6,9 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 
+import docker
 import requests
 from redis import Redis
 from rq import Queue
@@ -27,6 +29,8 @@ from ironworks.client import Client
 from ironworks.model import Code, Project, Task, TaskStatus, new_id, new_task
 from ironworks.settings import Settings
 from ironworks.store import Store
+from ironworks.store.tasks import LOG_TRUNCATED_MARK
+from runner.spec import LABEL_PROJECT
 from scheduler.admission import run_round
 from scheduler.consumers import consume_once, count_status
 from scheduler.dispatch import Dispatcher
@@ -45,19 +49,21 @@ class Scale:
     sleepers: int
     scale_n: int
     dashboard_tasks: int
+    flow_keys: int
+    flow_backlog: int
 
     @classmethod
     def smoke(cls) -> Scale:
         """Just enough to prove the harness works (the test suite runs this)."""
-        return cls(2, 3, (1,), 4, 10, 1, 5, 1, 2, 2, 100)
+        return cls(2, 3, (1,), 4, 10, 1, 5, 1, 2, 2, 100, 20, 4)
 
     @classmethod
     def quick(cls) -> Scale:
-        return cls(10, 40, (1, 4), 16, 200, 10, 100, 50, 10, 10, 2000)
+        return cls(10, 40, (1, 4, 8), 40, 200, 10, 100, 50, 10, 200, 2000, 1000, 40)
 
     @classmethod
     def full(cls) -> Scale:
-        return cls(30, 40, (1, 4, 8), 40, 1000, 30, 300, 200, 50, 200, 10_000)
+        return cls(30, 40, (1, 4, 8), 40, 1000, 30, 300, 200, 50, 200, 10_000, 1000, 100)
 
 
 def upload_noop(project: Client, name: str = "noop", script: str = NOOP, **fields) -> None:
@@ -123,6 +129,7 @@ def warm(scale: Scale) -> list[Row]:
         ours, theirs = interleave(
             lambda: run_and_wait(project), lambda: _after(REFILL_S, bare.cycle), scale.latency_n
         )
+        split = _split(ours, project.tasks(per_page=scale.latency_n)[::-1])
         started = time.monotonic()
         for _ in range(scale.sequential_n):
             run_and_wait(project)
@@ -144,6 +151,8 @@ def warm(scale: Scale) -> list[Row]:
     return [
         Row("warm task latency p50", median(ours), median(theirs), "s",
             "sh no-op, sequential; baseline: bare docker-py cycle", samples),
+        *[Row(f"warm task, {part}, p50", median(seconds), None, "s",
+              "from the task's own times (ms)") for part, seconds in split.items()],
         Row(f"{scale.sequential_n} sequential light tasks, warm", sequential, sequential_bare,
             "s wall", f"sh no-op; {hits:.0f} of all {len(ran)} warm tasks were pool hits"),
         Row("engine floor: a waiting container's stdin closed -> exited, p50", floor,
@@ -153,6 +162,27 @@ def warm(scale: Scale) -> list[Row]:
             median(cold_rates), "tasks/s", f"{n} no-op tasks, median of {WARM_RUNS} runs each;"
             " baseline: warm start off", {"warm": warm_rates, "cold": cold_rates}),
     ]  # fmt: skip
+
+
+def _split(latencies: list[float], tasks: list[dict]) -> dict[str, list[float]]:
+    """Where each warm task's time went, from the times the platform recorded: POST to a
+    runner's start (API, admission, RQ), the start to the task on the container's stdin (the
+    pool, the hand-off), that to the end recorded (the engine's floor, the exit, the log), and
+    the end to the client's answer."""
+    split: dict[str, list[float]] = {
+        "POST -> started": [], "started -> handed off": [], "handed off -> end recorded": [],
+        "end recorded -> client answered": [],
+    }  # fmt: skip
+    for latency, task in zip(latencies, tasks, strict=True):
+        created, started, ended = (
+            datetime.fromisoformat(task[k]).timestamp()
+            for k in ("created_at", "start_time", "end_time")
+        )
+        handed = task["usage"]["start_seconds"]
+        for part, seconds in zip(split, (started - created, handed, ended - started - handed,
+                                         latency - (ended - created)), strict=True):  # fmt: skip
+            split[part].append(seconds)
+    return split
 
 
 def _after(seconds: float, measure: Callable[[], float]) -> float:
@@ -197,10 +227,9 @@ def admission(scale: Scale) -> list[Row]:
         tasks = _seed(store, scale.admission_projects)
         dispatcher = Dispatcher(Settings(redis_url=url))
         started = time.monotonic()
-        admitted, rounds = 0, 0
+        admitted = 0
         while admitted < len(tasks):
-            admitted += run_round(store, dispatcher, rounds, dispatch_lease_s=600)
-            rounds += 1
+            admitted += run_round(store, dispatcher, dispatch_lease_s=600)
         ours = admitted / (time.monotonic() - started)
         queue = Queue("baseline", connection=redis)
         started = time.monotonic()
@@ -209,6 +238,69 @@ def admission(scale: Scale) -> list[Row]:
         theirs = len(tasks) / (time.monotonic() - started)
     conditions = f"{scale.admission_projects} projects, limits 1-3, {len(tasks)} tasks"
     return [Row("admission rate", ours, theirs, "tasks/s", conditions + "; baseline RQ enqueue")]
+
+
+def flow(scale: Scale) -> list[Row]:
+    """Flow control's cost and its point: admission over many distinct concurrency keys
+    against the same tasks without keys; and how long one task of another key waits behind a
+    backlog, against the same without keys (first come, first served)."""
+    return [_keyed_admission(scale.flow_keys), _fair_wait(scale.flow_backlog)]
+
+
+def _keyed_admission(n: int) -> Row:
+    with redis_server() as url:
+        store = Store.for_redis(Redis.from_url(url, decode_responses=True))
+        dispatcher = Dispatcher(Settings(redis_url=url))
+        keyed, plain = interleave(
+            lambda: _admission_rate(store, dispatcher, n, keyed=True),
+            lambda: _admission_rate(store, dispatcher, n, keyed=False), 3,
+        )  # fmt: skip
+    conditions = f"{n} tasks, each of its own key (limit 1 per key), median of 3; baseline: no key"
+    return Row(f"admission rate, {n} distinct keys", median(keyed), median(plain), "tasks/s",
+               conditions)  # fmt: skip
+
+
+def _admission_rate(store: Store, dispatcher: Dispatcher, n: int, keyed: bool) -> float:
+    """Tasks per second one scheduler admits and dispatches from one project's fresh queue."""
+    project = Project(new_id(), "flow", None, time.time())
+    store.projects.create(project, token_hash=new_id())
+    draft = Code("", project.id, "w", 0, "sh", "true", "sha", 1, time.time(),
+                 max_concurrency_per_key=1 if keyed else None)  # fmt: skip
+    code = store.codes.add_revision(draft)
+    now = time.time()
+    store.tasks.enqueue([new_task(code, new_id(), "", now, timeout=60,
+                                  concurrency_key=f"k{i}" if keyed else None)
+                         for i in range(n)], now)  # fmt: skip
+    started, admitted = time.monotonic(), 0
+    while admitted < n:
+        admitted += run_round(store, dispatcher, dispatch_lease_s=600)
+    return n / (time.monotonic() - started)
+
+
+def _fair_wait(backlog: int) -> Row:
+    with platform(runner_slots=2) as running:
+        project = running.project("fair")
+        for name, key in (("keyed", "{customer}"), ("plain", None)):
+            upload_noop(project, name, "sleep 0.2", max_concurrency=2, concurrency_key=key)
+        keyed, plain = interleave(
+            lambda: _wait_behind(project, "keyed", backlog),
+            lambda: _wait_behind(project, "plain", backlog), 2,
+        )  # fmt: skip
+    conditions = (f"one task queued behind {backlog} of another customer, 2 slots, 0.2 s tasks;"
+                  " baseline: the same code without a concurrency_key")  # fmt: skip
+    return Row("fair share: wait of a single task", median(keyed), median(plain), "s", conditions)
+
+
+def _wait_behind(project: Client, code_name: str, backlog: int) -> float:
+    """How long one task of customer "small" waits to start behind `backlog` of "big"."""
+    big = project.queue_many([{"code_name": code_name, "payload": '{"customer": "big"}'}]
+                             * backlog)  # fmt: skip
+    small = project.wait(project.queue(code_name, '{"customer": "small"}'), timeout_s=600)
+    for task_id in big:
+        project.wait(task_id, timeout_s=600)
+    created, started = (datetime.fromisoformat(small[k]).timestamp()
+                        for k in ("created_at", "start_time"))  # fmt: skip
+    return started - created
 
 
 DASHBOARD_PAGES = (
@@ -260,7 +352,9 @@ def _history(store: Store, n: int) -> list[Task]:
     tasks = store.tasks.enqueue(
         [new_task(code, new_id(), "{}", time.time(), timeout=60) for _ in range(n)], time.time()
     )
-    admitted = {a.task_id: a.attempt for a in store.admission.admit(project.id, per_code=n)}
+    admitted = {}
+    while admissions := store.admission.admit(project.id):
+        admitted |= {a.task_id: a.attempt for a in admissions}
     for i, task in enumerate(tasks[: n * 95 // 100]):
         store.tasks.start(task, admitted[task.id], "bench", time.time(), 60)
         status = TaskStatus.ERROR if i % 19 == 0 else TaskStatus.COMPLETE
@@ -322,8 +416,13 @@ def _rate(call, requests_n: int, tasks_per_request: int) -> float:
     return requests_n * tasks_per_request / (time.monotonic() - started)
 
 
+LOG_RUNS = 3
+
+
 def logs(scale: Scale) -> list[Row]:
-    """MB/s of output captured from one task, and lines lost, vs reading the bare engine's."""
+    """MB/s of output captured from one task, end to end, vs the bare engine's cycle reading
+    the same output (median of LOG_RUNS each, alternating); lines lost under the cap, and the
+    truncation mark over it."""
     size = scale.log_mb * 1024 * 1024
     line = "x" * 99
     writer = f"yes {line} | head -c {size}"
@@ -331,55 +430,101 @@ def logs(scale: Scale) -> list[Row]:
     with platform(runner_slots=1) as running:
         project = running.project("logs")
         upload_noop(project, "flood", writer, log_max_bytes=size + 1024, timeout=600)
-        ours_s = run_and_wait(project, "flood")
-        task_id = project.tasks()[0]["id"]
-        log = project.log(task_id)
-        lost = size // 100 - log.count(line + "\n")
-    theirs_s = bare.cycle(writer)
+        upload_noop(project, "capped", writer, log_max_bytes=size // 2, timeout=600)
+        ours, theirs = interleave(
+            lambda: run_and_wait(project, "flood"),
+            lambda: bare.cycle(writer, log_max_bytes=size + 1024),
+            LOG_RUNS,
+        )
+        flood = project.tasks(per_page=1)[0]["id"]
+        lost = size // 100 - project.log(flood).count(line + "\n")
+        run_and_wait(project, "capped")
+        capped = project.log(project.tasks(per_page=1)[0]["id"])
+    marked = capped.endswith(LOG_TRUNCATED_MARK) and len(capped) <= size // 2 + 200
     mb = scale.log_mb
     return [
-        Row(
-            "log capture", mb / ours_s, mb / theirs_s, "MB/s", f"{mb} MB from one task, end to end"
-        ),
+        Row("log capture", mb / median(ours), mb / median(theirs), "MB/s",
+            f"{mb} MB from one task, end to end, median of {LOG_RUNS}; baseline: the bare"
+            " cycle reading the same output", {"ours_s": ours, "bare_s": theirs}),
         Row("log lines lost", float(lost), 0.0, "lines", "under the cap"),
-    ]
+        Row("truncation mark shown over the cap", float(marked), 1.0, "yes/no",
+            f"{mb} MB written under a {mb // 2} MB cap"),
+    ]  # fmt: skip
 
 
 def memory(scale: Scale) -> list[Row]:
-    """Resident memory: runner idle and with sleeping tasks; the API."""
-    with platform(runner_slots=scale.sleepers) as running:
+    """Memory (PSS, summed over each role's process tree): the runner idle, after a first task
+    (its clients built), and with a sleeping task in every slot; the API."""
+    n = scale.sleepers
+    with platform(runner_slots=n) as running:
         project = running.project("memory")
-        upload_noop(project, "sleep", "sleep 30")
+        upload_noop(project, "sleep", "sleep 60", timeout=120)
         time.sleep(2)
-        idle = running.rss_mb("runner")
-        api_rss = running.rss_mb("api")
-        ids = [project.queue("sleep") for _ in range(scale.sleepers)]
+        processes, idle = running.memory("runner")
+        api_processes, api = running.memory("api")
+        project.wait(project.queue("sleep", timeout=1), poll_s=0.1)
+        _, warmed = running.memory("runner")
+        ids = [project.queue("sleep") for _ in range(n)]
         _wait_running(project, ids)
-        busy = running.rss_mb("runner")
+        _, busy = running.memory("runner")
         for task_id in ids:
             project.cancel(task_id)
-    n = scale.sleepers
     return [
-        Row("runner RSS idle", idle, None, "MB", f"{n} slots"),
-        Row(f"runner RSS, {n} sleeping tasks", busy, None, "MB", f"{n} slots"),
-        Row("API RSS", api_rss, None, "MB", "gunicorn, 2 workers"),
-    ]
+        Row("runner PSS idle", idle, None, "MB", f"{n} slots; {processes} process(es)"),
+        Row("runner PSS after its first task", warmed, None, "MB", f"{n} slots"),
+        Row(f"runner PSS, {n} sleeping tasks", busy, None, "MB",
+            f"{n} slots; {(busy - warmed) / n:.2f} MB per running task"),
+        Row("API PSS", api, None, "MB", f"gunicorn, 2 workers; {api_processes} processes"),
+    ]  # fmt: skip
+
+
+# What each sleeping container of the scale case must be held to, as the engine reports it.
+SCALE_LIMITS = {"Memory": 32 * 1024 * 1024, "NanoCpus": 250_000_000, "PidsLimit": 256}
 
 
 def scale_out(scale: Scale) -> list[Row]:
-    """Time until N sleeping tasks all run on one runner host, under a limit of N."""
+    """Time until N sleeping tasks all run on one runner host, under a project limit of N
+    with N + 1 queued, as the engine sees them (`docker ps` by label): the limit held, and
+    each container's own limits exact."""
     n = scale.scale_n
-    with platform(runner_slots=n) as running:
+    engine = docker.from_env()
+    with platform(runner_slots=n + 1) as running:
         project = running.project("scale", max_concurrency=n)
         # Long enough that the first are still running when the last start.
-        upload_noop(project, "sleep", "sleep 900", timeout=1000)
+        upload_noop(project, "sleep", "sleep 900", timeout=1000, memory=32, cpus=0.25)
         started = time.monotonic()
-        ids = [project.queue("sleep") for _ in range(n)]
-        _wait_running(project, ids)
+        ids = [project.queue("sleep") for _ in range(n + 1)]
+        most = 0
+        while (now := len(_containers_of(engine, project))) < n:
+            most = max(most, now)
+            if time.monotonic() - started > 600:
+                raise RuntimeError("tasks did not all start")
+            time.sleep(0.25)
         took = time.monotonic() - started
+        time.sleep(2)  # the one over the limit, with a free slot, would have started by now
+        containers = _containers_of(engine, project)
+        most = max(most, len(containers))
+        inexact = [c for c in containers if _limits(engine, c) != SCALE_LIMITS]
         for task_id in ids:
             project.cancel(task_id)
-    return [Row(f"{n} sleeping containers all running", took, None, "s", "one runner host")]
+    return [
+        Row(f"{n} sleeping containers all running", took, None, "s",
+            f"one runner host, {n + 1} slots; {n + 1} queued under a limit of {n}"),
+        Row("most running at once (docker ps)", most, n, "containers", "limit as baseline"),
+        Row("containers whose limits were not exact", len(inexact), 0, "containers",
+            "memory 32 MB, 0.25 CPU, 256 pids, from docker inspect"),
+    ]  # fmt: skip
+
+
+def _containers_of(engine: docker.DockerClient, project: Client) -> list[str]:
+    """Ids of the project's running containers (one listing; no inspection of each)."""
+    label = f"{LABEL_PROJECT}={project.project_id}"
+    return [c["Id"] for c in engine.api.containers(filters={"label": label, "status": "running"})]
+
+
+def _limits(engine: docker.DockerClient, container_id: str) -> dict[str, int]:
+    host = engine.api.inspect_container(container_id)["HostConfig"]
+    return {key: host[key] for key in SCALE_LIMITS}
 
 
 def _wait_running(project: Client, ids: list[str], timeout_s: float = 600) -> None:
@@ -402,4 +547,5 @@ CASES = {
     "scale": scale_out,
     "dashboard": dashboard,
     "warm": warm,
+    "flow": flow,
 }

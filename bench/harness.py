@@ -82,15 +82,16 @@ class Running:
         created = Client(self.url, self.admin_token).create_project(name, max_concurrency)
         return Client(self.url, created["token"], created["id"], timeout_s=300)
 
-    def rss_mb(self, role: str) -> float:
-        """Resident memory of this platform's processes of one role (`python -m role` and
-        everything it started)."""
+    def memory(self, role: str) -> tuple[int, float]:
+        """This platform's processes of one role (`python -m role` and everything it started):
+        how many, and their proportional set size summed, in MB (RSS would count the pages
+        they share once per process)."""
         procs = _process_table()
         role_roots = [
             pid for pid in _descendants(procs, self.process.pid) if f"-m\0{role}" in procs[pid][1]
         ]
         pids = {p for root in role_roots for p in (root, *_descendants(procs, root))}
-        return sum(_rss_kb(pid) for pid in pids) / 1024
+        return len(pids), sum(_pss_kb(pid) for pid in pids) / 1024
 
 
 @contextmanager
@@ -160,10 +161,10 @@ def _descendants(procs: dict[int, tuple[int, str]], root: int) -> list[int]:
     return children + [d for child in children for d in _descendants(procs, child)]
 
 
-def _rss_kb(pid: int) -> int:
+def _pss_kb(pid: int) -> int:
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
                 return int(line.split()[1])
     except OSError:
         pass
@@ -176,10 +177,21 @@ class BareEngine:
     def __init__(self) -> None:
         self.client = docker.from_env()
 
-    def cycle(self, command: str = NOOP) -> float:
-        """create, start, wait, logs (all of the output), remove; seconds."""
+    def cycle(self, command: str = NOOP, log_max_bytes: int | None = None) -> float:
+        """create, start, wait, logs (all of the output), remove; seconds. With log_max_bytes,
+        the engine keeps as much output as for a task with that log cap (the daemon's default
+        here, 10 MB x 3 files, would leave less to read)."""
         started = time.monotonic()
-        container = self.client.containers.create(SH_IMAGE, ["sh", "-c", command])
+        log_config = (
+            None
+            if log_max_bytes is None
+            else docker.types.LogConfig(
+                type="json-file", config={"max-size": str(4 * log_max_bytes), "max-file": "1"}
+            )
+        )
+        container = self.client.containers.create(
+            SH_IMAGE, ["sh", "-c", command], log_config=log_config
+        )
         container.start()
         container.wait()
         container.logs()

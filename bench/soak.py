@@ -42,7 +42,7 @@ def soak(store: Store, tasks: int, per_round: int) -> list[tuple[int, int, int]]
             for i in range(per_round)
         ]
         store.tasks.enqueue(batch, clock)
-        while run_round(store, _NoDispatch(), 0, 60):
+        while run_round(store, _NoDispatch(), 60):
             pass
         for task in batch:
             current = store.tasks.get(task.id)

@@ -60,7 +60,9 @@ def test_a_full_redis_is_a_503_and_loses_no_accepted_task(small_redis, tmp_path)
         script = "sleep 2; echo done"
         project.upload_code(zip_files({"run.sh": script}), {"name": "w", "command": "sh run.sh"})
         accepted = project.queue("w")
-        wait_until(lambda: project.task(accepted)["status"] == "running", what="it to start")
+        engine = docker.from_env()
+        its_container = {"label": f"{LABEL_TASK}={accepted}"}  # listed while it runs
+        wait_until(lambda: engine.containers.list(filters=its_container), what="it to start")
 
         set_budget(small_redis, 1024**2)  # below what it holds: full, as after a flood
         refused = requests.post(
@@ -73,14 +75,12 @@ def test_a_full_redis_is_a_503_and_loses_no_accepted_task(small_redis, tmp_path)
         ready = requests.get(f"{platform.url}/readyz", timeout=10)
         assert ready.status_code == 503 and "Redis is full" in ready.json()["msg"]
         # The task's container ends while Redis refuses the runner's writes...
-        engine = docker.from_env()
-        wait_until(
-            lambda: not engine.containers.list(filters={"label": f"{LABEL_TASK}={accepted}"}),
-            timeout_s=30, what="the accepted task's container to exit",
-        )  # fmt: skip
-        # Long enough for the runner to have tried to record the end, and been refused.
+        wait_until(lambda: not engine.containers.list(filters=its_container), timeout_s=30,
+                   what="the accepted task's container to exit")  # fmt: skip
+        # ...the runner tries to record the end (it retries each second) and is refused...
         refused_then = refused_writes(small_redis)
-        wait_until(lambda: refused_writes(small_redis) > refused_then + 30, what="refusals")
+        wait_until(lambda: refused_writes(small_redis) > refused_then + 3, what="refusals")
+        assert project.task(accepted)["status"] == "running"
         set_budget(small_redis, BUDGET)
 
         # ...and its end is recorded once Redis takes writes again; nothing crashed meanwhile.

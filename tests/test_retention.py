@@ -69,12 +69,18 @@ def test_redis_holds_the_same_after_each_round_of_tasks(api, store):
     project = create_project(api)
     keep_for(api, project, RETENTION_S)
     upload(api, project, {"name": "w", "command": "true"})
-    sizes = []
+    left = []
     for _ in range(3):
         run_tasks(api, store, project, 200)
         expire_all(store, time.time() + RETENTION_S + 1)
-        sizes.append(store.redis.dbsize())
-    assert sizes[0] == sizes[1] == sizes[2], sizes
+        left.append(lasting_keys(store))
+    assert left[0] == left[1] == left[2], left
+
+
+def lasting_keys(store) -> set[bytes]:
+    """Keys Redis will not expire by itself (the charts' per-minute counters do, so a round
+    that crosses a minute may leave one more of those for a while)."""
+    return {key for key in store.redis.scan_iter() if store.redis.ttl(key) == -1}
 
 
 def test_another_projects_retention_is_its_own(api, store):

@@ -1,7 +1,7 @@
 # One entry point for set-up, images, lint, tests and the demo.
 VENV := .venv/bin
-# Two workers (pytest-xdist), a file's tests on one of them: see pyproject.toml.
-PYTEST := $(VENV)/pytest -n 2 --dist loadfile
+# Four workers (pytest-xdist), a file's tests on one of them: see pyproject.toml.
+PYTEST := $(VENV)/pytest -n 4 --dist loadfile
 
 .PHONY: setup setup-test images lint test test-fast demo
 

@@ -14,7 +14,7 @@ from runner.spec import CLAIMED_NAME, LABEL_FRESH_UNTIL, LABEL_RUNNER, LABEL_TAS
 from tests.conftest import Platform, fresh_database, wait_until, zip_files
 
 IDLE_S = 4
-FRESH_S = 10  # the tight platform's freshness limit
+FRESH_S = 10  # the freshness limit of the test that waits for a container to go stale
 # What a worker can see of its surroundings.
 PROBE = r"""
 echo "args=$*"; env | sort; id; pwd; ulimit -n; cat /proc/1/cmdline | tr '\0' ' '; echo
@@ -32,11 +32,13 @@ def warm_platform(redis_server, tmp_path_factory):
 
 
 @pytest.fixture
-def tight_platform(redis_server, tmp_path_factory):
-    """Waiting containers go stale after FRESH_S; 128 MB of memory limits for all pools.
-    One per test: the budget is shared by every pool, so no test inherits another's."""
+def tight_platform(request, redis_server, tmp_path_factory):
+    """128 MB of memory limits for all pools. One per test: the budget is shared by every
+    pool, so no test inherits another's. Waiting containers stay fresh for 5 minutes, or as
+    long as the test says (parametrize it indirectly with the seconds)."""
+    fresh_s = getattr(request, "param", 300)
     platform = Platform(fresh_database(redis_server), tmp_path_factory.mktemp("tight"),
-                        warm_start="1", warm_fresh_s=str(FRESH_S), warm_memory_mb="128",
+                        warm_start="1", warm_fresh_s=str(fresh_s), warm_memory_mb="128",
                         warm_idle_s="60")  # fmt: skip
     yield platform.start_all()
     platform.stop()
@@ -120,6 +122,7 @@ def test_a_code_that_opts_out_never_gets_a_pool(warm_platform, engine):
     assert not waiting(engine, warm_platform, f"{code['id']}.{code['rev']}")
 
 
+@pytest.mark.parametrize("tight_platform", [FRESH_S], indirect=True)
 def test_a_waiting_container_is_replaced_when_stale_and_when_dead(tight_platform, engine):
     project = tight_platform.new_project("replaced")
     code = upload(project, "job", "echo job", memory=64)

@@ -78,7 +78,7 @@ def test_redis_holds_the_same_after_each_round_of_tasks(api, store):
     assert left[0] == left[1] == left[2], left
 
 
-def lasting_keys(store) -> set[bytes]:
+def lasting_keys(store) -> set[str]:
     """Keys Redis will not expire by itself (the charts' per-minute counters do, so a round
     that crosses a minute may leave one more of those for a while)."""
     return {key for key in store.redis.scan_iter() if store.redis.ttl(key) == -1}

@@ -144,10 +144,14 @@ class Task:
     seq: int = 0
     msg: str | None = None
     exit_code: int | None = None
+    # When admission last let this attempt go to the runners (Redis's clock).
+    admitted_at: float | None = None
     start_time: float | None = None
     end_time: float | None = None
     result: str | None = None
     runner: str | None = None
+    # The runner that took the current attempt's job and has yet to start it (take.lua).
+    taken_by: str | None = None
     percent: int | None = None
     usage: dict[str, float] | None = None  # peak_memory_bytes, cpu_seconds
     # Retry policy copied from the code when queued, so later uploads do not change it.

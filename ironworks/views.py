@@ -91,6 +91,7 @@ def task_json(task: Task) -> dict:
         "percent": task.percent,
         "usage": task.usage,
         "created_at": iso(task.created_at),
+        "admitted_at": iso(task.admitted_at),
         "start_time": iso(task.start_time),
         "end_time": iso(task.end_time),
         "duration": task.duration_ms,

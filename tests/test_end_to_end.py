@@ -84,8 +84,9 @@ def test_timeout_kills_the_container_and_records_timeout(platform, engine):
     task = project.wait(task_id, timeout_s=60)
     assert task["status"] == "timeout" and "timed out" in task["msg"]
     assert project.log(task_id) == "started\n"
-    # removed right after the end is recorded
-    wait_until(lambda: not containers(engine, **{LABEL_TASK: task_id}), timeout_s=2, what="removal")
+    # removed once the end is recorded
+    gone = lambda: not containers(engine, **{LABEL_TASK: task_id})  # noqa: E731
+    wait_until(gone, timeout_s=10, what="removal")
 
 
 def test_cancel_stops_a_running_task_and_its_container(platform, engine):
@@ -94,10 +95,10 @@ def test_cancel_stops_a_running_task_and_its_container(platform, engine):
     task_id = project.queue("sleeper")
     wait_until(lambda: project.task(task_id)["status"] == "running", what="the task to run")
     wait_until(lambda: containers(engine, **{LABEL_TASK: task_id}), what="its container")
-    cancelled_at = time.monotonic()
     assert project.cancel(task_id)["task"]["status"] == "cancelled"
-    wait_until(lambda: not containers(engine, **{LABEL_TASK: task_id}), timeout_s=5, what="removal")
-    assert time.monotonic() - cancelled_at < 2
+    # Gone long before its 60 s sleep could end (how soon is bench/'s question, not a test's).
+    gone = lambda: not containers(engine, **{LABEL_TASK: task_id})  # noqa: E731
+    wait_until(gone, timeout_s=20, what="removal")
     assert project.task(task_id)["status"] == "cancelled"
 
 

@@ -130,6 +130,8 @@ while #order > 0 and has_room(redis.call('HGET', KEYS[1], 'max_concurrency'), KE
       redis.call('HSET', KEYS[6], best.id, best.turn)
     end
     local attempt = redis.call('HINCRBY', task_key, 'attempt', 1)
+    redis.call('HSET', task_key, 'admitted_at', now)
+    redis.call('HDEL', task_key, 'taken_by') -- no runner has taken this attempt yet
     redis.call('ZADD', KEYS[5], ARGV[2], task_id)
     admitted[#admitted + 1] = task_id
     admitted[#admitted + 1] = attempt

@@ -71,6 +71,11 @@ def zip_of(files: dict[str, str]) -> bytes:
     return buffer.getvalue()
 
 
+def upload_noop(project: Client, name: str = "noop", script: str = NOOP, **fields) -> None:
+    data = {"name": name, "stack": "sh", "command": "sh run.sh", **fields}
+    project.upload_code(zip_of({"run.sh": script}), data)
+
+
 @dataclass
 class Running:
     url: str
@@ -139,7 +144,7 @@ def platform(runner_slots: int, warm: bool = False) -> Iterator[Running]:
         yield Running(url, token, work / "data", process)
     finally:
         process.terminate()
-        process.wait(60)
+        process.wait(180)  # the runner drains, then removes every container it started
         log.close()
 
 

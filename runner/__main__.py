@@ -1,7 +1,8 @@
 """`python -m runner [--concurrency N]`: one process per host serving N slots (threads), with
 a janitor that removes orphaned containers, a monitor (heartbeat, health and metrics) and, with
 warm start on, a warmer, each a thread of it. SIGTERM drains: running tasks finish, or are
-handed back after a while. Nothing of it outlives the process."""
+handed back after a while (at once on a second SIGTERM); then every container the runner
+started is removed. Nothing of it outlives the process."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import signal
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from ironworks import logsetup
 from ironworks.errors import NotFound
@@ -37,9 +39,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--concurrency", type=int, default=settings.runner_concurrency)
     args = parser.parse_args(argv)
 
-    stop = threading.Event()
+    stop, hurry = threading.Event(), threading.Event()
+
+    def on_signal(*_: object) -> None:
+        (hurry if stop.is_set() else stop).set()  # the second one: hand back now
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+        signal.signal(sig, on_signal)
     runner_id = settings.runner_id or socket.gethostname()
     store = Store.connect(settings)
     check_redis(store)
@@ -48,7 +54,7 @@ def main(argv: list[str] | None = None) -> None:
     engine.prepare_task_network()
     placement = Placement(store.instance_id(), runner_id)
     reclaim_leftovers(store, engine, placement)
-    task_root = settings.runner_dir / "tasks"
+    task_root = taskdir.root_for(settings.runner_dir, runner_id)
     taskdir.remove_all(task_root)  # their containers are gone: free the memory they held
     taskdir.remove(taskdir.make(task_root, "preflight", 1))  # can we give tasks their disk?
 
@@ -74,10 +80,12 @@ def main(argv: list[str] | None = None) -> None:
     log.info("runner %s serving %s with %d slots", runner_id, settings.clusters, args.concurrency)
     slots.serve(stop)
     draining.set()
-    slots.drain(settings.runner_drain_s, lambda: hand_back_running(store, engine, placement))
+    slots.drain(settings.runner_drain_s, lambda: hand_back_running(store, engine, placement), hurry)
     for thread in background:
         if not thread.daemon:
             thread.join()
+    remove_own_containers(engine, placement)  # the warmer has stopped making them
+    taskdir.remove_all(task_root)  # and the memory their directories held
 
 
 def hand_back_running(store: Store, engine: Engine, placement: Placement) -> int:
@@ -94,6 +102,19 @@ def hand_back_running(store: Store, engine: Engine, placement: Placement) -> int
             pass  # the record is gone; the container goes all the same
         container.remove()
     return handed
+
+
+def remove_own_containers(engine: Engine, placement: Placement) -> None:
+    """On the way out, every container this runner started goes, whatever state it is in: ended
+    tasks' whose removal had not finished, warm ones still waiting. Another runner's janitor
+    cannot be counted on (there may be none on this host), nor this runner's next life (a new
+    installation has another instance id)."""
+    left = engine.containers_of(placement.instance_id, placement.runner_id)
+    with ThreadPoolExecutor(max_workers=8, thread_name_prefix="remove") as pool:
+        for _ in pool.map(lambda c: c.remove(), left):
+            pass
+    if left:
+        log.info("removed the %d container(s) this runner still had", len(left))
 
 
 def reclaim_leftovers(store: Store, engine: Engine, placement: Placement) -> None:

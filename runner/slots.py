@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import queue
 import threading
 import time
@@ -19,14 +20,14 @@ from collections.abc import Callable
 
 from redis import Redis
 from rq import Queue, SimpleWorker
-from rq.exceptions import DequeueTimeout
+from rq.exceptions import DequeueTimeout, DeserializationError
 from rq.serializers import JSONSerializer
 from rq.timeouts import BaseDeathPenalty
 
 from ironworks.model import run_queues
 from ironworks.store import PASSING_ERRORS
 from runner.execute import LettingGo, RunnerContext
-from runner.job import TaskJob
+from runner.job import RUN_TASK, TaskJob
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,8 @@ log = logging.getLogger(__name__)
 DEQUEUE_WAIT_S = 1
 # After the drain, how long tasks handed back have to notice and return.
 STOP_GRACE_S = 10.0
+# Tests only: stop at a named point so that a test can kill the runner exactly there.
+FAILPOINT = os.environ.get("IWTEST_FAILPOINT", "")
 
 
 class NoDeathPenalty(BaseDeathPenalty):
@@ -76,6 +79,7 @@ class Slots:
         self._upkeep = SlotWorker(
             self._queues, name=f"{ctx.placement.runner_id}.upkeep.{time.time_ns()}", **options
         )
+        self._ctx = ctx
         self._busy = 0
         self._changed = threading.Condition()
 
@@ -103,11 +107,30 @@ class Slots:
             if taken is None:
                 self._free.put(slot)
                 continue
+            self._cover(taken[0])
             with self._changed:
                 self._busy += 1
             # A daemon thread per task: one stuck in an engine call cannot keep the process
             # from exiting once the drain is over.
             threading.Thread(target=self._perform, args=(slot, *taken), daemon=True).start()
+
+    def _cover(self, job: TaskJob) -> None:
+        """Put the task under this runner's lease the moment its job is ours, so that if this
+        process dies before starting it, it is handed back within a lease, not a dispatch
+        lease. A refusal or an unreachable Redis changes nothing: the fenced start decides."""
+        try:
+            task_id, attempt = job.args if job.func_name == RUN_TASK else (None, None)
+        except (ValueError, TypeError, DeserializationError):
+            task_id = None  # JSON only, never code: RQ fails a job that is no task's (TaskJob)
+        if task_id is not None:
+            ctx = self._ctx
+            try:
+                ctx.store.tasks.take(task_id, int(attempt), ctx.placement.runner_id,
+                                     time.time(), ctx.settings.lease_ttl_s)  # fmt: skip
+            except PASSING_ERRORS as e:
+                log.warning("task %s: could not record its take (%s)", task_id, e)
+        if FAILPOINT == "hold-after-take":  # tests: a runner that dies right here
+            threading.Event().wait()
 
     def _take_job(self) -> tuple[TaskJob, Queue] | None:
         if self._upkeep.should_run_maintenance_tasks:
@@ -136,16 +159,23 @@ class Slots:
                 self._busy -= 1
                 self._changed.notify_all()
 
-    def drain(self, drain_s: float, hand_back: Callable[[], int]) -> None:
-        """Let running tasks finish for up to `drain_s`; hand back what still runs (its
-        containers are removed, so its slot returns soon after), then wait for the slots."""
+    def drain(self, drain_s: float, hand_back: Callable[[], int], hurry: threading.Event) -> None:
+        """Let running tasks finish for up to `drain_s` (or until `hurry` is set); hand back
+        what still runs (its containers are removed, so its slot returns soon after), then wait
+        for the slots."""
         log.info("draining: letting %d running task(s) finish for up to %.0f s", self.busy, drain_s)
-        if not self._all_free(drain_s):
+        if not self._all_free(drain_s, hurry):
             log.warning("drain time is up: handed back %d running task(s)", hand_back())
             self._all_free(STOP_GRACE_S)
         while not self._free.empty():
             self._free.get().runner.letting_go.settle()  # the last containers' removals
 
-    def _all_free(self, timeout_s: float) -> bool:
+    def _all_free(self, timeout_s: float, hurry: threading.Event | None = None) -> bool:
+        deadline = time.monotonic() + timeout_s
         with self._changed:
-            return self._changed.wait_for(lambda: self._busy == 0, timeout_s)
+            while self._busy and not (hurry and hurry.is_set()):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._changed.wait(min(left, 0.5))  # a signal's hurry is seen within 0.5 s
+            return self._busy == 0

@@ -90,8 +90,14 @@ def _release(space: Path) -> None:
     shutil.rmtree(space, ignore_errors=True)
 
 
+def root_for(runner_dir: Path, runner_id: str) -> Path:
+    """Where one runner keeps its tasks' spaces: a folder of its own, so that runners sharing
+    a data directory never remove each other's (each clears its own at start and at stop)."""
+    return runner_dir / "tasks" / runner_id.replace("/", "_")
+
+
 def remove_all(root: Path) -> None:
-    """A runner's start: spaces its previous life left behind (their containers are gone)."""
+    """A runner's start and stop: the spaces left behind (their containers are gone)."""
     if root.is_dir():
         for space in root.iterdir():
             _release(space)

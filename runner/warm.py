@@ -110,7 +110,7 @@ class Warmer:
                  backlogged: Callable[[], bool]) -> None:  # fmt: skip
         self.store, self.engine, self.cache, self.settings = store, engine, cache, settings
         self.placement, self.pool, self.backlogged = placement, pool, backlogged
-        self.task_root = settings.runner_dir / "tasks"
+        self.task_root = taskdir.root_for(settings.runner_dir, placement.runner_id)
         self.checked_at = 0.0
         self.backlog_seen_at = 0.0
         # Prestarts run on threads of their own, as many at a time as pay (PARALLEL_PRESTARTS),

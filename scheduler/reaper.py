@@ -19,7 +19,9 @@ def reap(store: Store, dispatcher: Dispatcher, now: float, dispatch_lease_s: flo
 
     A running task whose runner stopped renewing ends `killed` ("runner lost"); the retries
     consumer then queues it again if its code allows. An admitted task that no runner started
-    is requeued, unless its job is still waiting in RQ for a free runner slot.
+    is requeued, unless its job is still waiting in RQ for a free runner slot; one that a runner
+    took but did not start within that runner's lease is requeued without asking RQ (the runner
+    is gone, and RQ may say its job started a moment ago).
     """
     settled = 0
     for task_id in store.admission.expired_leases(now):
@@ -32,7 +34,8 @@ def reap(store: Store, dispatcher: Dispatcher, now: float, dispatch_lease_s: flo
             log.warning("task %s: lease expired, runner lost", task_id)
             settled += 1
         elif task.status is TaskStatus.QUEUED:
-            if dispatcher.is_waiting(task.id, task.attempt, run_queue(task.cluster, task.priority)):
+            queue = run_queue(task.cluster, task.priority)
+            if not task.taken_by and dispatcher.is_waiting(task.id, task.attempt, queue):
                 store.admission.extend_lease(task.id, now + dispatch_lease_s)
             elif task.attempt >= MAX_DISPATCHES:
                 # Runners keep failing before they start it (e.g. a broken runner install):
@@ -41,8 +44,7 @@ def reap(store: Store, dispatcher: Dispatcher, now: float, dispatch_lease_s: flo
                 log.error("task %s: gave up after %d lost dispatches", task_id, task.attempt)
                 settled += 1
             elif store.admission.requeue(task, now):
-                log.warning(
-                    "task %s: dispatch of attempt %d was lost; requeued", task_id, task.attempt
-                )
+                lost = f"runner {task.taken_by} took" if task.taken_by else "dispatch of"
+                log.warning("task %s: %s attempt %d, lost; requeued", task_id, lost, task.attempt)
                 settled += 1
     return settled

@@ -139,6 +139,7 @@ class Platform:
             "IRONWORKS_API_BIND": f"127.0.0.1:{port}",
             "IRONWORKS_SCHEDULER_IDLE_WAIT_S": "0.1",
             "IRONWORKS_API_WORKERS": "2",
+            "IRONWORKS_RUNNER_DRAIN_S": "5",  # tests that drain set their own
             # The tests' webhook receivers listen on this host (test_webhook_targets.py checks
             # the refusal that is the default).
             "IRONWORKS_WEBHOOK_ALLOW_PRIVATE": "1",
@@ -153,7 +154,13 @@ class Platform:
         self._marks: dict[str, str] = {}
 
     def start(
-        self, name: str, role: str | None = None, *args: str, runner_id: str = "", **settings: str
+        self,
+        name: str,
+        role: str | None = None,
+        *args: str,
+        runner_id: str = "",
+        failpoint: str = "",
+        **settings: str,
     ) -> None:
         # Marks every process this role starts, even any that leaves its session.
         self._marks[name] = f"{PROCESS_MARK}={name}-{uuid.uuid4().hex}"
@@ -164,6 +171,7 @@ class Platform:
             "IRONWORKS_RUNNER_METRICS_BIND": health_bind,
             "IRONWORKS_RUNNER_ID": runner_id or self.runner_id,
             PROCESS_MARK: self._marks[name].partition("=")[2],
+            "IWTEST_FAILPOINT": failpoint,  # runner/slots.py
             **{f"IRONWORKS_{k.upper()}": v for k, v in settings.items()},
         }
         self.processes[name] = subprocess.Popen(
@@ -211,7 +219,9 @@ class Platform:
                 os.killpg(process.pid, signal.SIGTERM)
         for name, process in self.processes.items():
             try:
-                process.wait(15)
+                # A runner drains, hands back, then removes every container it started: a
+                # stop must leave the engine as the test found it.
+                process.wait(90)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()

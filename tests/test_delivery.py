@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 import pytest
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 from rq import Queue as RQQueue
+from rq.job import Job, JobStatus
+from rq.serializers import JSONSerializer
 
 from ironworks.errors import ConfigError
 from ironworks.model import TaskStatus
@@ -72,6 +75,32 @@ def test_a_lost_dispatch_is_requeued_and_its_late_start_refused(store, settings)
     task = store.tasks.get(task_id)
     assert not store.tasks.start(task, lost.attempt, "late", time.time(), 15)
     assert store.tasks.start(task, again.attempt, "runner-b", time.time(), 15)
+
+
+def test_a_task_a_runner_took_is_requeued_when_that_runners_lease_runs_out(store, settings):
+    """The runner died between taking the job and starting the task: RQ still says the job
+    started a moment ago, but the task waits out only the runner's lease, and a start that
+    comes after the hand-back is refused even before the task is admitted again."""
+    project = make_project(store, limit=1)
+    (task_id,) = enqueue(store, make_code(store, project))
+    dispatcher = Dispatcher(settings)
+    (admission,) = store.admission.admit(project.id)  # a 60 s dispatch lease
+    dispatcher.dispatch(admission)
+    rq = redis.Redis.from_url(settings.redis_url)
+    job_id_ = RQQueue(admission.run_queue, connection=rq).pop_job_id()
+    job = Job.fetch(job_id_, connection=rq, serializer=JSONSerializer)
+    job.started_at = datetime.now(UTC)  # as RQ marks it when a worker begins it
+    job.set_status(JobStatus.STARTED)
+    job.save()
+    assert dispatcher.is_waiting(task_id, admission.attempt, admission.run_queue)  # RQ's word
+    assert store.tasks.take(task_id, admission.attempt, "runner-a", time.time(), lease_s=0.01)
+
+    assert reap(store, dispatcher, time.time() + 1, dispatch_lease_s=60) == 1
+    task = store.tasks.get(task_id)
+    assert not store.tasks.start(task, admission.attempt, "runner-a", time.time(), 15)
+    (again,) = store.admission.admit(project.id)
+    assert (again.task_id, again.attempt) == (task_id, admission.attempt + 1)
+    assert store.tasks.get(task_id).taken_by is None
 
 
 def test_a_dispatch_waiting_for_a_free_runner_is_left_alone(store, settings):

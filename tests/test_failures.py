@@ -11,9 +11,11 @@ import shutil
 import subprocess
 import threading
 import time
+from datetime import datetime
 
 import pytest
 import redis
+from rq import Queue as RQQueue
 
 from ironworks.cli.dev import free_port
 from ironworks.client import ApiError, Client
@@ -59,6 +61,35 @@ def test_runner_killed_mid_task_is_found_within_30_s_and_its_slot_freed(fresh_pl
     wait_until(lambda: project.task(retry[0]["id"])["status"] == "running", what="the retry to run")
     project.cancel(retry[0]["id"])
     wait_until(lambda: not instance_containers(engine, platform), timeout_s=20, what="cleanup")
+
+
+def test_a_task_taken_but_not_started_by_a_killed_runner_runs_elsewhere_within_20_s(
+    fresh_platform, engine
+):
+    """The window the dispatch lease (60 s) used to cover alone: the runner has taken the
+    task's job from its queue and dies before starting it. A failpoint holds the runner
+    exactly there, so the test hits the window every time."""
+    platform = fresh_platform
+    platform.start("api")
+    platform.start("scheduler")
+    platform.start("runner", "runner", "--concurrency", "1", failpoint="hold-after-take")
+    platform.wait_healthy()
+    project = platform.new_project("taken")
+    upload(project, "quick", "echo ran")
+    task_id = project.queue("quick")
+    # Admitted, and its job gone from the runners' queue: the runner holds it.
+    runners_queue = RQQueue("default", connection=redis.Redis.from_url(platform.settings.redis_url))
+    wait_until(lambda: project.task(task_id)["admitted_at"] and runners_queue.count == 0,
+               what="the runner to take the task")  # fmt: skip
+    assert project.task(task_id)["status"] == "queued"
+
+    platform.kill("runner")
+    killed_at = time.time()
+    platform.start("runner-b", "runner", "--concurrency", "1", runner_id="runner-b")
+    task = project.wait(task_id, timeout_s=90)
+    assert (task["status"], task["runner"], task["attempt"]) == ("complete", "runner-b", 2)
+    started = datetime.fromisoformat(task["start_time"].replace("Z", "+00:00")).timestamp()
+    assert started - killed_at <= 20, started - killed_at
 
 
 def test_nothing_of_a_runner_outlives_its_kill_9_and_its_task_ends_on_restart(

@@ -10,6 +10,7 @@ from redis.commands.core import Script
 NAMES = (
     "admit",
     "promote",
+    "take",
     "start",
     "renew",
     "finish",

@@ -225,6 +225,12 @@ class TaskStore:
         return text, offset + len(raw or b"") - pending
 
     # -- the runner's writes, each fenced by the attempt it was dispatched with --------------
+    def take(self, task_id: str, attempt: int, runner: str, now: float, lease_s: float) -> bool:
+        """A runner took the attempt's job: until it starts the task, the runner's lease (not
+        the dispatch lease) covers it. False: the attempt is no longer one to start."""
+        keys = [self._k.task(task_id), self._k.leases()]
+        return self._scripts.run("take", keys, [task_id, attempt, runner, now + lease_s]) == 1
+
     def start(self, task: Task, attempt: int, runner: str, now: float, lease_s: float) -> bool:
         k = self._k
         keys = [

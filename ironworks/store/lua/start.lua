@@ -4,10 +4,13 @@
 -- KEYS[7] scheduler wake list (a task leaving the dispatched set makes room to admit another)
 -- ARGV[1] task id  ARGV[2] attempt  ARGV[3] now (epoch s)  ARGV[4] runner id
 -- ARGV[5] lease expiry (epoch s): the runner must renew before then or lose the task
--- Returns 1 when started; 0 when the task is no longer queued or the attempt is not the
--- current one (cancelled meanwhile, or a stale duplicate dispatch): the runner must not run it.
+-- Returns 1 when started; 0 when the task is no longer queued, the attempt is not the
+-- current one (cancelled meanwhile, or a stale duplicate dispatch), or the attempt has no
+-- lease any more (the reaper handed it back to admission, which has not re-admitted it yet):
+-- the runner must not run it.
 if redis.call('HGET', KEYS[1], 'status') ~= 'queued'
-    or redis.call('HGET', KEYS[1], 'attempt') ~= ARGV[2] then
+    or redis.call('HGET', KEYS[1], 'attempt') ~= ARGV[2]
+    or not redis.call('ZSCORE', KEYS[5], ARGV[1]) then
   return 0
 end
 redis.call('HSET', KEYS[1], 'status', 'running', 'start_time', ARGV[3], 'runner', ARGV[4])

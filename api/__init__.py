@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from api import dashboard, errors
+from api import dashboard, durability, errors
 from api.routes import docs, health, project_scope, projects, runners, stacks
 from ironworks.blobs import LocalBlobStore
 from ironworks.settings import Settings
@@ -23,6 +23,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
         "blobs": LocalBlobStore(settings.blob_dir),
     }
     errors.register(app)
+    durability.register(app, app.extensions["ironworks"]["store"], settings)
     dashboard.register(app, app.extensions["ironworks"]["store"])
     for blueprint in (health.bp, docs.bp, projects.bp, runners.bp, stacks.bp, project_scope.bp):
         app.register_blueprint(blueprint)

@@ -15,7 +15,6 @@ from rq import Queue
 
 from api import create_app
 from bench.harness import (
-    NOOP,
     BareEngine,
     Row,
     interleave,
@@ -23,8 +22,9 @@ from bench.harness import (
     p95,
     platform,
     redis_server,
-    zip_of,
+    upload_noop,
 )
+from bench.recovery import recovery
 from ironworks.client import Client
 from ironworks.model import Code, Project, Task, TaskStatus, new_id, new_task
 from ironworks.settings import Settings
@@ -64,11 +64,6 @@ class Scale:
     @classmethod
     def full(cls) -> Scale:
         return cls(30, 40, (1, 4, 8), 40, 1000, 30, 300, 200, 50, 200, 10_000, 1000, 100)
-
-
-def upload_noop(project: Client, name: str = "noop", script: str = NOOP, **fields) -> None:
-    data = {"name": name, "stack": "sh", "command": "sh run.sh", **fields}
-    project.upload_code(zip_of({"run.sh": script}), data)
 
 
 def run_and_wait(project: Client, name: str = "noop") -> float:
@@ -548,4 +543,5 @@ CASES = {
     "dashboard": dashboard,
     "warm": warm,
     "flow": flow,
+    "recovery": recovery,
 }

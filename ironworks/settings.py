@@ -23,7 +23,13 @@ LOG_FORMATS = ("text", "json")
 
 @dataclass(frozen=True)
 class Settings:
+    # redis://…, or redis+sentinel://HOST:PORT,HOST:PORT/SERVICE[/DB] (ironworks/redisconn.py).
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # >0: a write request is answered 2xx only once this many replicas have it (WAIT, up to
+    # redis_replica_wait_ms), so a failover loses nothing acknowledged; else 503, and a retry
+    # (with an idempotency key, for tasks) is safe.
+    redis_min_replicas: int = 0
+    redis_replica_wait_ms: int = 2000
     key_prefix: str = "iw"
     admin_token: str = ""
     data_dir: Path = Path.home() / ".ironworks"

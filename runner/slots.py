@@ -18,12 +18,12 @@ import threading
 import time
 from collections.abc import Callable
 
-from redis import Redis
 from rq import Queue, SimpleWorker
 from rq.exceptions import DequeueTimeout, DeserializationError
 from rq.serializers import JSONSerializer
 from rq.timeouts import BaseDeathPenalty
 
+from ironworks import redisconn
 from ironworks.model import run_queues
 from ironworks.store import PASSING_ERRORS
 from runner.execute import LettingGo, RunnerContext
@@ -65,7 +65,7 @@ class Slot:
 
 class Slots:
     def __init__(self, redis_url: str, clusters: list[str], count: int, ctx: RunnerContext):
-        self._redis = Redis.from_url(redis_url)  # RQ keeps bytes: a connection of its own
+        self._redis = redisconn.connect(redis_url)  # RQ keeps bytes: a connection of its own
         options = {"connection": self._redis, "serializer": JSONSerializer, "job_class": TaskJob}
         self._queues = [Queue(name, **options) for name in run_queues(clusters)]
         self._free: queue.SimpleQueue[Slot] = queue.SimpleQueue()

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from redis import Redis
 from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
+from ironworks import redisconn
 from ironworks.settings import Settings
 from ironworks.store.admission import Admission
 
@@ -24,7 +24,7 @@ BACKSTOP_MARGIN_S = 300
 
 class Dispatcher:
     def __init__(self, settings: Settings) -> None:
-        self._redis = Redis.from_url(settings.redis_url)  # RQ stores bytes: its own connection
+        self._redis = redisconn.connect(settings.redis_url)  # RQ stores bytes: its own
         self._job_timeout = settings.max_timeout_s + BACKSTOP_MARGIN_S
         self._queues: dict[str, Queue] = {}
 

@@ -60,6 +60,10 @@ VALUE_SETS = {
         "metrics": {"serviceMonitor": {"enabled": True}},
     },  # fmt: skip
     "external redis": {"existingSecret": "mine", "redis": {"url": "redis://r:6379/0"}},
+    "redis behind sentinel": {
+        "adminToken": "t",
+        "redis": {"url": "redis+sentinel://:pw@s1:26379,s2:26379,s3:26379/iw/0", "minReplicas": 1},
+    },
 }
 
 
@@ -109,6 +113,16 @@ def test_redis_over_tls_is_what_every_role_connects_to():
         url = next(e["value"] for e in found[role]["env"] if e["name"] == "IRONWORKS_REDIS_URL")
         assert url.startswith("rediss://") and "ssl_ca_certs=/tls/redis/ca.crt" in url
         assert "/tls/redis" in [m["mountPath"] for m in found[role]["volumeMounts"]]
+
+
+def test_every_role_can_follow_a_redis_behind_sentinel():
+    values = VALUE_SETS["redis behind sentinel"]
+    found = containers(rendered(values))
+    assert "redis" not in found  # no Redis of the chart's own
+    for role in ("api", "scheduler", "runner"):
+        env = {e["name"]: e.get("value") for e in found[role]["env"]}
+        assert env["IRONWORKS_REDIS_URL"] == values["redis"]["url"]
+        assert env["IRONWORKS_REDIS_MIN_REPLICAS"] == "1"
 
 
 def test_the_chart_has_every_part_the_operator_needs():

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import redis
 from redis import Redis
 
+from ironworks import redisconn
 from ironworks.settings import Settings
 from ironworks.store.activity import ActivityStore
 from ironworks.store.admission import AdmissionStore
@@ -51,7 +52,7 @@ class Store:
 
     @classmethod
     def connect(cls, settings: Settings) -> Store:
-        redis = Redis.from_url(settings.redis_url, decode_responses=True)
+        redis = redisconn.connect(settings.redis_url, decode_responses=True)
         return cls.for_redis(redis, settings.key_prefix, settings.task_retention_s)
 
     @classmethod
@@ -90,6 +91,15 @@ class Store:
         """A random value made once per installation: the first process to ask sets it."""
         self.redis.set(key, secrets.token_hex(32), nx=True)
         return self.redis.get(key)
+
+    def replicated(self, replicas: int, timeout_ms: int) -> bool:
+        """Whether at least `replicas` replicas have every write made so far (by any client of
+        this Redis) within `timeout_ms`. WAIT counts the writes of its own connection, so one
+        write of ours goes first on the same connection; it comes after the writes to confirm."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.incr(self.keys.replication_mark())
+        pipe.wait(replicas, timeout_ms)
+        return pipe.execute()[1] >= replicas
 
     def ping(self) -> bool:
         return bool(self.redis.ping())

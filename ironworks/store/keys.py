@@ -148,6 +148,10 @@ class Keys:
         queues for a runner's free slot (admission keeps it to the cluster's slots)."""
         return self._k("cluster", cluster, "dispatched")
 
+    def replication_mark(self) -> str:
+        """A counter written only to make a write WAIT can count (Store.replicated)."""
+        return self._k("replication-mark")
+
     def leases(self) -> str:
         """Sorted set of admitted and running tasks by the time their lease runs out."""
         return self._k("leases")

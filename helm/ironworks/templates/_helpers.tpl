@@ -59,4 +59,6 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
       key: admin-token
 - name: IRONWORKS_LOG_FORMAT
   value: {{ .Values.logFormat | quote }}
+- name: IRONWORKS_REDIS_MIN_REPLICAS
+  value: {{ .Values.redis.minReplicas | quote }}
 {{- end -}}

@@ -44,6 +44,12 @@ def require_admin() -> None:
         raise Unauthorized("Admin token required")
 
 
+def actor() -> str:
+    """Who the request's token is, for the audit trail: never the token itself."""
+    token = presented_token() or ""
+    return "admin" if is_admin(token) else f"token:{hash_token(token)[:12]}"
+
+
 def require_inbound(project_id: str, code_name: str) -> None:
     """The inbound webhook route takes the project's token (as IronWorker's does) or the
     code's own webhook token, which can do nothing else: given to a third party, it lets

@@ -88,7 +88,13 @@ class CodeData(Body):
     image: Annotated[str | None, text(255, IMAGE_PATTERN)] = None
     max_concurrency: Annotated[int | None, Field(ge=-1, description="-1: unlimited")] = None
     timeout: Annotated[int | None, Field(ge=1)] = None
-    env_vars: dict[str, str] | None = None
+    env_vars: Annotated[
+        dict[str, str] | None, Field(description="Settings that are not secret (see 'secrets')")
+    ] = None
+    secrets: Annotated[
+        list[Annotated[str, text(128)]] | None,
+        Field(max_length=100, description="Names of the project's secrets its tasks get"),
+    ] = None
     retries: Annotated[int | None, Field(ge=0, le=MAX_RETRIES)] = None
     retries_delay: Annotated[int | None, Field(ge=0)] = None
     memory: Annotated[int | None, Field(ge=16, description="MB")] = None
@@ -104,6 +110,17 @@ class CodeData(Body):
     ] = None
     max_concurrency_per_key: Annotated[int | None, Field(ge=1)] = None
     rate_limit: RateLimit | None = None
+
+
+class Egress(Body):
+    allow: Annotated[
+        list[Annotated[str, text(64)]],
+        Field(max_length=100, description="'CIDR:PORT' each (TCP), e.g. '10.1.2.3/32:5432'"),
+    ]
+
+
+class SecretValue(Body):
+    value: Annotated[str, Field(max_length=64 * 1024, description="At most 64 KB")]
 
 
 class Rollback(Body):

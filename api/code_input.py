@@ -7,7 +7,7 @@ import json
 import time
 
 from api import bodies
-from ironworks import lanes
+from ironworks import lanes, secrets
 from ironworks.errors import BadRequest
 from ironworks.model import Code
 from ironworks.settings import Settings
@@ -41,6 +41,7 @@ def draft(project_id: str, raw: dict, settings: Settings, has_archive: bool) -> 
         max_concurrency=_unlimited_as_none(data.max_concurrency),
         timeout=bodies.at_most(data.timeout, settings.max_timeout_s, "timeout"),
         env_vars=data.env_vars or {},
+        secrets=_secret_names(data.secrets),
         retries=data.retries or 0,
         retries_delay=bodies.at_most(data.retries_delay, settings.max_delay_s, "retries_delay")
         or 0,
@@ -61,6 +62,11 @@ def draft(project_id: str, raw: dict, settings: Settings, has_archive: bool) -> 
         rate_limit_period_s=rate.period_s if rate else None,
         rate_limit_per_key=bool(rate and rate.per_key),
     )
+
+
+def _secret_names(names: list[str] | None) -> list[str]:
+    """Valid names, each once (the route checks that the project has them)."""
+    return list(dict.fromkeys(secrets.check_name(n) for n in names or []))
 
 
 def _config(config: dict[str, object] | None) -> dict[str, object]:

@@ -18,6 +18,7 @@ STATUS = {
     errors.NotFound: 404,
     errors.Conflict: 409,
     errors.TooLarge: 413,
+    errors.Unavailable: 503,
 }
 
 
@@ -34,7 +35,8 @@ def register(app: Flask) -> None:
     @app.errorhandler(errors.IronworksError)
     def platform_error(e: errors.IronworksError):
         status = status_of(e)
-        return jsonify(msg=str(e) if status < 500 else "Internal error"), status
+        shown = status < 500 or status == 503  # 503s say what is missing; 500s are ours
+        return jsonify(msg=str(e) if shown else "Internal error"), status
 
     @app.errorhandler(redis.ConnectionError)
     @app.errorhandler(redis.TimeoutError)

@@ -21,6 +21,7 @@ ROUTES: list[tuple[str, str, str, type[bodies.Body] | None]] = [
     ("get", "/readyz", "200 when Redis is reachable, noeviction and not full, else 503", None),
     ("get", "/metrics", "Prometheus metrics (admin token): task counts, runners", None),
     ("get", "/2/runners", "Runners and their last heartbeat (admin token)", None),
+    ("get", "/2/audit", "Every project's secret and egress changes, newest first (admin)", None),
     ("get", "/openapi.json", "This document", None),
     ("get", "/2/stacks", "The runtime stacks a code may use", None),
     (
@@ -82,6 +83,22 @@ ROUTES: list[tuple[str, str, str, type[bodies.Body] | None]] = [
     ("get", f"{P}/webhooks", "List outbound webhooks", None),
     ("delete", f"{P}/webhooks/{{hook_id}}", "Delete an outbound webhook", None),
     ("get", f"{P}/webhooks/{{hook_id}}/deliveries", "Deliveries and their attempts", None),
+    (
+        "put",
+        f"{P}/secrets/{{name}}",
+        "Set a secret (write-only; its tasks get it as $NAME if their code names it)",
+        bodies.SecretValue,
+    ),  # fmt: skip
+    ("get", f"{P}/secrets", "Secret names and when each was set (never values)", None),
+    ("delete", f"{P}/secrets/{{name}}", "Delete a secret", None),
+    ("get", f"{P}/audit", "The project's secret and egress changes, newest first", None),
+    (
+        "put",
+        f"{P}/egress",
+        "Grant private destinations to the project's networked tasks (admin token)",
+        bodies.Egress,
+    ),  # fmt: skip
+    ("get", f"{P}/egress", "The project's egress grants", None),
 ]
 
 # Routes that answer 201 Created.

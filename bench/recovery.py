@@ -315,6 +315,20 @@ class Stream(threading.Thread):
         return [i for _, i in self.accepted], len(self.refused)
 
 
+def _under_stream(roles: Roles) -> tuple[Client, Stream]:
+    """API, scheduler and a runner of 4 slots, and a client queueing no-op tasks one after
+    another, 50 of them accepted already."""
+    roles.start("api")
+    roles.start("scheduler")
+    roles.start("runner", "--concurrency", "4")
+    project = roles.up()
+    upload_noop(project, "work", "true")
+    stream = Stream(project)
+    stream.start()
+    until(lambda: len(stream.accepted) >= 50, "tasks accepted before the fault")
+    return project, stream
+
+
 def _lost(project: Client, ids: list[str]) -> int:
     lost = 0
     for task_id in ids:
@@ -332,14 +346,7 @@ def redis_process(work: Path) -> list[Row]:
     port = nodes.start("redis", "--appendonly", "yes", "--save", "")
     roles = Roles(f"redis://127.0.0.1:{port}/0", work)
     try:
-        roles.start("api")
-        roles.start("scheduler")
-        roles.start("runner", "--concurrency", "4")
-        project = roles.up()
-        upload_noop(project, "work", "true")
-        stream = Stream(project)
-        stream.start()
-        until(lambda: len(stream.accepted) >= 50, "tasks accepted before the crash")
+        project, stream = _under_stream(roles)
         nodes.kill("redis")
         killed_at = time.monotonic()
         nodes.restart("redis")
@@ -369,14 +376,7 @@ def redis_host(work: Path) -> list[Row]:
     roles = Roles(url, work, redis_min_replicas="1")
     sentinel = Sentinel(SentinelUrl.parse(url).sentinels, socket_timeout=1)
     try:
-        roles.start("api")
-        roles.start("scheduler")
-        roles.start("runner", "--concurrency", "4")
-        project = roles.up()
-        upload_noop(project, "work", "true")
-        stream = Stream(project)
-        stream.start()
-        until(lambda: len(stream.accepted) >= 50, "tasks accepted before the loss")
+        project, stream = _under_stream(roles)
         old = sentinel.discover_master("iw")
         nodes.kill("master")
         killed_at = time.monotonic()

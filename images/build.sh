@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds every image Ironworks needs without any container registry:
 #   ironworks/base          Debian rootfs from debootstrap, `docker import`ed
-#   ironworks/stack-sh      busybox-static on an empty image
+#   ironworks/stack-sh      busybox-static and curl (with its libraries) on an empty image
 #   ironworks/stack-python  base + Debian's python3; likewise stack-node and stack-ruby
 #   ironworks/platform      base + Debian's python3 + this project's wheel and its dependencies
 # Each step is keyed by content: the base is tagged with a hash of its inputs and skipped
@@ -51,7 +51,7 @@ build_stack() {
   context=$(mktemp -d)
   if [ "$name" = sh ]; then
     cp -a "$here/sh/." "$context/"
-    # busybox-static's binary: it needs no libc, so it runs in an image with nothing else.
+    # busybox-static's binary: it needs no libc; curl comes with its own (images/sh/Dockerfile).
     dpkg -s busybox-static >/dev/null 2>&1 \
       || { echo "busybox-static is missing (apt-get install busybox-static)" >&2; exit 1; }
     cp /bin/busybox "$context/busybox"

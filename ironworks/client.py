@@ -73,6 +73,31 @@ class Client:
         client's too, if it held it)."""
         return self._request("POST", f"/2/projects/{self.project_id}/token").json()["token"]
 
+    # -- egress grants (set by the admin) --------------------------------------------------
+    def set_egress(self, project_id: str, allow: list[str]) -> list[str]:
+        path = f"/2/projects/{project_id}/egress"
+        return self._request("PUT", path, json={"allow": allow}).json()["allow"]
+
+    def egress(self, project_id: str) -> list[str]:
+        return self._request("GET", f"/2/projects/{project_id}/egress").json()["allow"]
+
+    # -- secrets (write-only) -------------------------------------------------------------
+    def set_secret(self, name: str, value: str) -> dict:
+        return self._request("PUT", self._project_path(f"/secrets/{name}"),
+                             json={"value": value}).json()  # fmt: skip
+
+    def secrets(self) -> list[dict]:
+        """Names and when each was set; values never come back."""
+        return self._request("GET", self._project_path("/secrets")).json()["secrets"]
+
+    def delete_secret(self, name: str) -> dict:
+        return self._request("DELETE", self._project_path(f"/secrets/{name}")).json()
+
+    def audit(self, limit: int = 100) -> list[dict]:
+        """This project's secret and egress changes, newest first."""
+        path = self._project_path("/audit")
+        return self._request("GET", path, params={"limit": limit}).json()["entries"]
+
     # -- codes ----------------------------------------------------------------------------
     def upload_code(
         self,

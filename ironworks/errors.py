@@ -29,6 +29,10 @@ class TooLarge(IronworksError):
     """A payload or archive over its limit (HTTP 413)."""
 
 
+class Unavailable(IronworksError):
+    """A capability this installation is not set up for, or cannot serve now (HTTP 503)."""
+
+
 class DecodeError(IronworksError):
     """Stored data could not be decoded into its model."""
 

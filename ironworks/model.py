@@ -96,6 +96,8 @@ class Code:
     max_concurrency: int | None = None
     timeout: int | None = None
     env_vars: dict[str, str] = field(default_factory=dict)
+    # Names of the project's secrets each task gets as environment variables.
+    secrets: list[str] = field(default_factory=list)
     retries: int = 0
     retries_delay: int = 0
     # Sandbox: None means the platform default. `network` opts into a bridge network.
@@ -385,3 +387,14 @@ class RunnerBeat:
 
     def is_alive(self, now: float, heartbeat_s: float) -> bool:
         return now - self.last_seen <= MISSED_BEATS * heartbeat_s
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """A change to a project's secrets or egress grants (names, never values)."""
+
+    at: float
+    project_id: str
+    actor: str  # "admin", or "token:<first 12 hex of the token's hash>"
+    action: str  # secret.set, secret.delete, egress.set
+    detail: dict[str, object]

@@ -25,6 +25,9 @@ LOG_FORMATS = ("text", "json")
 class Settings:
     # redis://…, or redis+sentinel://HOST:PORT,HOST:PORT/SERVICE[/DB] (ironworks/redisconn.py).
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # Seals project secrets at rest (ironworks/secrets.py): base64 keys of 32 bytes, comma-
+    # separated, the first sealing; `ironworks secret new-key` makes one. '' = no secrets.
+    secrets_key: str = ""
     # >0: a write request is answered 2xx only once this many replicas have it (WAIT, up to
     # redis_replica_wait_ms), so a failover loses nothing acknowledged; else 503, and a retry
     # (with an idempotency key, for tasks) is safe.

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from ironworks.model import Batch, Code, Project, Task, TaskStatus
+from ironworks.model import AuditEntry, Batch, Code, Project, Task, TaskStatus
 
 
 def iso(ts: float | None) -> str | None:
@@ -36,6 +36,7 @@ def code_json(code: Code) -> dict:
         "max_concurrency": code.max_concurrency,
         "timeout": code.timeout,
         "env_vars": code.env_vars,
+        "secrets": code.secrets,
         "retries": code.retries,
         "retries_delay": code.retries_delay,
         "memory": code.memory_mb,
@@ -95,6 +96,16 @@ def task_json(task: Task) -> dict:
         "start_time": iso(task.start_time),
         "end_time": iso(task.end_time),
         "duration": task.duration_ms,
+    }
+
+
+def audit_json(entry: AuditEntry) -> dict:
+    return {
+        "at": iso(entry.at),
+        "project_id": entry.project_id,
+        "actor": entry.actor,
+        "action": entry.action,
+        **entry.detail,
     }
 
 

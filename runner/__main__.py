@@ -85,6 +85,7 @@ def main(argv: list[str] | None = None) -> None:
         if not thread.daemon:
             thread.join()
     remove_own_containers(engine, placement)  # the warmer has stopped making them
+    engine.remove_unused_networks(placement.instance_id)
     taskdir.remove_all(task_root)  # and the memory their directories held
 
 

@@ -13,7 +13,12 @@ from docker.models.containers import Container
 
 from runner import log_stream, taskdir
 from runner.engine import DriverError, Exit
-from runner.network import NO_IPV6, ensure_task_network
+from runner.network import (
+    NO_IPV6,
+    ensure_project_network,
+    ensure_task_network,
+    remove_unused_project_networks,
+)
 from runner.spec import (
     CODE_DIR,
     LABEL_INSTANCE,
@@ -144,6 +149,12 @@ class DockerDriver:
 
     def prepare_task_network(self) -> None:
         ensure_task_network(self._client)
+
+    def task_network_for(self, instance_id: str, project_id: str, grants: list[str]) -> str:
+        return ensure_project_network(self._client, instance_id, project_id, grants)
+
+    def remove_unused_networks(self, instance_id: str) -> int:
+        return remove_unused_project_networks(self._client, instance_id)
 
     def start(self, spec: ContainerSpec) -> TaskContainer:
         try:

@@ -7,11 +7,12 @@ import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
+from ironworks import secrets
 from ironworks.logsetup import log_context
 from ironworks.model import Code, Task, TaskStatus
 from ironworks.settings import Settings
@@ -155,12 +156,17 @@ def _run(
     code = ctx.store.codes.revision(task.code_id, task.code_rev)
     if code.image is not None and not ctx.settings.image_allowed(code.image):  # since narrowed
         return Outcome(TaskStatus.ERROR, msg=f"image {code.image!r} is no longer allowed here")
+    values = _secrets_of(ctx, task, code)
+    if isinstance(values, Outcome):
+        return values
     with lease.renewed_meanwhile(POLL_S):
         code_dir = held.enter_context(ctx.cache.use(code)) if code.has_archive else None
         asked = time.monotonic()
-        container, task_dir, start = _start(ctx, task, code, code_dir, held)
+        network = _network_of(ctx, task, code)
+        container, task_dir, start = _start(ctx, task, code, code_dir, held, values, network)
     start_seconds = time.monotonic() - asked
-    outcome = _supervise(ctx, task, lease, container, task_dir, limits_for(code, ctx.settings))
+    limits = limits_for(code, ctx.settings)
+    outcome = _supervise(ctx, task, lease, container, task_dir, limits, values.values())
     if outcome is None:
         return None
     # Kept with the resource use: the scheduler's metrics read them from the task record.
@@ -168,18 +174,46 @@ def _run(
     return dataclasses.replace(outcome, usage=usage | {k: float(v) for k, v in start.items()})
 
 
+def _secrets_of(ctx: RunnerContext, task: Task, code: Code) -> dict[str, str] | Outcome:
+    """The values of the code's secrets, opened for this task; an error outcome, before any
+    container starts, for one deleted since the upload or one this runner cannot open."""
+    sealed = ctx.store.secrets.sealed(task.project_id, code.secrets)
+    missing = [name for name, value in sealed.items() if value is None]
+    if missing:
+        return Outcome(TaskStatus.ERROR, msg=(
+            f"secret {', '.join(missing)} no longer exists in the project (deleted after the"
+            " code was uploaded): set it again, or upload the code without it"
+        ))  # fmt: skip
+    vault = secrets.vault_for(ctx.settings.secrets_key)
+    try:
+        return {name: vault.open(task.project_id, name, value) for name, value in sealed.items()}
+    except secrets.SecretsUnavailable as e:
+        return Outcome(TaskStatus.ERROR, msg=f"platform error: {e}")
+
+
+def _network_of(ctx: RunnerContext, task: Task, code: Code) -> str | None:
+    """The project's own network when the code asks for one and the project has egress grants
+    (read now: a change takes effect for the next task); None: the shared one, or none."""
+    grants = ctx.store.projects.egress(task.project_id) if code.network else []
+    if not grants:
+        return None
+    return ctx.engine.task_network_for(ctx.placement.instance_id, task.project_id, grants)
+
+
 def _start(
-    ctx: RunnerContext, task: Task, code: Code, code_dir: Path | None, held: contextlib.ExitStack
-) -> tuple[Container, Path, dict[str, bool]]:
-    """The task's container, running it: warm if it can be, else cold."""
-    if ctx.warm is not None and can_warm(code):
+    ctx: RunnerContext, task: Task, code: Code, code_dir: Path | None,
+    held: contextlib.ExitStack, values: dict[str, str], network: str | None,
+) -> tuple[Container, Path, dict[str, bool]]:  # fmt: skip
+    """The task's container, running it: warm if it can be (waiting containers are on the
+    shared network), else cold."""
+    if ctx.warm is not None and can_warm(code) and network is None:
         started = ctx.warm.container_for(task, code, code_dir)
         held.callback(ctx.warm.done, started)
         return started.container, started.task_dir, {"warm": started.hit}
     disk_mb = limits_for(code, ctx.settings).tmpfs_mb
     task_dir = taskdir.prepare(ctx.task_root, task, code.config, disk_mb)
     held.callback(taskdir.remove, task_dir)
-    spec = build_spec(task, code, code_dir, task_dir, ctx.placement, ctx.settings)
+    spec = build_spec(task, code, code_dir, task_dir, ctx.placement, ctx.settings, values, network)
     container = ctx.engine.start(spec)
     held.callback(container.remove)
     return container, task_dir, {}
@@ -192,6 +226,7 @@ def _add_missed_log(
     text = pump.missed(keep_going=lease.renew)
     if text is None:
         return False
+    text = pump.masker.mask(text)
 
     def append() -> bool:
         result = ctx.store.tasks.append_log(task.id, task.attempt, text, max_bytes)
@@ -207,15 +242,19 @@ def _supervise(
     container: Container,
     task_dir: Path,
     limits: Limits,
+    secret_values: Iterable[str] = (),
 ) -> Outcome | None:
     """Wait for the container to exit, killing it on timeout or when the task is no longer ours
     (cancelled, or reaped after our lease ran out); pass on its progress meanwhile.
 
     Returns None when the task ended elsewhere: there is nothing left to record.
     """
-    pump = LogPump(container, ctx.store.tasks, task.id, task.attempt, limits.log_max_bytes)
+    secret_values = list(secret_values)
+    pump = LogPump(container, ctx.store.tasks, task.id, task.attempt, limits.log_max_bytes,
+                   secrets.masker_for(secret_values))  # fmt: skip
     pump.start()
-    progress = ProgressRelay(ctx.store.tasks, task, task_dir)
+    masked_json = secrets.masker_for(secret_values, json_text=True)
+    progress = ProgressRelay(ctx.store.tasks, task, task_dir, masked_json.mask)
     usage = UsageSampler(container)
     usage.start()
     deadline = time.monotonic() + task.timeout
@@ -246,6 +285,7 @@ def _supervise(
     if timed_out:
         return Outcome(TaskStatus.TIMEOUT, msg=f"timed out after {task.timeout} s", usage=used)
     result = taskdir.read_result(task_dir)
+    result = None if result is None else masked_json.mask(result)
     if exit_.oom_killed:
         return Outcome(TaskStatus.KILLED, exit_.code, "killed: out of memory", result, used)
     if exit_.code == 0:

@@ -118,6 +118,12 @@ class FakeEngine:
     def prepare_task_network(self) -> None:
         pass
 
+    def task_network_for(self, instance_id: str, project_id: str, grants: list[str]) -> str:
+        return f"fake-network-{project_id}"
+
+    def remove_unused_networks(self, instance_id: str) -> int:
+        return 0
+
     def start(self, spec: ContainerSpec) -> FakeContainer:
         container = FakeContainer(spec, self.script(spec))
         with self._lock:

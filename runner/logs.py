@@ -18,6 +18,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
 
+from ironworks.secrets import Masker
 from ironworks.store import PASSING_ERRORS
 from ironworks.store.tasks import LogAppend, TaskStore
 from runner.engine import Container
@@ -81,12 +82,16 @@ class LogPump(threading.Thread):
     its task must not touch its log). The engine keeps draining the container either way."""
 
     def __init__(
-        self, container: Container, tasks: TaskStore, task_id: str, attempt: int, max_bytes: int
-    ) -> None:
+        self, container: Container, tasks: TaskStore, task_id: str, attempt: int, max_bytes: int,
+        masker: Masker | None = None,
+    ) -> None:  # fmt: skip
         super().__init__(name=f"logs-{task_id}", daemon=True)
         self._container, self._tasks = container, tasks
         self._task_id, self._attempt, self._max_bytes = task_id, attempt, max_bytes
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        # Secret values become *** before anything is stored (ironworks/secrets.py); with
+        # none, the text passes as it came, byte for byte.
+        self.masker = masker or Masker(())
         self._read = Cursor()  # how far the live stream was read
         self._written = Cursor()  # how far the log holds it: where a second read resumes
         self._lock = threading.Lock()
@@ -108,7 +113,7 @@ class LogPump(threading.Thread):
             self._flush_locked()
 
     def _take(self, text: bytes) -> None:
-        self._pending.append(self._decoder.decode(text))
+        self._pending.append(self.masker.feed(self._decoder.decode(text)))
         self._pending_bytes += len(text)
         self._read_bytes += len(text)
 
@@ -126,6 +131,7 @@ class LogPump(threading.Thread):
             if self._read_bytes == before:
                 break  # stalled: what it has not brought is read back by missed()
         with self._lock:
+            self._pending.append(self.masker.flush())  # what was held back for a match
             self._flush_locked()
             self._open = False
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from ironworks.model import Task
@@ -15,8 +16,10 @@ RELAY_INTERVAL_S = 1.0
 
 
 class ProgressRelay:
-    def __init__(self, tasks: TaskStore, task: Task, task_dir: Path) -> None:
-        self._tasks, self._task, self._task_dir = tasks, task, task_dir
+    def __init__(
+        self, tasks: TaskStore, task: Task, task_dir: Path, mask: Callable[[str], str] = str
+    ) -> None:
+        self._tasks, self._task, self._task_dir, self._mask = tasks, task, task_dir, mask
         self._sent: taskdir.Progress | None = None
         self._checked_at = float("-inf")
 
@@ -30,7 +33,10 @@ class ProgressRelay:
             return
         try:
             self._tasks.set_progress(
-                self._task.id, self._task.attempt, progress.percent, progress.msg
+                self._task.id,
+                self._task.attempt,
+                progress.percent,
+                progress.msg and self._mask(progress.msg),
             )
         except PASSING_ERRORS:
             return  # told again on the next tick

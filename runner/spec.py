@@ -83,9 +83,11 @@ def limits_for(code: Code, settings: Settings) -> Limits:
 
 def build_spec(
     task: Task, code: Code, code_dir: Path | None, task_dir: Path, placement: Placement,
-    settings: Settings,
+    settings: Settings, secrets: dict[str, str] | None = None, network: str | None = None,
 ) -> ContainerSpec:  # fmt: skip
-    """A cold start: the container runs the task's command from the start."""
+    """A cold start: the container runs the task's command from the start, with the code's
+    secrets (opened for this task) in its environment, on `network` if it asks for one (its
+    project's, when the project has egress grants)."""
     labels = _task_labels(task) | {
         LABEL_RUNNER: placement.runner_id,
         LABEL_INSTANCE: placement.instance_id,
@@ -93,18 +95,20 @@ def build_spec(
     return ContainerSpec(
         image=code.image or image_for(code.stack),
         command=["/bin/sh", "-c", _command_line(code), "sh", *_iron_args(task.id)],
-        environment=_environment(code) | _task_environment(task),
+        environment=_environment(code) | (secrets or {}) | _task_environment(task),
         labels=labels,
         code_dir=code_dir,
         task_dir=task_dir,
-        network=TASK_NETWORK if code.network else None,
+        network=(network or TASK_NETWORK) if code.network else None,
         limits=limits_for(code, settings),
     )
 
 
 def can_warm(code: Code) -> bool:
-    """Only stack images carry the warm entrypoint; a registered image runs cold."""
-    return code.warm and code.image is None
+    """Only stack images carry the warm entrypoint; a registered image runs cold. A code with
+    secrets runs cold too: a container made ahead of its task would hold them while it waits,
+    and a secret deleted meanwhile would still reach the task."""
+    return code.warm and code.image is None and not code.secrets
 
 
 def warm_spec(

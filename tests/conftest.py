@@ -27,6 +27,8 @@ from ironworks.settings import Settings
 from ironworks.store import Store
 
 ADMIN_TOKEN = "test-admin-token"
+# Seals the tests' project secrets (IRONWORKS_SECRETS_KEY): 32 bytes, base64.
+SECRETS_KEY = "dGVzdC1zZWNyZXRzLWtleS0zMi1ieXRlcy1sb25nISE="
 PROCESS_MARK = "IWTEST_PROCESS_MARK"
 ROOT = Path(__file__).resolve().parent.parent
 # One database per platform a test starts (0 and 1 are the API tests'); Redis's default is 16.
@@ -105,7 +107,9 @@ def settings(redis_server: str, tmp_path: Path) -> Iterator[Settings]:
     """Settings on database 1, flushed for each test."""
     url = f"{redis_server}/1"
     redis.Redis.from_url(url).flushdb()
-    yield Settings(redis_url=url, admin_token=ADMIN_TOKEN, data_dir=tmp_path / "data")
+    yield Settings(
+        redis_url=url, admin_token=ADMIN_TOKEN, data_dir=tmp_path / "data", secrets_key=SECRETS_KEY
+    )
 
 
 @pytest.fixture
@@ -135,6 +139,7 @@ class Platform:
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("IRONWORKS_")} | {
             "IRONWORKS_REDIS_URL": redis_url,
             "IRONWORKS_ADMIN_TOKEN": ADMIN_TOKEN,
+            "IRONWORKS_SECRETS_KEY": SECRETS_KEY,
             "IRONWORKS_DATA_DIR": str(data_dir),
             "IRONWORKS_API_BIND": f"127.0.0.1:{port}",
             "IRONWORKS_SCHEDULER_IDLE_WAIT_S": "0.1",

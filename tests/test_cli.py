@@ -24,11 +24,12 @@ def ironworks(platform, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("IRONWORKS_")}
     env |= {"XDG_CONFIG_HOME": str(tmp_path), "IRONWORKS_URL": platform.url}
 
-    def run(*args: str, admin: bool = False) -> subprocess.CompletedProcess:
+    def run(*args: str, admin: bool = False, stdin: str = "") -> subprocess.CompletedProcess:
         extra = {"IRONWORKS_ADMIN_TOKEN": ADMIN_TOKEN} if admin else {}
         return subprocess.run(
             [sys.executable, "-m", "ironworks.cli", *args],
             env=env | extra,
+            input=stdin,
             capture_output=True,
             text=True,
             timeout=120,
@@ -209,3 +210,37 @@ def test_flow_control_verbs_queue_once_after_a_dependency_and_replay(ironworks, 
     bad_rate = ironworks("upload", str(code_dir), "--name", "f", "--command", "x",
                          "--rate-limit", "5")  # fmt: skip
     assert bad_rate.returncode == 2 and "N/S" in bad_rate.stderr
+
+
+def test_a_secret_goes_in_by_stdin_and_reaches_the_task_masked(ironworks, tmp_path):
+    assert ironworks("project", "create", "vault", admin=True).returncode == 0
+    value = "hunter2-but-longer"
+    done = ironworks("secret", "set", "API_KEY", stdin=value + "\n")
+    assert done.returncode == 0 and "Created secret API_KEY" in done.stdout, done.stderr
+    listed = ironworks("secret", "ls")
+    assert "API_KEY" in listed.stdout and value not in listed.stdout
+    code = script_dir(tmp_path, 'test "$API_KEY" = "hunter2-but-longer" && echo "got $API_KEY"')
+    uploaded = ironworks("upload", str(code), "--name", "uses", "--command", "sh run.sh",
+                         "--secret", "API_KEY")  # fmt: skip
+    assert uploaded.returncode == 0, uploaded.stderr
+    ran = ironworks("queue", "uses", "--wait")
+    assert ran.returncode == 0 and ran.stdout.strip().endswith("got ***"), ran.stdout
+    assert value not in ran.stdout + ran.stderr
+    removed = ironworks("secret", "rm", "API_KEY")
+    assert removed.returncode == 0 and "Deleted secret API_KEY" in removed.stdout
+    missing = ironworks("upload", str(code), "--name", "uses", "--command", "sh run.sh",
+                        "--secret", "API_KEY")  # fmt: skip
+    assert missing.returncode != 0 and "no secret named API_KEY" in missing.stderr
+    assert "Traceback" not in missing.stderr
+
+
+def test_the_operator_grants_egress_and_the_project_reads_it(ironworks):
+    created = ironworks("project", "create", "reach", admin=True)
+    project_id = re.search(r"\(([0-9a-f]+)\)", created.stdout)[1]
+    refused = ironworks("project", "egress", "set", project_id, "10.1.2.3/32:5432")
+    assert refused.returncode != 0 and "admin token" in refused.stderr
+    done = ironworks("project", "egress", "set", project_id, "10.1.2.3/32:5432", admin=True)
+    assert done.returncode == 0 and "10.1.2.3/32:5432" in done.stdout, done.stderr
+    assert ironworks("project", "egress", "show").stdout.split() == ["10.1.2.3/32:5432"]
+    bad = ironworks("project", "egress", "set", project_id, "127.0.0.1/32:80", admin=True)
+    assert bad.returncode != 0 and "loopback" in bad.stderr and "Traceback" not in bad.stderr

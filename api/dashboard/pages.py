@@ -198,7 +198,10 @@ def codes():
     found = store.codes.list(pid)
     counts = {c.code_id: c.by_status for c in store.counts.projects([pid])[0].codes}
     paused = {c.id: store.codes.is_paused(c.id) for c in found}
-    return render_template("dashboard/codes.html", codes=found, counts=counts, paused=paused)
+    secrets = store.secrets.names(pid)  # names and times: values never leave the store
+    return render_template(
+        "dashboard/codes.html", codes=found, counts=counts, paused=paused, secrets=secrets
+    )
 
 
 @bp.get("/codes/<code_id>")

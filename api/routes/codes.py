@@ -33,6 +33,12 @@ def upload(project_id: str):
             upload.close()  # large uploads are spooled to a temporary file
         draft = dataclasses.replace(draft, archive_sha256=sha, archive_size=size)
     store = context.store()
+    missing = store.secrets.exist(project_id, draft.secrets)
+    if missing:
+        raise BadRequest(
+            f"the project has no secret named {', '.join(missing)}: set it first"
+            f" (PUT /2/projects/{project_id}/secrets/NAME, or `ironworks secret set NAME`)"
+        )
     code = store.codes.add_revision(draft)
     unused = store.codes.prune_revision(code, context.settings().revisions_kept)
     if unused:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, request
 
 from api import auth
-from api.routes import batches, codes, schedules, tasks, webhooks
+from api.routes import batches, codes, schedules, secrets, tasks, webhooks
 
 bp = Blueprint("project", __name__, url_prefix="/2/projects/<project_id>")
 
@@ -22,5 +22,5 @@ def authenticate() -> None:
         auth.require_project(project_id)
 
 
-for child in (codes.bp, tasks.bp, batches.bp, schedules.bp, webhooks.bp):
+for child in (codes.bp, tasks.bp, batches.bp, schedules.bp, webhooks.bp, secrets.bp):
     bp.register_blueprint(child)

@@ -1,4 +1,5 @@
-"""The runners serving this installation, as their heartbeats describe them (admin only)."""
+"""The installation seen by its operator (admin only): the runners serving it, as their
+heartbeats describe them, and the audit trail of every project."""
 
 from __future__ import annotations
 
@@ -6,11 +7,26 @@ import time
 
 from flask import Blueprint, jsonify
 
-from api import auth, context
+from api import auth, context, queries
+from api.routes.secrets import AUDIT_LIMIT
 from ironworks.model import RunnerBeat
-from ironworks.views import iso
+from ironworks.views import audit_json, iso
 
 bp = Blueprint("runners", __name__)
+
+AUDIT_PROJECT = queries.text("project_id", "Only this project's entries", max_len=64)
+
+
+@bp.get("/2/audit")
+@queries.takes(AUDIT_PROJECT, AUDIT_LIMIT)
+def audit():
+    """Every project's secret and egress changes, or one project's (admin only)."""
+    auth.require_admin()
+    project_id = AUDIT_PROJECT.read()
+    if project_id is not None:
+        context.store().projects.get(project_id)  # 404 for an unknown project
+    entries = context.store().audit.list(project_id, AUDIT_LIMIT.read())
+    return jsonify(entries=[audit_json(e) for e in entries])
 
 
 @bp.get("/2/runners")

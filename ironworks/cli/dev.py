@@ -5,19 +5,21 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
-import secrets
+import secrets as stdlib_secrets
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import click
 import requests
 
+from ironworks import secrets
 from ironworks.cli import config
 
 # How long a role has to stop after SIGTERM; the runner drains first (RUNNER_DRAIN_S), then
@@ -105,6 +107,9 @@ def dev(port: int, data_dir: Path | None, concurrency: int, redis_maxmemory: str
             roles.append(redis_role)
             redis_role.start()
         admin_token = os.environ.get("IRONWORKS_ADMIN_TOKEN") or _admin_token(data_dir)
+        secrets_key = os.environ.get("IRONWORKS_SECRETS_KEY") or _kept(
+            data_dir / "secrets_key", secrets.new_key
+        )
         laptop_defaults = {
             "IRONWORKS_API_WORKERS": "2",
             "IRONWORKS_RUNNER_DRAIN_S": str(RUNNER_DRAIN_S),  # well within the stop grace
@@ -117,6 +122,7 @@ def dev(port: int, data_dir: Path | None, concurrency: int, redis_maxmemory: str
             | {
                 "IRONWORKS_REDIS_URL": redis_url,
                 "IRONWORKS_ADMIN_TOKEN": admin_token,
+                "IRONWORKS_SECRETS_KEY": secrets_key,
                 "IRONWORKS_DATA_DIR": str(data_dir),
                 "IRONWORKS_API_BIND": f"127.0.0.1:{port}",
             }
@@ -169,10 +175,14 @@ def _redis_role(data_dir: Path, maxmemory: str) -> tuple[str, Role]:
 
 
 def _admin_token(data_dir: Path) -> str:
-    path = data_dir / "admin_token"
+    return _kept(data_dir / "admin_token", lambda: stdlib_secrets.token_urlsafe(32))
+
+
+def _kept(path: Path, make: Callable[[], str]) -> str:
+    """A value made once and kept in the data directory, readable by its owner only."""
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(32))
-        path.chmod(0o600)
+        path.touch(mode=0o600)
+        path.write_text(make())
     return path.read_text().strip()
 
 

@@ -18,6 +18,7 @@ from ironworks.cli.batch import batch
 from ironworks.cli.common import client, friendly_errors, print_table
 from ironworks.cli.dev import dev
 from ironworks.cli.replay import replay
+from ironworks.cli.secret import secret
 from ironworks.client import Client, from_config
 
 # Archives larger than this get a progress bar while they upload.
@@ -37,7 +38,13 @@ def cli() -> None:
 @click.option("--command", "command_", required=True, help="Shell command run in /mnt/code.")
 @click.option("--max-concurrency", type=int, default=None, help="Running tasks at most.")
 @click.option("--timeout", type=int, default=None, help="Default task timeout in seconds.")
-@click.option("--env", "env_vars", multiple=True, help="KEY=VALUE, repeatable.")
+@click.option("--env", "env_vars", multiple=True, help="KEY=VALUE, repeatable; not for secrets.")
+@click.option(
+    "--secret",
+    "secret_names",
+    multiple=True,
+    help="A project secret its tasks get as $NAME (ironworks secret set), repeatable.",
+)
 @click.option("--concurrency-key", default=None, help="Template over the payload: '{customer}'.")
 @click.option("--max-concurrency-per-key", type=int, default=None, help="Running per key.")
 @click.option("--rate-limit", default=None, help="N/S: at most N tasks start per S seconds.")
@@ -49,6 +56,7 @@ def upload(
     stack: str,
     command_: str,
     env_vars: tuple[str, ...],
+    secret_names: tuple[str, ...],
     rate_limit: str | None,
     rate_limit_per_key: bool,
     **limits: Any,
@@ -60,6 +68,7 @@ def upload(
         "stack": stack,
         "command": command_,
         "env_vars": parse_env(env_vars),
+        "secrets": list(secret_names),
         "rate_limit": parse_rate(rate_limit, rate_limit_per_key),
         **limits,
     }
@@ -230,11 +239,7 @@ def project() -> None:
 @friendly_errors
 def project_create(name: str, max_concurrency: int | None) -> None:
     """Create project NAME and make it the CLI's current project."""
-    settings = config.load()
-    admin_token = os.environ.get("IRONWORKS_ADMIN_TOKEN") or settings.get("admin_token", "")
-    if not admin_token:
-        raise click.ClickException("creating a project needs IRONWORKS_ADMIN_TOKEN")
-    admin = Client(url=from_config(settings).url, token=admin_token)
+    admin = _admin_client()
     created = admin.create_project(name, max_concurrency)
     saved = config.save(url=admin.url, token=created["token"], project_id=created["id"])
     click.echo(f"Created project {created['name']} ({created['id']})")
@@ -252,5 +257,39 @@ def project_rotate_token() -> None:
     click.echo("The previous token no longer works: update every client that used it.")
 
 
-for command in (dev, batch, replay, *manage.COMMANDS, *roles.COMMANDS):
+@project.group("egress")
+def project_egress() -> None:
+    """A project's egress grants: private destinations its networked tasks may reach."""
+
+
+@project_egress.command("set")
+@click.argument("project_id")
+@click.argument("grants", nargs=-1)
+@friendly_errors
+def project_egress_set(project_id: str, grants: tuple[str, ...]) -> None:
+    """Grant PROJECT_ID's networked tasks GRANTS ('CIDR:PORT', TCP), replacing any earlier
+    ones; none removes them all (admin token)."""
+    allow = _admin_client().set_egress(project_id, list(grants))
+    click.echo(f"Project {project_id} may reach: {', '.join(allow) or 'no private destination'}")
+
+
+@project_egress.command("show")
+@click.argument("project_id", required=False)
+@friendly_errors
+def project_egress_show(project_id: str | None) -> None:
+    """Show a project's egress grants (the current project's by default)."""
+    api = client()
+    for grant in api.egress(project_id or api.project_id):
+        click.echo(grant)
+
+
+def _admin_client() -> Client:
+    settings = config.load()
+    admin_token = os.environ.get("IRONWORKS_ADMIN_TOKEN") or settings.get("admin_token", "")
+    if not admin_token:
+        raise click.ClickException("this needs the admin token: set IRONWORKS_ADMIN_TOKEN")
+    return Client(url=from_config(settings).url, token=admin_token)
+
+
+for command in (dev, batch, replay, secret, *manage.COMMANDS, *roles.COMMANDS):
     cli.add_command(command)

@@ -12,6 +12,7 @@ from ironworks import redisconn
 from ironworks.settings import Settings
 from ironworks.store.activity import ActivityStore
 from ironworks.store.admission import AdmissionStore
+from ironworks.store.audit import AuditStore
 from ironworks.store.batches import BatchStore
 from ironworks.store.codes import CodeStore
 from ironworks.store.counts import CountStore
@@ -23,6 +24,7 @@ from ironworks.store.retention import RetentionStore
 from ironworks.store.runners import RunnerStore
 from ironworks.store.schedules import ScheduleStore
 from ironworks.store.scripts import Scripts
+from ironworks.store.secret_values import SecretStore
 from ironworks.store.tasks import TaskStore
 from ironworks.store.webhooks import WebhookStore
 
@@ -49,6 +51,8 @@ class Store:
     counts: CountStore
     activity: ActivityStore
     retention: RetentionStore
+    secrets: SecretStore
+    audit: AuditStore
 
     @classmethod
     def connect(cls, settings: Settings) -> Store:
@@ -78,6 +82,8 @@ class Store:
             counts=CountStore(redis, keys),
             activity=ActivityStore(redis, keys),
             retention=retention,
+            secrets=SecretStore(redis, keys),
+            audit=AuditStore(redis, keys),
         )
 
     def instance_id(self) -> str:

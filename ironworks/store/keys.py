@@ -43,6 +43,26 @@ class Keys:
     def code_hook_token(self, code_id: str) -> str:
         return self._k("code", code_id, "hook_token")
 
+    def project_secrets(self, project_id: str) -> str:
+        """Hash secret name -> its sealed value (ironworks/secrets.py), never plain text."""
+        return self._k("project", project_id, "secrets")
+
+    def project_secrets_updated(self, project_id: str) -> str:
+        """Hash secret name -> when it was last set (epoch s)."""
+        return self._k("project", project_id, "secrets_updated")
+
+    def project_egress(self, project_id: str) -> str:
+        """JSON list of the project's egress grants ('CIDR:PORT'), set by the operator."""
+        return self._k("project", project_id, "egress")
+
+    def project_audit(self, project_id: str) -> str:
+        """Stream of the project's secret and egress changes (names, never values)."""
+        return self._k("project", project_id, "audit")
+
+    def audit(self) -> str:
+        """The same entries, every project's, for the admin."""
+        return self._k("audit")
+
     # codes
     def code(self, code_id: str) -> str:
         """Hash of the code's current revision (what new tasks pin)."""

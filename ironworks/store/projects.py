@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from redis import Redis, WatchError
 
 from ironworks.codec import from_hash, to_hash
@@ -21,6 +23,16 @@ class ProjectStore:
             pipe.set(self._k.token(token_hash), project.id)
             pipe.set(self._k.project_token(project.id), token_hash)
             pipe.execute()
+
+    def ids(self) -> list[str]:
+        return sorted(self._r.smembers(self._k.projects()))
+
+    def set_egress(self, project_id: str, grants: list[str]) -> None:
+        self._r.set(self._k.project_egress(project_id), json.dumps(grants))
+
+    def egress(self, project_id: str) -> list[str]:
+        """The project's egress grants ('CIDR:PORT'), as the operator last set them."""
+        return json.loads(self._r.get(self._k.project_egress(project_id)) or "[]")
 
     def get(self, project_id: str) -> Project:
         raw = self._r.hgetall(self._k.project(project_id))

@@ -155,7 +155,7 @@ class Roles:
 def _answers(url: str) -> bool:
     try:
         return requests.get(f"{url}/healthz", timeout=1).ok
-    except requests.ConnectionError:
+    except (requests.ConnectionError, requests.Timeout):
         return False
 
 

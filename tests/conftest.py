@@ -304,5 +304,5 @@ def _marked(mark: str) -> list[int]:
 def _healthy(url: str) -> bool:
     try:
         return requests.get(f"{url}/healthz", timeout=1).ok
-    except requests.ConnectionError:
+    except (requests.ConnectionError, requests.Timeout):
         return False

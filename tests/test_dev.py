@@ -50,7 +50,7 @@ class Dev:
     def healthy(self) -> bool:
         try:
             return requests.get(f"{self.url}/healthz", timeout=2).ok
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
             return False
 
     def roles(self) -> dict[str, int]:

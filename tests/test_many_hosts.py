@@ -205,7 +205,7 @@ def test_two_runner_hosts_one_killed_mid_way_every_task_finishes(cluster):
 def _ready(url: str) -> bool:
     try:
         return requests.get(f"{url}/readyz", timeout=2).ok
-    except requests.ConnectionError:
+    except (requests.ConnectionError, requests.Timeout):
         return False
 
 

@@ -29,7 +29,7 @@ def _runner_listening(platform) -> bool:
     assert platform.processes["runner"].poll() is None, platform.log_text()[-2000:]
     try:
         return requests.get(f"{platform.health_urls['runner']}/readyz", timeout=1).ok
-    except requests.ConnectionError:
+    except (requests.ConnectionError, requests.Timeout):
         return False
 
 

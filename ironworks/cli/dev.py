@@ -200,8 +200,8 @@ def wait_healthy(url: str, processes: list[subprocess.Popen], timeout_s: float =
         try:
             if requests.get(f"{url}/healthz", timeout=1).ok:
                 return
-        except requests.ConnectionError:
-            pass  # not listening yet
+        except (requests.ConnectionError, requests.Timeout):
+            pass  # not listening yet, or too busy to answer within a second
         time.sleep(0.2)
     raise click.ClickException(f"the API did not become healthy at {url} in {timeout_s} s")
 

@@ -5,6 +5,7 @@ chart's README documents every value."""
 
 from __future__ import annotations
 
+import base64
 import re
 
 import helm_python as helm
@@ -146,3 +147,14 @@ def test_the_readme_documents_every_value_and_nothing_else():
     known = value_paths(values())
     assert known - documented == set(), "undocumented values"
     assert documented - known == set(), "documented values that do not exist"
+
+
+def test_every_role_gets_a_secrets_key_the_chart_generates_once():
+    manifests = rendered(VALUE_SETS["defaults"])
+    [secret] = [m for m in manifests if m["kind"] == "Secret"]
+    assert len(base64.b64decode(secret["stringData"]["secrets-key"], validate=True)) == 32
+    for role, found in containers(manifests).items():
+        if role == "redis":
+            continue
+        ref = next(e for e in found["env"] if e["name"] == "IRONWORKS_SECRETS_KEY")
+        assert ref["valueFrom"]["secretKeyRef"]["key"] == "secrets-key", role

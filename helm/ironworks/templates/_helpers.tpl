@@ -57,6 +57,12 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
     secretKeyRef:
       name: {{ include "ironworks.secretName" . }}
       key: admin-token
+- name: IRONWORKS_SECRETS_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "ironworks.secretName" . }}
+      key: secrets-key
+      optional: true
 - name: IRONWORKS_LOG_FORMAT
   value: {{ .Values.logFormat | quote }}
 - name: IRONWORKS_REDIS_MIN_REPLICAS

@@ -82,10 +82,6 @@ class Vault:
             self._keys[key_id] = AESGCM(raw)
             self._first = self._first or key_id
 
-    @property
-    def usable(self) -> bool:
-        return bool(self._keys)
-
     def seal(self, project_id: str, name: str, value: str) -> str:
         if not self._keys:
             raise SecretsUnavailable("no IRONWORKS_SECRETS_KEY is set: secrets cannot be stored")
@@ -149,15 +145,11 @@ class Masker:
     chunk or the end, so a value written in two parts is still caught whole."""
 
     def __init__(self, values: Iterable[str]) -> None:
-        wanted = {v for v in values if len(v) >= MIN_MASKED_CHARS}
         # Longest first: a value that contains another is masked whole.
-        self._values = sorted(wanted, key=len, reverse=True)
-        self._pattern = re.compile("|".join(map(re.escape, self._values))) if wanted else None
-        self._hold = max(map(len, self._values), default=1) - 1
+        wanted = sorted({v for v in values if len(v) >= MIN_MASKED_CHARS}, key=len, reverse=True)
+        self._pattern = re.compile("|".join(map(re.escape, wanted))) if wanted else None
+        self._hold = max(map(len, wanted), default=1) - 1
         self._pending = ""
-
-    def __bool__(self) -> bool:
-        return self._pattern is not None
 
     def feed(self, chunk: str) -> str:
         """What can be passed on now, masked."""

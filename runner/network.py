@@ -151,14 +151,14 @@ def _sync_chain(chain: str, bridge: str, grants: list[egress.Grant]) -> None:
     listed = _iptables("-S", chain, check=False)
     if listed.returncode != 0:
         _iptables("-N", chain)
-    elif _normal(listed.stdout, chain) == [_normal_rule(r) for r in wanted]:
+    elif _normal(listed.stdout) == [_normal_rule(r) for r in wanted]:
         return
     _iptables("-F", chain)
     for rule in wanted:
         _iptables(*rule)
 
 
-def _normal(listing: str, chain: str) -> list[str]:
+def _normal(listing: str) -> list[str]:
     return [_normal_rule(line.split()) for line in listing.splitlines() if line.startswith("-A")]
 
 
@@ -167,19 +167,16 @@ def _normal_rule(parts: list[str]) -> str:
 
 
 def _iptables(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """One iptables call; with `check`, a refusal means tasks cannot be walled off."""
     try:
         return subprocess.run(["iptables", *args], capture_output=True, text=True, check=check)
     except (OSError, subprocess.CalledProcessError) as e:
-        raise IsolationError(f"cannot set a project's egress grants ({' '.join(args)}): {e}") from e
+        raise IsolationError(
+            f"cannot wall off the task network ({' '.join(args)}): {e}; "
+            "the runner needs root and iptables to run tasks that ask for a network"
+        ) from e
 
 
 def _ensure_rule(rule: list[str]) -> None:
-    try:
-        present = subprocess.run(["iptables", "-C", *rule], capture_output=True).returncode == 0
-        if not present:
-            subprocess.run(["iptables", "-I", *rule], capture_output=True, check=True)
-    except (OSError, subprocess.CalledProcessError) as e:
-        raise IsolationError(
-            f"cannot wall off the task network ({' '.join(rule)}): {e}; "
-            "the runner needs root and iptables to run tasks that ask for a network"
-        ) from e
+    if _iptables("-C", *rule, check=False).returncode != 0:
+        _iptables("-I", *rule)

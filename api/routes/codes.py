@@ -33,7 +33,7 @@ def upload(project_id: str):
             upload.close()  # large uploads are spooled to a temporary file
         draft = dataclasses.replace(draft, archive_sha256=sha, archive_size=size)
     store = context.store()
-    missing = store.secrets.exist(project_id, draft.secrets)
+    missing = store.secrets.missing(project_id, draft.secrets)
     if missing:
         raise BadRequest(
             f"the project has no secret named {', '.join(missing)}: set it first"

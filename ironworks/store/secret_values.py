@@ -26,12 +26,9 @@ class SecretStore:
         raw = self._r.hgetall(self._k.project_secrets_updated(project_id))
         return {name: float(at) for name, at in sorted(raw.items())}
 
-    def exist(self, project_id: str, names: list[str]) -> list[str]:
+    def missing(self, project_id: str, names: list[str]) -> list[str]:
         """Of `names`, those the project has no secret for."""
-        if not names:
-            return []
-        found = self._r.hmget(self._k.project_secrets(project_id), names)
-        return [name for name, value in zip(names, found, strict=True) if value is None]
+        return [name for name, value in self.sealed(project_id, names).items() if value is None]
 
     def sealed(self, project_id: str, names: list[str]) -> dict[str, str | None]:
         """Name -> sealed value (None: no such secret)."""

@@ -63,7 +63,8 @@ class Store:
     def for_redis(
         cls, redis: Redis, prefix: str = "iw", retention_s: int = Settings.task_retention_s
     ) -> Store:
-        keys, scripts = Keys(prefix), Scripts(redis)
+        keys = Keys(prefix)
+        scripts = Scripts(redis, keys)
         tasks = TaskStore(redis, keys, scripts, retention_s)
         retention = RetentionStore(redis, keys, retention_s)
         return cls(

@@ -60,29 +60,32 @@ class AdmissionStore:
         ahead = ahead or {}
         k = self._k
         lanes = choose_lanes(self._lane_views(project_id))
-        keys = [
-            k.project(project_id),
-            k.project_active(project_id),
-            k.project_waiting_codes(project_id),
-            k.ready_projects(),
-            k.leases(),
-            k.lane_turns(project_id),
-            k.task_seq(),
-            *(k.dispatched(cluster) for cluster in ahead),
-        ]
-        args: list[object] = [project_id, time.time() + dispatch_lease_s, len(lanes), len(ahead)]
-        args += [value for pair in ahead.items() for value in pair]
+        tail_keys = [k.dispatched(cluster) for cluster in ahead]
+        tail_args: list[str | int | float] = [v for pair in ahead.items() for v in pair]
         for lane in lanes:
             code_id = code_of(lane.id)
             window = k.rate_window(lane.id if lane.code.rate_limit_per_key else code_id)
-            keys += [k.code(code_id), k.waiting(lane.id), k.code_active(code_id),
-                     k.lane_active(lane.id), window]  # fmt: skip
+            tail_keys += [k.code(code_id), k.waiting(lane.id), k.code_active(code_id),
+                          k.lane_active(lane.id), window]  # fmt: skip
             candidates = lane.candidates
-            args += [lane.id, "1" if is_keyed(lane.id) else "", len(candidates)]
-            args += [value for candidate in candidates for value in candidate]
-        keys += [k.task(task_id) for lane in lanes for task_id, _ in lane.candidates]
-        flat = self._scripts.run("admit", keys, args)
-        assert isinstance(flat, list)
+            tail_args += [lane.id, "1" if is_keyed(lane.id) else "", len(candidates)]
+            tail_args += [value for candidate in candidates for value in candidate]
+        tail_keys += [k.task(task_id) for lane in lanes for task_id, _ in lane.candidates]
+        flat = self._scripts.admit(
+            project=k.project(project_id),
+            project_active=k.project_active(project_id),
+            waiting_lanes=k.project_waiting_codes(project_id),
+            ready_projects=k.ready_projects(),
+            leases=k.leases(),
+            lane_turns=k.lane_turns(project_id),
+            task_seq=k.task_seq(),
+            tail_keys=tail_keys,
+            project_id=project_id,
+            lease_expiry=time.time() + dispatch_lease_s,
+            lanes=len(lanes),
+            clusters=len(ahead),
+            tail_args=tail_args,
+        )
         return [
             Admission(flat[i], int(flat[i + 1]), flat[i + 2], int(flat[i + 3]))
             for i in range(0, len(flat), 4)
@@ -141,14 +144,16 @@ class AdmissionStore:
                 self._r.zrem(k.delayed(), task_id)
                 continue
             lane = lane_of(code_id, key or None)
-            keys = [
-                k.delayed(),
-                k.waiting(lane),
-                k.project_waiting_codes(project_id),
-                k.ready_projects(),
-            ]
-            score = admission_score(int(priority), int(seq))
-            moved += int(self._scripts.run("promote", keys, [task_id, score, lane, project_id]))
+            moved += self._scripts.promote(
+                delayed=k.delayed(),
+                waiting=k.waiting(lane),
+                waiting_lanes=k.project_waiting_codes(project_id),
+                ready_projects=k.ready_projects(),
+                task_id=task_id,
+                score=admission_score(int(priority), int(seq)),
+                lane=lane,
+                project_id=project_id,
+            )
         return moved
 
     def expired_leases(self, now: float, limit: int = 500) -> list[str]:
@@ -161,21 +166,27 @@ class AdmissionStore:
     def requeue(self, task: Task, now: float) -> bool:
         """Give an admitted task that no runner started back to admission, freeing its slot."""
         k = self._k
-        keys = [
-            k.task(task.id),
-            k.leases(),
-            k.project_active(task.project_id),
-            k.code_active(task.code_id),
-            k.waiting(task.lane),
-            k.project_waiting_codes(task.project_id),
-            k.ready_projects(),
-            k.scheduler_wake(),
-            k.lane_active(task.lane),
-            k.dispatched(task.cluster),
-        ]
-        score = admission_score(task.priority, task.seq)
-        args = [task.id, task.attempt, now, score, task.lane, task.project_id]
-        return self._scripts.run("requeue", keys, args) == 1
+        return (
+            self._scripts.requeue(
+                task=k.task(task.id),
+                leases=k.leases(),
+                project_active=k.project_active(task.project_id),
+                code_active=k.code_active(task.code_id),
+                waiting=k.waiting(task.lane),
+                waiting_lanes=k.project_waiting_codes(task.project_id),
+                ready_projects=k.ready_projects(),
+                wake=k.scheduler_wake(),
+                lane_active=k.lane_active(task.lane),
+                dispatched=k.dispatched(task.cluster),
+                task_id=task.id,
+                attempt=task.attempt,
+                now=now,
+                score=admission_score(task.priority, task.seq),
+                lane=task.lane,
+                project_id=task.project_id,
+            )
+            == 1
+        )
 
     def forget_lease(self, task_id: str) -> None:
         """Drop a lease entry whose task record is gone."""

@@ -12,6 +12,7 @@ from redis import Redis
 from ironworks.codec import from_hash, to_hash
 from ironworks.errors import Conflict, NotFound
 from ironworks.model import Batch, BatchStatus, Task, TaskStatus, admission_score
+from ironworks.store.constants import expiring_member, wake_scheduler
 from ironworks.store.keys import Keys
 from ironworks.store.retention import RetentionStore
 from ironworks.store.scripts import Scripts
@@ -56,8 +57,7 @@ class BatchStore:
                 write_new(pipe, k, task, now, admissible=i < admissible)
             if held:
                 pipe.zadd(k.batch_held(batch.id), held)
-            pipe.lpush(k.scheduler_wake(), "1")
-            pipe.ltrim(k.scheduler_wake(), 0, 99)
+            wake_scheduler(pipe, k.scheduler_wake())
             pipe.execute()
         return stored
 
@@ -101,48 +101,44 @@ class BatchStore:
         assert task.batch_id is not None and task.batch_index is not None
         k, batch_id = self._k, task.batch_id
         final = task.is_final_as(status)
-        keys = [
-            k.batch(batch_id),
-            k.batch_seen(batch_id),
-            k.batch_counts(batch_id),
-            k.batch_items(batch_id),
-            k.batch_held(batch_id),
-            k.waiting(task.code_id),
-            k.project_waiting_codes(task.project_id),
-            k.ready_projects(),
-            k.scheduler_wake(),
-        ]
-        args = [
-            task.batch_index,
-            task.id,
-            status,
-            task.retry_count * 10 + status.rank,
-            "1" if final else "",
-            "1" if final and status is not TaskStatus.COMPLETE else "",
-            k.task(""),
-            task.code_id,
-            task.project_id,
-        ]
-        status_, done, size = self._scripts.run("batch_count", keys, args)
+        status_, done, size = self._scripts.batch_count(
+            batch=k.batch(batch_id),
+            seen=k.batch_seen(batch_id),
+            counts=k.batch_counts(batch_id),
+            items=k.batch_items(batch_id),
+            held=k.batch_held(batch_id),
+            waiting=k.waiting(task.code_id),
+            waiting_lanes=k.project_waiting_codes(task.project_id),
+            ready_projects=k.ready_projects(),
+            wake=k.scheduler_wake(),
+            index=task.batch_index,
+            task_id=task.id,
+            status=status,
+            order=task.retry_count * 10 + status.rank,
+            final=final,
+            failed=final and status is not TaskStatus.COMPLETE,
+            code_id=task.code_id,
+            project_id=task.project_id,
+        )
         return BatchProgress(BatchStatus(status_), int(done), int(size))
 
     def settle(self, batch_id: str, expected: BatchStatus | None, new: BatchStatus, **fields):
         """Move the batch from `expected` (None: any unfinished status) to `new`, setting
         `fields` with it; False if it was not in `expected`."""
-        expires_at = ""
+        expires_at: float | str = ""
         if new in ENDED:  # retention starts with the end
             project_id = self._r.hget(self._k.batch(batch_id), "project_id") or ""
             expires_at = time.time() + self._retention.retention_of(project_id)
-        args: list[object] = [
-            "*" if expected is None else expected,
-            new,
-            expires_at,
-            f"batch:{batch_id}",
-        ]
-        for name, value in fields.items():
-            args += [name, "" if value is None else value]
-        keys = [self._k.batch(batch_id), self._k.expiring()]
-        return self._scripts.run("batch_settle", keys, args) == 1
+        return self._scripts.batch_settle(
+            batch=self._k.batch(batch_id),
+            expiring=self._k.expiring(),
+            expected="*" if expected is None else expected,
+            status=new,
+            expires_at=expires_at,
+            member=expiring_member("batch", batch_id),
+            fields=[v for name, value in fields.items()
+                    for v in (name, "" if value is None else value)],
+        ) == 1  # fmt: skip
 
     def cancel(self, batch: Batch, now: float) -> Batch:
         """Stop releasing held items, then cancel every item (and the reduce) not yet ended."""

@@ -25,13 +25,18 @@ if TYPE_CHECKING:  # tasks.py registers dependencies with wait_on, below
 
 def wait_on(pipe, keys: Keys, scripts: Scripts, task: Task) -> None:
     """Register a new task's dependencies on the MULTI `pipe` that stores it."""
-    dep_keys = [key for dep in task.depends_on for key in (keys.task(dep), keys.dependents(dep))]
-    scripts.run(
-        "wait_on",
-        [keys.waits_on(task.id), keys.waiting(task.lane),
-         keys.project_waiting_codes(task.project_id), keys.ready_projects(), *dep_keys],
-        [task.id, admission_score(task.priority, task.seq), task.lane, task.project_id,
-         *task.depends_on],
+    scripts.wait_on(
+        waits_on=keys.waits_on(task.id),
+        waiting=keys.waiting(task.lane),
+        waiting_lanes=keys.project_waiting_codes(task.project_id),
+        ready_projects=keys.ready_projects(),
+        dependencies=[key for dep in task.depends_on
+                      for key in (keys.task(dep), keys.dependents(dep))],
+        task_id=task.id,
+        score=admission_score(task.priority, task.seq),
+        lane=task.lane,
+        project_id=task.project_id,
+        dependency_ids=task.depends_on,
         client=pipe,
     )  # fmt: skip
 
@@ -78,14 +83,21 @@ class DependencyStore:
 
     def _ended(self, task: Task, dep_id: str, retry_id: str) -> None:
         k = self._k
-        keys = [
-            k.task(task.id), k.waits_on(task.id), k.waiting(task.lane),
-            k.project_waiting_codes(task.project_id), k.ready_projects(), k.scheduler_wake(),
-            k.dependents(retry_id or dep_id),
-        ]  # fmt: skip
-        score = admission_score(task.priority, task.seq)
-        args = [task.id, dep_id, score, task.lane, task.project_id, retry_id]
-        self._scripts.run("dependency_ended", keys, args)
+        self._scripts.dependency_ended(
+            task=k.task(task.id),
+            waits_on=k.waits_on(task.id),
+            waiting=k.waiting(task.lane),
+            waiting_lanes=k.project_waiting_codes(task.project_id),
+            ready_projects=k.ready_projects(),
+            wake=k.scheduler_wake(),
+            retry_dependents=k.dependents(retry_id or dep_id),
+            task_id=task.id,
+            dependency_id=dep_id,
+            score=admission_score(task.priority, task.seq),
+            lane=task.lane,
+            project_id=task.project_id,
+            retry_id=retry_id,
+        )
 
     def _cancel(self, task: Task, msg: str) -> None:
         try:

@@ -65,9 +65,16 @@ class EventStore:
             self._r.xack(self._k.events(), group, *(e.id for e in events))
 
     def count_status(self, event: Event) -> bool:
-        keys = [self._k.code_stats(event.code_id), self._k.code_stats_seen(event.code_id)]
-        args = [event.task_id, event.status, event.status.rank]
-        return self._scripts.run("count_status", keys, args) == 1
+        return (
+            self._scripts.count_status(
+                stats=self._k.code_stats(event.code_id),
+                seen=self._k.code_stats_seen(event.code_id),
+                task_id=event.task_id,
+                status=event.status,
+                rank=event.status.rank,
+            )
+            == 1
+        )
 
 
 def _decode(entry_id: str, fields: dict[str, str]) -> Event:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from redis import Redis, ResponseError
 
+from ironworks.store.constants import parse_expiring
 from ironworks.store.keys import Keys
 
 
@@ -29,7 +30,7 @@ class RetentionStore:
             return 0
         with self._r.pipeline(transaction=False) as pipe:
             for member in due:
-                kind, _, object_id = member.partition(":")
+                kind, object_id = parse_expiring(member)
                 if kind == "task":
                     pipe.hmget(self._k.task(object_id), "project_id", "code_id", "status")
                 else:
@@ -37,7 +38,7 @@ class RetentionStore:
             owners = pipe.execute()
         with self._r.pipeline(transaction=True) as pipe:
             for member, owner in zip(due, owners, strict=True):
-                kind, _, object_id = member.partition(":")
+                kind, object_id = parse_expiring(member)
                 if kind == "task":
                     self._delete_task(pipe, object_id, *owner)
                 else:

@@ -68,6 +68,15 @@ class ScheduleStore:
     def record_fire(
         self, schedule: Schedule, read_as: str, now: float, following: float | None, why: str | None
     ) -> bool:
-        keys = [self._k.schedule(schedule.id), self._k.due_schedules()]
-        args = [schedule.id, read_as, now, "" if following is None else repr(following), why or ""]
-        return self._scripts.run("fire", keys, args) == 1
+        return (
+            self._scripts.fire(
+                schedule=self._k.schedule(schedule.id),
+                due=self._k.due_schedules(),
+                schedule_id=schedule.id,
+                seen_next=read_as,
+                now=now,
+                next_due="" if following is None else repr(following),
+                why=why or "",
+            )
+            == 1
+        )

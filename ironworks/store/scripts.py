@@ -1,11 +1,29 @@
-"""The Lua scripts behind every multi-key state change, loaded once per connection."""
+"""The Lua scripts behind every multi-key state change: one typed function each.
+
+A script's header is its contract: one line per `KEYS[n]` and `ARGV[n]`, each with a name (a
+variable tail is written `KEYS[n...]`). The method of the same name here takes those names as
+keyword arguments, keys first, and passes them in that order, so a call site names what it
+passes and never counts positions; tests/test_scripts.py calls every method and checks what
+it sends against the header, and that each script uses exactly the positions it declares.
+
+Every script runs after a prelude that gives it the values Python defines once
+(`constants.py`, `lanes.BAND`, the task key's format) and the steps several scripts share.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from importlib import resources
+from typing import Any
 
 from redis import Redis
 from redis.commands.core import Script
+
+from ironworks.lanes import BAND
+from ironworks.store.constants import EVENTS_MAXLEN, WAKE_LIST_LEN, expiring_member
+from ironworks.store.keys import Keys
+
+Arg = str | int | float
 
 NAMES = (
     "admit",
@@ -29,13 +47,172 @@ NAMES = (
 )
 
 
+def prelude(keys: Keys) -> str:
+    """Lua put before every script: shared values and steps, from their Python definitions."""
+    sep = expiring_member("", "")  # the separator between an expiring member's kind and id
+    return f"""\
+local BAND = {BAND}
+local function wake(list)
+  redis.call('LPUSH', list, '1')
+  redis.call('LTRIM', list, 0, {WAKE_LIST_LEN - 1})
+end
+local function add_event(stream, ...)
+  return redis.call('XADD', stream, 'MAXLEN', '~', {EVENTS_MAXLEN}, '*', ...)
+end
+local function expiring_member(kind, id) return kind .. '{sep}' .. id end
+local function task_key(id) return '{keys.task("")}' .. id end
+"""
+
+
+def source(name: str) -> str:
+    """A script's own text, as kept in `lua/`."""
+    return (resources.files(__package__) / "lua" / f"{name}.lua").read_text()
+
+
+def _opt(value: Arg | None) -> Arg:
+    """An optional argument as the scripts take it: '' for none."""
+    return "" if value is None else value
+
+
 class Scripts:
-    def __init__(self, redis: Redis) -> None:
-        folder = resources.files(__package__) / "lua"
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        # One line, so that a script's line numbers in Redis's errors are its file's plus one.
+        head = prelude(keys).replace("\n", " ")
         self._scripts: dict[str, Script] = {
-            name: redis.register_script((folder / f"{name}.lua").read_text()) for name in NAMES
+            name: redis.register_script(f"{head}\n{source(name)}") for name in NAMES
         }
 
-    def run(self, name: str, keys: list[str], args: list[object], client=None) -> object:
+    def _run(self, name: str, keys: Sequence[str], args: Sequence[Arg], client: Any = None) -> Any:
         """Run a script now, or on `client` (a pipeline) as one of its commands."""
-        return self._scripts[name](keys=keys, args=args, client=client)
+        return self._scripts[name](keys=list(keys), args=list(args), client=client)
+
+    # -- admission --------------------------------------------------------------------------
+    def admit(
+        self, *, project: str, project_active: str, waiting_lanes: str, ready_projects: str,
+        leases: str, lane_turns: str, task_seq: str, tail_keys: Sequence[str],
+        project_id: str, lease_expiry: float, lanes: int, clusters: int,
+        tail_args: Sequence[Arg],
+    ) -> list[str]:  # fmt: skip
+        keys = [project, project_active, waiting_lanes, ready_projects, leases, lane_turns,
+                task_seq, *tail_keys]  # fmt: skip
+        return self._run("admit", keys, [project_id, lease_expiry, lanes, clusters, *tail_args])
+
+    def promote(
+        self, *, delayed: str, waiting: str, waiting_lanes: str, ready_projects: str,
+        task_id: str, score: int, lane: str, project_id: str,
+    ) -> int:  # fmt: skip
+        keys = [delayed, waiting, waiting_lanes, ready_projects]
+        return self._run("promote", keys, [task_id, score, lane, project_id])
+
+    def requeue(
+        self, *, task: str, leases: str, project_active: str, code_active: str, waiting: str,
+        waiting_lanes: str, ready_projects: str, wake: str, lane_active: str, dispatched: str,
+        task_id: str, attempt: int, now: float, score: int, lane: str, project_id: str,
+    ) -> int:  # fmt: skip
+        keys = [task, leases, project_active, code_active, waiting, waiting_lanes,
+                ready_projects, wake, lane_active, dispatched]  # fmt: skip
+        return self._run("requeue", keys, [task_id, attempt, now, score, lane, project_id])
+
+    def wait_on(
+        self, *, waits_on: str, waiting: str, waiting_lanes: str, ready_projects: str,
+        dependencies: Sequence[str], task_id: str, score: int, lane: str, project_id: str,
+        dependency_ids: Sequence[str], client: Any = None,
+    ) -> int:  # fmt: skip
+        keys = [waits_on, waiting, waiting_lanes, ready_projects, *dependencies]
+        args = [task_id, score, lane, project_id, *dependency_ids]
+        return self._run("wait_on", keys, args, client)
+
+    def dependency_ended(
+        self, *, task: str, waits_on: str, waiting: str, waiting_lanes: str,
+        ready_projects: str, wake: str, retry_dependents: str, task_id: str,
+        dependency_id: str, score: int, lane: str, project_id: str, retry_id: str,
+    ) -> int:  # fmt: skip
+        keys = [task, waits_on, waiting, waiting_lanes, ready_projects, wake, retry_dependents]
+        args = [task_id, dependency_id, score, lane, project_id, retry_id]
+        return self._run("dependency_ended", keys, args)
+
+    # -- the runner's fenced writes ---------------------------------------------------------
+    def take(
+        self, *, task: str, leases: str, task_id: str, attempt: int, runner: str, until: float
+    ) -> int:
+        return self._run("take", [task, leases], [task_id, attempt, runner, until])
+
+    def start(
+        self, *, task: str, queued_index: str, running_index: str, events: str, leases: str,
+        dispatched: str, wake: str, task_id: str, attempt: int, now: float, runner: str,
+        until: float,
+    ) -> int:  # fmt: skip
+        keys = [task, queued_index, running_index, events, leases, dispatched, wake]
+        return self._run("start", keys, [task_id, attempt, now, runner, until])
+
+    def renew(self, *, task: str, leases: str, task_id: str, attempt: int, until: float) -> int:
+        return self._run("renew", [task, leases], [task_id, attempt, until])
+
+    def progress(self, *, task: str, attempt: int | None, percent: int, msg: str) -> int:
+        return self._run("progress", [task], [_opt(attempt), percent, msg])
+
+    def append_log(self, *, task: str, log: str, attempt: int, chunk: str, max_bytes: int,
+                   mark: str) -> int:  # fmt: skip
+        return self._run("append_log", [task, log], [attempt, chunk, max_bytes, mark])
+
+    def finish(
+        self, *, task: str, from_index: str, to_index: str, project_active: str,
+        code_active: str, waiting: str, delayed: str, events: str, wake: str, leases: str,
+        ended: str, project: str, expiring: str, lane_active: str, dispatched: str,
+        task_id: str, expected: str, attempt: int | None, status: str, exit_code: int | None,
+        msg: str, now: float, result: str, reaped: bool, usage: str, retention_s: int,
+    ) -> int:  # fmt: skip
+        keys = [task, from_index, to_index, project_active, code_active, waiting, delayed]
+        keys += [events, wake, leases, ended, project, expiring, lane_active, dispatched]
+        args = [task_id, expected, _opt(attempt), status, _opt(exit_code), msg, now, result,
+                "1" if reaped else "", usage, retention_s]  # fmt: skip
+        return self._run("finish", keys, args)
+
+    def hand_back(
+        self, *, task: str, running_index: str, queued_index: str, project_active: str,
+        code_active: str, leases: str, waiting: str, waiting_lanes: str, ready_projects: str,
+        events: str, wake: str, lane_active: str, task_id: str, attempt: int, score: int,
+        lane: str, project_id: str, msg: str, code_id: str,
+    ) -> int:  # fmt: skip
+        keys = [task, running_index, queued_index, project_active, code_active, leases,
+                waiting, waiting_lanes, ready_projects, events, wake, lane_active]  # fmt: skip
+        args = [task_id, attempt, score, lane, project_id, msg, code_id]
+        return self._run("hand_back", keys, args)
+
+    # -- reading and counting -----------------------------------------------------------------
+    def scan_tasks(
+        self, *, index: str, first: int, last: int, statuses: str, code_id: str | None,
+        label: str | None, from_time: float | None, to_time: float | None,
+    ) -> list[Any]:  # fmt: skip
+        args = [first, last, statuses, _opt(code_id), _opt(label), _opt(from_time),
+                _opt(to_time)]  # fmt: skip
+        return self._run("scan_tasks", [index], args)
+
+    def count_status(self, *, stats: str, seen: str, task_id: str, status: str,
+                     rank: int) -> int:  # fmt: skip
+        return self._run("count_status", [stats, seen], [task_id, status, rank])
+
+    # -- batches, schedules, webhooks ---------------------------------------------------------
+    def batch_count(
+        self, *, batch: str, seen: str, counts: str, items: str, held: str, waiting: str,
+        waiting_lanes: str, ready_projects: str, wake: str, index: int, task_id: str,
+        status: str, order: int, final: bool, failed: bool, code_id: str, project_id: str,
+    ) -> list[Any]:  # fmt: skip
+        keys = [batch, seen, counts, items, held, waiting, waiting_lanes, ready_projects, wake]
+        args = [index, task_id, status, order, "1" if final else "", "1" if failed else "",
+                code_id, project_id]  # fmt: skip
+        return self._run("batch_count", keys, args)
+
+    def batch_settle(
+        self, *, batch: str, expiring: str, expected: str, status: str, expires_at: Arg,
+        member: str, fields: Sequence[Arg],
+    ) -> int:  # fmt: skip
+        args = [expected, status, expires_at, member, *fields]
+        return self._run("batch_settle", [batch, expiring], args)
+
+    def fire(self, *, schedule: str, due: str, schedule_id: str, seen_next: str, now: float,
+             next_due: str, why: str) -> int:  # fmt: skip
+        return self._run("fire", [schedule, due], [schedule_id, seen_next, now, next_due, why])
+
+    def claim_delivery(self, *, due: str, delivery_id: str, now: float, until: float) -> int:
+        return self._run("claim_delivery", [due], [delivery_id, now, until])

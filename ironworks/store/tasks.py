@@ -16,10 +16,10 @@ from ironworks.codec import from_hash, to_hash
 from ironworks.errors import Conflict, NotFound
 from ironworks.model import Task, TaskStatus, admission_score
 from ironworks.store import dependencies
+from ironworks.store.constants import EVENTS_MAXLEN, wake_scheduler
 from ironworks.store.keys import Keys
 from ironworks.store.scripts import Scripts
 
-EVENTS_MAXLEN = 1_000_000  # approximate; consumers keep well ahead of this
 # Listing with a filter no index answers checks this many records per round trip.
 SCAN_BATCH = 1000
 
@@ -43,15 +43,6 @@ class TaskFilter:
         """How many of the fields are set."""
         fields = (self.code_id, self.label, self.from_time, self.to_time)
         return bool(self.statuses) + sum(f is not None for f in fields)
-
-    def scan_args(self, keys: Keys) -> list[object]:
-        """The filter as scan_tasks.lua takes it."""
-        optional = (self.code_id, self.label, self.from_time, self.to_time)
-        return [
-            keys.task(""),
-            ",".join(sorted(self.statuses)),
-            *("" if v is None else v for v in optional),
-        ]
 
 
 class LogAppend(IntEnum):
@@ -102,8 +93,7 @@ class TaskStore:
                 if task.id in key_of:
                     holder[key_of[task.id]] = task
                     pipe.set(key_of[task.id], task.id, ex=task.idempotency_ttl_s)
-            pipe.lpush(k.scheduler_wake(), "1")
-            pipe.ltrim(k.scheduler_wake(), 0, 99)
+            wake_scheduler(pipe, k.scheduler_wake())
             pipe.execute()
         return [stored.get(t.id) or holder[key_of[t.id]] for t in tasks]
 
@@ -128,7 +118,7 @@ class TaskStore:
                 seq = int(pipe.incr(self._k.task_seq()))
                 pipe.multi()
                 write_new(pipe, self._k, dataclasses.replace(task, seq=seq), now)
-                pipe.lpush(self._k.scheduler_wake(), "1")
+                wake_scheduler(pipe, self._k.scheduler_wake())
                 pipe.execute()
                 return True
             except WatchError:
@@ -160,8 +150,15 @@ class TaskStore:
         matched: list[str] = []
         cursor = 0
         while len(matched) < offset + limit:
-            read, *found = self._scripts.run(
-                "scan_tasks", [index], [cursor, cursor + SCAN_BATCH - 1, *where.scan_args(self._k)]
+            read, *found = self._scripts.scan_tasks(
+                index=index,
+                first=cursor,
+                last=cursor + SCAN_BATCH - 1,
+                statuses=",".join(sorted(where.statuses)),
+                code_id=where.code_id,
+                label=where.label,
+                from_time=where.from_time,
+                to_time=where.to_time,
             )
             matched += found
             cursor += read
@@ -228,37 +225,48 @@ class TaskStore:
     def take(self, task_id: str, attempt: int, runner: str, now: float, lease_s: float) -> bool:
         """A runner took the attempt's job: until it starts the task, the runner's lease (not
         the dispatch lease) covers it. False: the attempt is no longer one to start."""
-        keys = [self._k.task(task_id), self._k.leases()]
-        return self._scripts.run("take", keys, [task_id, attempt, runner, now + lease_s]) == 1
+        k = self._k
+        taken = self._scripts.take(task=k.task(task_id), leases=k.leases(), task_id=task_id,
+                                   attempt=attempt, runner=runner, until=now + lease_s)  # fmt: skip
+        return taken == 1
 
     def start(self, task: Task, attempt: int, runner: str, now: float, lease_s: float) -> bool:
         k = self._k
-        keys = [
-            k.task(task.id),
-            k.project_status(task.project_id, TaskStatus.QUEUED),
-            k.project_status(task.project_id, TaskStatus.RUNNING),
-            k.events(),
-            k.leases(),
-            k.dispatched(task.cluster),
-            k.scheduler_wake(),
-        ]
-        args = [task.id, attempt, now, runner, now + lease_s]
-        return self._scripts.run("start", keys, args) == 1
+        return (
+            self._scripts.start(
+                task=k.task(task.id),
+                queued_index=k.project_status(task.project_id, TaskStatus.QUEUED),
+                running_index=k.project_status(task.project_id, TaskStatus.RUNNING),
+                events=k.events(),
+                leases=k.leases(),
+                dispatched=k.dispatched(task.cluster),
+                wake=k.scheduler_wake(),
+                task_id=task.id,
+                attempt=attempt,
+                now=now,
+                runner=runner,
+                until=now + lease_s,
+            )
+            == 1
+        )
 
     def set_progress(self, task_id: str, attempt: int | None, percent: int, msg: str) -> bool:
         """False when the task is not running (under that attempt, if one is given)."""
-        args = ["" if attempt is None else attempt, percent, msg]
-        return self._scripts.run("progress", [self._k.task(task_id)], args) == 1
+        task = self._k.task(task_id)
+        return self._scripts.progress(task=task, attempt=attempt, percent=percent, msg=msg) == 1
 
     def renew(self, task_id: str, attempt: int, now: float, lease_s: float) -> bool:
         """Extend the lease; False means this runner no longer owns the task."""
-        keys = [self._k.task(task_id), self._k.leases()]
-        return self._scripts.run("renew", keys, [task_id, attempt, now + lease_s]) == 1
+        k = self._k
+        return self._scripts.renew(task=k.task(task_id), leases=k.leases(), task_id=task_id,
+                                   attempt=attempt, until=now + lease_s) == 1  # fmt: skip
 
     def append_log(self, task_id: str, attempt: int, chunk: str, max_bytes: int) -> LogAppend:
-        keys = [self._k.task(task_id), self._k.task_log(task_id)]
-        args = [attempt, chunk, max_bytes, LOG_TRUNCATED_MARK]
-        return LogAppend(self._scripts.run("append_log", keys, args))
+        k = self._k
+        return LogAppend(self._scripts.append_log(
+            task=k.task(task_id), log=k.task_log(task_id), attempt=attempt, chunk=chunk,
+            max_bytes=max_bytes, mark=LOG_TRUNCATED_MARK,
+        ))  # fmt: skip
 
     def finish(
         self,
@@ -292,23 +300,30 @@ class TaskStore:
         """A stopping runner returns a running task to admission, to run again elsewhere
         (not counted as a retry). False if the attempt no longer owns the task."""
         k = self._k
-        keys = [
-            k.task(task.id),
-            k.project_status(task.project_id, TaskStatus.RUNNING),
-            k.project_status(task.project_id, TaskStatus.QUEUED),
-            k.project_active(task.project_id),
-            k.code_active(task.code_id),
-            k.leases(),
-            k.waiting(task.lane),
-            k.project_waiting_codes(task.project_id),
-            k.ready_projects(),
-            k.events(),
-            k.scheduler_wake(),
-            k.lane_active(task.lane),
-        ]
-        score = admission_score(task.priority, task.seq)
-        args = [task.id, attempt, score, task.lane, task.project_id, HANDED_BACK, task.code_id]
-        return self._scripts.run("hand_back", keys, args) == 1
+        return (
+            self._scripts.hand_back(
+                task=k.task(task.id),
+                running_index=k.project_status(task.project_id, TaskStatus.RUNNING),
+                queued_index=k.project_status(task.project_id, TaskStatus.QUEUED),
+                project_active=k.project_active(task.project_id),
+                code_active=k.code_active(task.code_id),
+                leases=k.leases(),
+                waiting=k.waiting(task.lane),
+                waiting_lanes=k.project_waiting_codes(task.project_id),
+                ready_projects=k.ready_projects(),
+                events=k.events(),
+                wake=k.scheduler_wake(),
+                lane_active=k.lane_active(task.lane),
+                task_id=task.id,
+                attempt=attempt,
+                score=admission_score(task.priority, task.seq),
+                lane=task.lane,
+                project_id=task.project_id,
+                msg=HANDED_BACK,
+                code_id=task.code_id,
+            )
+            == 1
+        )
 
     def give_up(self, task: Task, now: float, msg: str) -> bool:
         """End an admitted task no runner managed to start: `killed`, slot freed."""
@@ -345,37 +360,37 @@ class TaskStore:
         usage: dict[str, float] | None = None,
     ) -> bool:
         k = self._k
-        keys = [
-            k.task(task.id),
-            k.project_status(task.project_id, expected),
-            k.project_status(task.project_id, new),
-            k.project_active(task.project_id),
-            k.code_active(task.code_id),
-            k.waiting(task.lane),
-            k.delayed(),
-            k.events(),
-            k.scheduler_wake(),
-            k.leases(),
-            k.task_ended(task.id),
-            k.project(task.project_id),
-            k.expiring(),
-            k.lane_active(task.lane),
-            k.dispatched(task.cluster),
-        ]
-        args = [
-            task.id,
-            expected,
-            "" if attempt is None else attempt,
-            new,
-            "" if exit_code is None else exit_code,
-            msg,
-            now,
-            result or "",
-            "1" if lease_expired else "",
-            json.dumps(usage) if usage else "",
-            self._retention_s,
-        ]
-        return self._scripts.run("finish", keys, args) == 1
+        return (
+            self._scripts.finish(
+                task=k.task(task.id),
+                from_index=k.project_status(task.project_id, expected),
+                to_index=k.project_status(task.project_id, new),
+                project_active=k.project_active(task.project_id),
+                code_active=k.code_active(task.code_id),
+                waiting=k.waiting(task.lane),
+                delayed=k.delayed(),
+                events=k.events(),
+                wake=k.scheduler_wake(),
+                leases=k.leases(),
+                ended=k.task_ended(task.id),
+                project=k.project(task.project_id),
+                expiring=k.expiring(),
+                lane_active=k.lane_active(task.lane),
+                dispatched=k.dispatched(task.cluster),
+                task_id=task.id,
+                expected=expected,
+                attempt=attempt,
+                status=new,
+                exit_code=exit_code,
+                msg=msg,
+                now=now,
+                result=result or "",
+                reaped=lease_expired,
+                usage=json.dumps(usage) if usage else "",
+                retention_s=self._retention_s,
+            )
+            == 1
+        )
 
 
 def numbered(redis: Redis, keys: Keys, tasks: Sequence[Task]) -> list[Task]:

@@ -88,8 +88,11 @@ class WebhookStore:
         ids = self._r.zrangebyscore(self._k.due_deliveries(), "-inf", now, start=0, num=limit)
         claimed = []
         for delivery_id in ids:
-            args = [delivery_id, now, now + CLAIM_S]
-            if self._scripts.run("claim_delivery", [self._k.due_deliveries()], args) == 1:
+            due = self._k.due_deliveries()
+            claim = self._scripts.claim_delivery(
+                due=due, delivery_id=delivery_id, now=now, until=now + CLAIM_S
+            )
+            if claim == 1:
                 raw = self._r.hgetall(self._k.delivery(delivery_id))
                 if raw:
                     claimed.append(from_hash(Delivery, raw))

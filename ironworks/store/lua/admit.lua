@@ -1,16 +1,25 @@
 -- admit.lua: admit waiting tasks of one project while its limits allow.
--- KEYS[1] project hash              KEYS[2] project active set
--- KEYS[3] project waiting-lanes set KEYS[4] ready-projects set  KEYS[5] leases zset
--- KEYS[6] project lane-turns hash   KEYS[7] task seq counter
--- then the dispatched set of each bounded cluster (ARGV[4] clusters)
--- then 5 keys per lane (ARGV[3] lanes): code hash, lane waiting zset, code active set,
--- lane active set (the code's active set again for a code's own lane), rate window zset
--- then one task hash per candidate, in the order the candidates appear in ARGV.
--- ARGV[1] project id  ARGV[2] dispatch lease expiry (epoch s)  ARGV[3] number of lanes
--- ARGV[4] number of bounded clusters, then per cluster: its name, how many of its tasks may
--- be admitted and not yet started (its live runners' slots); other clusters are unbounded
--- then per lane: lane id, '1' if it is a concurrency key's lane, k, and k pairs of a
--- candidate task id and its admission score (the head of its waiting zset, in order).
+-- KEYS[1] project            the project's hash
+-- KEYS[2] project_active     the project's active set
+-- KEYS[3] waiting_lanes      the project's waiting-lanes set
+-- KEYS[4] ready_projects     the ready-projects set
+-- KEYS[5] leases             the leases zset
+-- KEYS[6] lane_turns         the project's lane-turns hash
+-- KEYS[7] task_seq           the task seq counter
+-- KEYS[8...] tail_keys       the dispatched set of each bounded cluster (ARGV[4] of them);
+--                            then 5 keys per lane (ARGV[3] lanes): its code's hash, its
+--                            waiting zset, its code's active set, its own active set (the
+--                            code's again for a code's own lane), its rate window zset;
+--                            then one task hash per candidate, in the order of ARGV
+-- ARGV[1] project_id
+-- ARGV[2] lease_expiry       dispatch lease expiry (epoch s)
+-- ARGV[3] lanes              the number of lanes
+-- ARGV[4] clusters           the number of bounded clusters
+-- ARGV[5...] tail_args       per bounded cluster: its name, how many of its tasks may be
+--                            admitted and not yet started (its live runners' slots); other
+--                            clusters are unbounded. Then per lane: lane id, '1' if it is a
+--                            concurrency key's lane, k, and k pairs of a candidate task id
+--                            and its admission score (the head of its waiting zset, in order)
 -- Returns a flat list: task id, attempt, cluster, priority, task id, attempt, ...
 --
 -- Invariants: a project's, code's or key's active set never grows past its limit
@@ -25,7 +34,6 @@
 -- tasks wait here, in turn, rather than first come first served in the runners' queues.
 -- Lanes whose queue is empty are dropped from the indexes.
 
-local BAND = 1e15 -- lanes.BAND: an admission score is priority band * BAND + seq
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1e6
 

@@ -1,6 +1,10 @@
 -- append_log.lua: append output to a running task's log, fenced and capped.
--- KEYS[1] task hash  KEYS[2] log string
--- ARGV[1] attempt  ARGV[2] chunk  ARGV[3] max bytes  ARGV[4] truncation mark line
+-- KEYS[1] task         the task's hash
+-- KEYS[2] log          the task's log string
+-- ARGV[1] attempt
+-- ARGV[2] chunk
+-- ARGV[3] max_bytes
+-- ARGV[4] mark         the truncation mark line
 -- Returns 1 appended, 0 the cap is reached (the chunk was cut and the mark written, or it
 -- was reached before), -1 refused (the task is not running under this attempt: a runner that
 -- lost its lease must not write).

@@ -1,12 +1,22 @@
 -- batch_count.lua: keep a batch's per-status counts and final-item counters from the events
 -- stream, and release one held item each time an item becomes final.
--- KEYS[1] batch hash     KEYS[2] batch seen hash        KEYS[3] batch counts hash
--- KEYS[4] batch items    KEYS[5] batch held zset        KEYS[6] code waiting zset
--- KEYS[7] project waiting-codes set  KEYS[8] ready-projects set  KEYS[9] scheduler wake list
--- ARGV[1] item index  ARGV[2] task id  ARGV[3] status  ARGV[4] order (retry_count * 10 + rank)
--- ARGV[5] '1' if the status is final for the item (terminal, no retry follows)
--- ARGV[6] '1' if final and not complete  ARGV[7] task key prefix  ARGV[8] code id
--- ARGV[9] project id
+-- KEYS[1] batch            the batch's hash
+-- KEYS[2] seen             the batch's seen hash
+-- KEYS[3] counts           the batch's counts hash
+-- KEYS[4] items            the batch's items hash
+-- KEYS[5] held             the batch's held zset
+-- KEYS[6] waiting          the code's waiting zset
+-- KEYS[7] waiting_lanes    the project's waiting-lanes set
+-- KEYS[8] ready_projects   the ready-projects set
+-- KEYS[9] wake             the scheduler's wake list
+-- ARGV[1] index            the item's index
+-- ARGV[2] task_id
+-- ARGV[3] status
+-- ARGV[4] order            retry_count * 10 + rank
+-- ARGV[5] final            '1' if the status is final for the item (terminal, no retry follows)
+-- ARGV[6] failed           '1' if final and not complete
+-- ARGV[7] code_id
+-- ARGV[8] project_id
 -- Returns {batch status, done, size}: what the caller needs to decide what comes next.
 -- Invariants: an item is counted once, in the status of its latest task; a retry's events
 -- outrank its predecessor's, so replayed or reordered events never count an item twice or
@@ -40,12 +50,11 @@ if redis.call('HGET', KEYS[1], 'status') ~= 'running' then return progress() end
 while true do
   local head = redis.call('ZPOPMIN', KEYS[5])
   if not head[1] then break end
-  if redis.call('HGET', ARGV[7] .. head[1], 'status') == 'queued' then
+  if redis.call('HGET', task_key(head[1]), 'status') == 'queued' then
     redis.call('ZADD', KEYS[6], head[2], head[1])
-    redis.call('SADD', KEYS[7], ARGV[8])
-    redis.call('SADD', KEYS[8], ARGV[9])
-    redis.call('LPUSH', KEYS[9], '1')
-    redis.call('LTRIM', KEYS[9], 0, 99)
+    redis.call('SADD', KEYS[7], ARGV[7])
+    redis.call('SADD', KEYS[8], ARGV[8])
+    wake(KEYS[9])
     break
   end
 end

@@ -1,8 +1,11 @@
 -- batch_settle.lua: move a batch from one status to another, once.
--- KEYS[1] batch hash  KEYS[2] expiring zset
--- ARGV[1] status it must be in ('*' = any unfinished: running or reducing)  ARGV[2] new status
--- ARGV[3] when its retention ends ('' = it has not ended)  ARGV[4] its member in expiring
--- then field, value pairs to set with it.
+-- KEYS[1] batch        the batch's hash
+-- KEYS[2] expiring     the expiring zset
+-- ARGV[1] expected     the status it must be in ('*' = any unfinished: running or reducing)
+-- ARGV[2] status       the new status
+-- ARGV[3] expires_at   when its retention ends ('' = it has not ended)
+-- ARGV[4] member       its member in expiring
+-- ARGV[5...] fields    field, value pairs to set with it
 -- Returns 1 when moved, 0 when the batch was not in the expected status (another scheduler,
 -- a replayed event or a cancel got there first).
 local status = redis.call('HGET', KEYS[1], 'status')

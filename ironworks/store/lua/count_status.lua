@@ -1,6 +1,9 @@
 -- count_status.lua: keep a code's per-status task counts from the events stream.
--- KEYS[1] code stats hash  KEYS[2] code stats-seen hash
--- ARGV[1] task id  ARGV[2] status  ARGV[3] the status's rank (queued 0, running 1, ended 2)
+-- KEYS[1] stats        the code's stats hash
+-- KEYS[2] seen         the code's stats-seen hash
+-- ARGV[1] task_id
+-- ARGV[2] status
+-- ARGV[3] rank         the status's rank (queued 0, running 1, ended 2)
 -- Returns 1 when counted, 0 when the event is not newer than what was counted for the task.
 -- Invariant: each task is counted once, in the latest status seen; a task's status only moves
 -- up in rank, so replayed or reordered events (a consumer restart, several consumers in the

@@ -1,7 +1,11 @@
 -- fire.lua: record that a schedule fired for its due time, and when it fires next.
--- KEYS[1] schedule hash  KEYS[2] due-schedules zset
--- ARGV[1] schedule id  ARGV[2] the next_start the caller read  ARGV[3] now
--- ARGV[4] next due time ('' = the schedule is over)  ARGV[5] why it is over
+-- KEYS[1] schedule     the schedule's hash
+-- KEYS[2] due          the due-schedules zset
+-- ARGV[1] schedule_id
+-- ARGV[2] seen_next    the next_start the caller read
+-- ARGV[3] now
+-- ARGV[4] next_due     the next due time ('' = the schedule is over)
+-- ARGV[5] why          why it is over
 -- Returns 1 when recorded; 0 when another scheduler fired it first, or it was cancelled.
 -- Invariant: each due time is recorded once, so every scheduler may try every due schedule.
 if redis.call('HGET', KEYS[1], 'status') ~= 'scheduled'

@@ -1,12 +1,23 @@
 -- hand_back.lua: a runner that is stopping gives a running task back to admission.
--- KEYS[1] task hash  KEYS[2] project 'running' index  KEYS[3] project 'queued' index
--- KEYS[4] project active set  KEYS[5] code active set  KEYS[6] leases zset
--- KEYS[7] lane waiting zset  KEYS[8] project waiting-lanes set  KEYS[9] ready-projects set
--- KEYS[10] events stream  KEYS[11] scheduler wake list
--- KEYS[12] the task's lane active set; KEYS[7] and ARGV[4] are its lane (its code's, or its
--- concurrency key's)
--- ARGV[1] task id  ARGV[2] attempt the runner holds  ARGV[3] admission score  ARGV[4] lane id
--- ARGV[5] project id  ARGV[6] msg  ARGV[7] code id
+-- KEYS[1] task             the task's hash
+-- KEYS[2] running_index    the project's 'running' index
+-- KEYS[3] queued_index     the project's 'queued' index
+-- KEYS[4] project_active   the project's active set
+-- KEYS[5] code_active      the code's active set
+-- KEYS[6] leases           the leases zset
+-- KEYS[7] waiting          its lane's waiting zset (its code's, or its concurrency key's)
+-- KEYS[8] waiting_lanes    the project's waiting-lanes set
+-- KEYS[9] ready_projects   the ready-projects set
+-- KEYS[10] events          the events stream
+-- KEYS[11] wake            the scheduler's wake list
+-- KEYS[12] lane_active     its lane's active set
+-- ARGV[1] task_id
+-- ARGV[2] attempt          the attempt the runner holds
+-- ARGV[3] score            its admission score
+-- ARGV[4] lane
+-- ARGV[5] project_id
+-- ARGV[6] msg
+-- ARGV[7] code_id
 -- Returns 1 when handed back; 0 when the task is not running under that attempt any more.
 -- Invariant: the task is queued again, its slot free, in one step; it is not a retry (the
 -- retry count is untouched) and the next admission gives it a new attempt, so anything the
@@ -26,8 +37,7 @@ redis.call('ZREM', KEYS[6], ARGV[1])
 redis.call('ZADD', KEYS[7], ARGV[3], ARGV[1])
 redis.call('SADD', KEYS[8], ARGV[4])
 redis.call('SADD', KEYS[9], ARGV[5])
-redis.call('XADD', KEYS[10], 'MAXLEN', '~', 1000000, '*', 'task_id', ARGV[1],
+add_event(KEYS[10], 'task_id', ARGV[1],
            'project_id', ARGV[5], 'code_id', ARGV[7], 'status', 'queued', 'attempt', ARGV[2])
-redis.call('LPUSH', KEYS[11], '1')
-redis.call('LTRIM', KEYS[11], 0, 99)
+wake(KEYS[11])
 return 1

@@ -1,11 +1,20 @@
 -- requeue.lua: hand an admitted task that no runner started back to admission.
--- KEYS[1] task hash  KEYS[2] leases zset  KEYS[3] project active set  KEYS[4] code active set
--- KEYS[5] lane waiting zset  KEYS[6] project waiting-lanes set  KEYS[7] ready-projects set
--- KEYS[8] scheduler wake list  KEYS[9] the task's lane active set (its concurrency key's)
--- KEYS[10] its cluster's dispatched set
--- (KEYS[5] and ARGV[5] are the task's lane: its code, or its concurrency key's lane)
--- ARGV[1] task id  ARGV[2] attempt the caller saw  ARGV[3] now  ARGV[4] admission score
--- ARGV[5] lane id  ARGV[6] project id
+-- KEYS[1] task             the task's hash
+-- KEYS[2] leases           the leases zset
+-- KEYS[3] project_active   the project's active set
+-- KEYS[4] code_active      the code's active set
+-- KEYS[5] waiting          its lane's waiting zset (its code's, or its concurrency key's)
+-- KEYS[6] waiting_lanes    the project's waiting-lanes set
+-- KEYS[7] ready_projects   the ready-projects set
+-- KEYS[8] wake             the scheduler's wake list
+-- KEYS[9] lane_active      its lane's active set (its concurrency key's)
+-- KEYS[10] dispatched      its cluster's dispatched set
+-- ARGV[1] task_id
+-- ARGV[2] attempt          the attempt the caller saw
+-- ARGV[3] now
+-- ARGV[4] score            its admission score
+-- ARGV[5] lane
+-- ARGV[6] project_id
 -- Returns 1 when requeued; 0 when the task started, ended or was re-admitted meanwhile.
 -- Invariant: the slot is released and the task is waiting again in one step; the next
 -- admission gives it a new attempt, so a late start of the lost dispatch is refused.
@@ -23,6 +32,5 @@ redis.call('SREM', KEYS[10], ARGV[1])
 redis.call('ZADD', KEYS[5], ARGV[4], ARGV[1])
 redis.call('SADD', KEYS[6], ARGV[5])
 redis.call('SADD', KEYS[7], ARGV[6])
-redis.call('LPUSH', KEYS[8], '1')
-redis.call('LTRIM', KEYS[8], 0, 99)
+wake(KEYS[8])
 return 1

@@ -1,9 +1,18 @@
 -- start.lua: a runner takes an admitted task and marks it running.
--- KEYS[1] task hash  KEYS[2] project 'queued' index  KEYS[3] project 'running' index
--- KEYS[4] events stream  KEYS[5] leases zset  KEYS[6] the cluster's dispatched set
--- KEYS[7] scheduler wake list (a task leaving the dispatched set makes room to admit another)
--- ARGV[1] task id  ARGV[2] attempt  ARGV[3] now (epoch s)  ARGV[4] runner id
--- ARGV[5] lease expiry (epoch s): the runner must renew before then or lose the task
+-- KEYS[1] task             the task's hash
+-- KEYS[2] queued_index     the project's 'queued' index
+-- KEYS[3] running_index    the project's 'running' index
+-- KEYS[4] events           the events stream
+-- KEYS[5] leases           the leases zset
+-- KEYS[6] dispatched       the cluster's dispatched set
+-- KEYS[7] wake             the scheduler's wake list (a task leaving the dispatched set makes
+--                          room to admit another)
+-- ARGV[1] task_id
+-- ARGV[2] attempt
+-- ARGV[3] now              epoch s
+-- ARGV[4] runner           the runner's id
+-- ARGV[5] until            the lease expiry (epoch s): the runner must renew before then or
+--                          lose the task
 -- Returns 1 when started; 0 when the task is no longer queued, the attempt is not the
 -- current one (cancelled meanwhile, or a stale duplicate dispatch), or the attempt has no
 -- lease any more (the reaper handed it back to admission, which has not re-admitted it yet):
@@ -19,10 +28,9 @@ redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZADD', KEYS[3], seq, ARGV[1])
 redis.call('ZADD', KEYS[5], ARGV[5], ARGV[1])
 if redis.call('SREM', KEYS[6], ARGV[1]) == 1 then
-  redis.call('LPUSH', KEYS[7], '1')
-  redis.call('LTRIM', KEYS[7], 0, 99)
+  wake(KEYS[7])
 end
 local owner = redis.call('HMGET', KEYS[1], 'project_id', 'code_id')
-redis.call('XADD', KEYS[4], 'MAXLEN', '~', 1000000, '*', 'task_id', ARGV[1],
+add_event(KEYS[4], 'task_id', ARGV[1],
            'project_id', owner[1], 'code_id', owner[2], 'status', 'running', 'attempt', ARGV[2])
 return 1

@@ -2,8 +2,12 @@
 -- From now until start.lua, the task is covered by the runner's lease, not the longer
 -- dispatch lease: if the runner dies in between, the reaper hands the task back as soon as
 -- that lease runs out.
--- KEYS[1] task hash  KEYS[2] leases zset
--- ARGV[1] task id  ARGV[2] attempt  ARGV[3] runner id  ARGV[4] lease expiry (epoch s)
+-- KEYS[1] task         the task's hash
+-- KEYS[2] leases       the leases zset
+-- ARGV[1] task_id
+-- ARGV[2] attempt
+-- ARGV[3] runner       the runner's id
+-- ARGV[4] until        the lease expiry (epoch s)
 -- Returns 1 when taken; 0 when the task is no longer queued under this attempt with a lease
 -- (cancelled, or handed back meanwhile): its start will be refused too.
 if redis.call('HGET', KEYS[1], 'status') ~= 'queued'

@@ -1,10 +1,15 @@
 -- wait_on.lua: a new task that depends on others waits for them (run in the MULTI that
 -- stores it, which left it off its wait queue).
--- KEYS[1] the task's waits-on set  KEYS[2] lane waiting zset  KEYS[3] project waiting-lanes set
--- KEYS[4] ready-projects set
--- then 2 keys per dependency: its task hash, its dependents set
--- ARGV[1] task id  ARGV[2] admission score  ARGV[3] lane id  ARGV[4] project id
--- then the dependency ids, in the order of their keys.
+-- KEYS[1] waits_on         the task's waits-on set
+-- KEYS[2] waiting          its lane's waiting zset
+-- KEYS[3] waiting_lanes    the project's waiting-lanes set
+-- KEYS[4] ready_projects   the ready-projects set
+-- KEYS[5...] dependencies  2 keys per dependency: its task hash, its dependents set
+-- ARGV[1] task_id
+-- ARGV[2] score            its admission score
+-- ARGV[3] lane
+-- ARGV[4] project_id
+-- ARGV[5...] dependency_ids  the dependency ids, in the order of their keys
 -- Returns how many dependencies are still to complete.
 -- Invariant: a task with dependencies enters its wait queue once: here when none is pending,
 -- else in dependency_ended.lua when the last pending one is removed. Every dependency lists

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask
+from werkzeug.routing import BaseConverter
 
 from api import dashboard, durability, errors
 from api.routes import docs, health, project_scope, projects, runners, stacks
@@ -14,8 +15,16 @@ from ironworks.store import Store
 REQUEST_OVERHEAD_BYTES = 1024 * 1024
 
 
+class IdConverter(BaseConverter):
+    """An object id (model.new_id, derived_id): 24 hex digits. Typed in the rule, so that
+    `tasks/replay` and `tasks/webhook` are never taken for a task's id."""
+
+    regex = "[0-9a-f]{24}"
+
+
 def create_app(settings: Settings, store: Store | None = None) -> Flask:
     app = Flask(__name__, static_folder=None)
+    app.url_map.converters["id"] = IdConverter
     app.config["MAX_CONTENT_LENGTH"] = settings.max_archive_bytes + REQUEST_OVERHEAD_BYTES
     app.extensions["ironworks"] = {
         "settings": settings,

@@ -55,6 +55,9 @@ def gunicorn_config(settings: Settings) -> dict[str, object]:
         "timeout": 60,
         "graceful_timeout": 20,
         "keepalive": 5,
+        # gunicorn's largest request line (its default is 4094): a long filtered listing URL
+        # reaches the API, which answers in JSON, rather than gunicorn's HTML error page.
+        "limit_request_line": 8190,
         "accesslog": "-",
         "logger_class": RedactingLogger,
     }

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from ironworks.errors import BadRequest
 from ironworks.lanes import MAX_KEY_LENGTH
@@ -26,8 +26,8 @@ MAX_DEPENDENCIES = 100
 MAX_RETENTION_S = 10 * 365 * 24 * 3600
 MAX_RATE_PERIOD_S = 24 * 3600
 
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
-CLUSTER_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+CLUSTER_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
 # name[:tag][@digest], as Docker spells image references; in ASCII classes, not \w, whose
 # other letters regex engines disagree on.
 IMAGE_PATTERN = (
@@ -40,16 +40,45 @@ PATTERN_HINTS = {
     "name": "'name' may hold letters, digits, '_', '.', '-' (max 64)",
     "cluster": "'cluster' may hold lower-case letters, digits, '_' and '-'",
     "image": "'image' is not a valid image reference",
+    "value": "a secret's value cannot hold a NUL character (environment variables)",
 }
+
+
+def _whole(value: object) -> object:
+    """44.0 is the integer 44, as JSON Schema's `integer` says (and JSON cannot tell them
+    apart); 44.5 is still refused."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# On every integer field: strict (no "1", no true), but a whole number written with a point
+# counts. After the field's Field(...), so that its bounds still reach the JSON schema.
+WHOLE = BeforeValidator(_whole)
 
 
 def text(max_length: int, pattern: str | None = None, required: bool = False) -> Any:
     return Field(min_length=1 if required else None, max_length=max_length, pattern=pattern)
 
 
-Priority = Annotated[int | None, Field(ge=min(PRIORITIES), le=max(PRIORITIES))]
-# Read by api.parsing.time_value.
-Time = Annotated[float | str | None, Field(description="unix seconds or an ISO 8601 time")]
+# One limit per field, wherever it is taken (bodies here, query parameters in api/queries.py).
+CODE_NAME_MAX, LABEL_MAX, CLUSTER_MAX = 64, 100, 32
+CodeName = Annotated[str, text(CODE_NAME_MAX, required=True)]
+MaybeCodeName = Annotated[str | None, text(CODE_NAME_MAX)]
+Label = Annotated[str | None, text(LABEL_MAX)]
+Cluster = Annotated[str | None, text(CLUSTER_MAX, CLUSTER_PATTERN)]
+
+
+Priority = Annotated[int | None, Field(ge=min(PRIORITIES), le=max(PRIORITIES)), WHOLE]
+# Read by api.parsing.time_value; the schema (TIME_SCHEMA) is what it takes.
+TIME_SCHEMA = {"anyOf": [{"type": "number"}, {"type": "string", "format": "date-time"}]}
+Time = Annotated[
+    float | str | None,
+    Field(
+        description="unix seconds or an ISO 8601 time",
+        json_schema_extra={"anyOf": [*TIME_SCHEMA["anyOf"], {"type": "null"}]},
+    ),
+]
 
 
 class Body(BaseModel):
@@ -59,35 +88,35 @@ class Body(BaseModel):
 
 class NewProject(Body):
     name: Annotated[str, text(100, required=True)]
-    max_concurrency: Annotated[int | None, Field(ge=1)] = None
-    task_retention_s: Annotated[int | None, Field(ge=60, le=MAX_RETENTION_S)] = None
+    max_concurrency: Annotated[int | None, Field(ge=1), WHOLE] = None
+    task_retention_s: Annotated[int | None, Field(ge=60, le=MAX_RETENTION_S), WHOLE] = None
 
 
 class ProjectChanges(Body):
     """Only the fields sent change; null sets a field back to the installation's default."""
 
-    max_concurrency: Annotated[int | None, Field(ge=1)] = None
-    task_retention_s: Annotated[int | None, Field(ge=60, le=MAX_RETENTION_S)] = None
+    max_concurrency: Annotated[int | None, Field(ge=1), WHOLE] = None
+    task_retention_s: Annotated[int | None, Field(ge=60, le=MAX_RETENTION_S), WHOLE] = None
 
 
 class RateLimit(Body):
     model_config = ConfigDict(extra="forbid")
-    count: Annotated[int, Field(ge=1, le=1_000_000)]
-    period_s: Annotated[int, Field(ge=1, le=MAX_RATE_PERIOD_S)]
+    count: Annotated[int, Field(ge=1, le=1_000_000), WHOLE]
+    period_s: Annotated[int, Field(ge=1, le=MAX_RATE_PERIOD_S), WHOLE]
     per_key: bool | None = None
 
 
 class CodeData(Body):
     """The `data` part of a code upload (JSON)."""
 
-    name: Annotated[str, text(64, NAME_PATTERN, required=True)]
+    name: Annotated[str, text(CODE_NAME_MAX, NAME_PATTERN, required=True)]
     stack: Annotated[str | None, text(32)] = None
     command: Annotated[str | None, text(4096)] = None
     runtime: Annotated[str | None, text(32)] = None  # IronWorker's legacy runtime + file_name
     file_name: Annotated[str | None, text(255)] = None
     image: Annotated[str | None, text(255, IMAGE_PATTERN)] = None
-    max_concurrency: Annotated[int | None, Field(ge=-1, description="-1: unlimited")] = None
-    timeout: Annotated[int | None, Field(ge=1)] = None
+    max_concurrency: Annotated[int | None, Field(ge=-1, description="-1: unlimited"), WHOLE] = None
+    timeout: Annotated[int | None, Field(ge=1), WHOLE] = None
     env_vars: Annotated[
         dict[str, str] | None, Field(description="Settings that are not secret (see 'secrets')")
     ] = None
@@ -95,12 +124,12 @@ class CodeData(Body):
         list[Annotated[str, text(128)]] | None,
         Field(max_length=100, description="Names of the project's secrets its tasks get"),
     ] = None
-    retries: Annotated[int | None, Field(ge=0, le=MAX_RETRIES)] = None
-    retries_delay: Annotated[int | None, Field(ge=0)] = None
-    memory: Annotated[int | None, Field(ge=16, description="MB")] = None
+    retries: Annotated[int | None, Field(ge=0, le=MAX_RETRIES), WHOLE] = None
+    retries_delay: Annotated[int | None, Field(ge=0), WHOLE] = None
+    memory: Annotated[int | None, Field(ge=16, description="MB"), WHOLE] = None
     cpus: Annotated[float | None, Field(ge=0.01)] = None
-    disk: Annotated[int | None, Field(ge=1, description="MB of tmpfs")] = None
-    log_max_bytes: Annotated[int | None, Field(ge=1024)] = None
+    disk: Annotated[int | None, Field(ge=1, description="MB of tmpfs"), WHOLE] = None
+    log_max_bytes: Annotated[int | None, Field(ge=1024), WHOLE] = None
     network: bool | None = None
     warm: bool | None = None
     config: dict[str, Any] | None = None
@@ -108,7 +137,7 @@ class CodeData(Body):
     concurrency_key: Annotated[
         str | None, text(MAX_KEY_LENGTH), Field(description="A template: '{customer_id}'")
     ] = None
-    max_concurrency_per_key: Annotated[int | None, Field(ge=1)] = None
+    max_concurrency_per_key: Annotated[int | None, Field(ge=1), WHOLE] = None
     rate_limit: RateLimit | None = None
 
 
@@ -120,21 +149,23 @@ class Egress(Body):
 
 
 class SecretValue(Body):
-    value: Annotated[str, Field(max_length=64 * 1024, description="At most 64 KB")]
+    # An environment variable's value cannot hold a NUL.
+    value: Annotated[str, Field(max_length=64 * 1024, pattern=r"^[^\x00]*$",
+                                description="At most 64 KB")]  # fmt: skip
 
 
 class Rollback(Body):
-    revision: Annotated[int, Field(ge=1)]
+    revision: Annotated[int, Field(ge=1), WHOLE]
 
 
 class TaskItem(Body):
-    code_name: Annotated[str, text(1000, required=True)]
+    code_name: CodeName
     payload: str | None = None
     priority: Priority = None
-    timeout: Annotated[int | None, Field(ge=1)] = None
-    delay: Annotated[int | None, Field(ge=0)] = None
-    cluster: Annotated[str | None, text(32, CLUSTER_PATTERN)] = None
-    label: Annotated[str | None, text(100)] = None
+    timeout: Annotated[int | None, Field(ge=1), WHOLE] = None
+    delay: Annotated[int | None, Field(ge=0), WHOLE] = None
+    cluster: Cluster = None
+    label: Label = None
     concurrency_key: Annotated[
         str | None, text(MAX_KEY_LENGTH), Field(description="Instead of the code's template")
     ] = None
@@ -147,7 +178,7 @@ class TaskItem(Body):
         text(256),
         Field(description="A repeat within idempotency_ttl_s returns the first task"),
     ] = None
-    idempotency_ttl_s: Annotated[int | None, Field(ge=1, le=MAX_IDEMPOTENCY_TTL_S)] = None
+    idempotency_ttl_s: Annotated[int | None, Field(ge=1, le=MAX_IDEMPOTENCY_TTL_S), WHOLE] = None
 
 
 class NewTasks(Body):
@@ -155,12 +186,12 @@ class NewTasks(Body):
 
 
 class Progress(Body):
-    percent: Annotated[int, Field(ge=0, le=100)]
+    percent: Annotated[int, Field(ge=0, le=100), WHOLE]
     msg: Annotated[str | None, text(500)] = None
 
 
 class Retry(Body):
-    delay: Annotated[int | None, Field(ge=0)] = None
+    delay: Annotated[int | None, Field(ge=0), WHOLE] = None
 
 
 class Replay(Body):
@@ -170,46 +201,56 @@ class Replay(Body):
 class ReplayMany(Body):
     """What to replay: a code_name or a status (or both), and a time range."""
 
-    code_name: Annotated[str | None, text(64)] = None
+    # The document says one of the two is needed, as the route does.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": [field], "properties": {field: {"not": {"type": "null"}}}}
+                for field in ("code_name", "status")
+            ]
+        }
+    )
+
+    code_name: Annotated[str | None, text(CODE_NAME_MAX, required=True)] = None
     status: Annotated[TaskStatus | None, Field(strict=False)] = None  # by its value
     from_time: Time = None
     to_time: Time = None
-    limit: Annotated[int | None, Field(ge=1, le=MAX_REPLAYS)] = None
+    limit: Annotated[int | None, Field(ge=1, le=MAX_REPLAYS), WHOLE] = None
 
 
 class Reduce(Body):
-    code_name: Annotated[str, text(1000, required=True)]
-    timeout: Annotated[int | None, Field(ge=1)] = None
+    code_name: CodeName
+    timeout: Annotated[int | None, Field(ge=1), WHOLE] = None
 
 
 class NewBatch(Body):
-    code_name: Annotated[str, text(1000, required=True)]
+    code_name: CodeName
     payloads: Annotated[
         list[Any],
         Field(min_length=1, max_length=MAX_BATCH_ITEMS, description="Non-strings are encoded"),
     ]
-    max_concurrency: Annotated[int | None, Field(ge=1, le=MAX_BATCH_ITEMS)] = None
+    max_concurrency: Annotated[int | None, Field(ge=1, le=MAX_BATCH_ITEMS), WHOLE] = None
     reduce: Reduce | None = None
     reduce_on_failure: bool | None = None
     priority: Priority = None
-    timeout: Annotated[int | None, Field(ge=1)] = None
-    label: Annotated[str | None, text(100)] = None
+    timeout: Annotated[int | None, Field(ge=1), WHOLE] = None
+    label: Label = None
 
 
 class ScheduleItem(Body):
-    code_name: Annotated[str, text(1000, required=True)]
+    code_name: CodeName
     name: Annotated[str | None, text(100)] = None
     payload: Annotated[str | None, text(10**7)] = None
-    run_every: Annotated[int | None, Field(ge=1)] = None
+    run_every: Annotated[int | None, Field(ge=1), WHOLE] = None
     cron: Annotated[str | None, text(100)] = None
     timezone: Annotated[str | None, text(64)] = None
     start_at: Time = None
     end_at: Time = None
-    run_times: Annotated[int | None, Field(ge=1)] = None
+    run_times: Annotated[int | None, Field(ge=1), WHOLE] = None
     priority: Priority = None
-    timeout: Annotated[int | None, Field(ge=1)] = None
-    cluster: Annotated[str | None, text(32, CLUSTER_PATTERN)] = None
-    label: Annotated[str | None, text(100)] = None
+    timeout: Annotated[int | None, Field(ge=1), WHOLE] = None
+    cluster: Cluster = None
+    label: Label = None
 
 
 class NewSchedules(Body):
@@ -220,7 +261,20 @@ class NewSchedules(Body):
 
 class NewWebhook(Body):
     url: Annotated[str, text(2000, required=True)]
-    code_name: Annotated[str | None, text(64)] = None
+    code_name: MaybeCodeName = None
+
+
+# Fields whose upper bound is an operator's setting, by the setting: the route checks them
+# (`at_most`) and /openapi.json states this installation's values (api/openapi.py).
+OPERATOR_BOUNDS = {
+    "timeout": "max_timeout_s",
+    "delay": "max_delay_s",
+    "retries_delay": "max_delay_s",
+    "memory": "max_container_memory_mb",
+    "cpus": "max_container_cpus",
+    "disk": "max_container_tmpfs_mb",
+    "log_max_bytes": "max_log_max_bytes",
+}
 
 
 def at_most(value: N | None, high: float, field: str) -> N | None:
@@ -228,6 +282,14 @@ def at_most(value: N | None, high: float, field: str) -> N | None:
     if value is not None and value > high:
         raise BadRequest(f"'{field}' must be at most {high} on this installation")
     return value
+
+
+def field_schema(model: type[Body], name: str) -> dict[str, Any]:
+    """One field's JSON schema, as the document shows it (its `null` alternative dropped)."""
+    node = model.model_json_schema()["properties"][name]
+    options = [o for o in node.get("anyOf", ()) if o.get("type") != "null"]
+    node = options[0] if len(options) == 1 else node
+    return {k: v for k, v in node.items() if k not in ("title", "default", "description")}
 
 
 B = TypeVar("B", bound=Body)

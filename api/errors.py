@@ -56,7 +56,13 @@ def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException):
         msg = "Request too large" if e.code == 413 else e.description
-        return jsonify(msg=msg), e.code
+        response = jsonify(msg=msg)
+        response.status_code = e.code or 500
+        # What the exception says a client needs besides the body: a 405's Allow, above all.
+        for name, value in e.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(Exception)
     def unexpected(e: Exception):

@@ -11,6 +11,8 @@ from typing import Any
 from flask import Flask
 
 from api import bodies
+from ironworks import secrets
+from ironworks.settings import Settings
 
 P = "/2/projects/{project_id}"
 SCHEMAS = "#/components/schemas/"
@@ -101,6 +103,17 @@ ROUTES: list[tuple[str, str, str, type[bodies.Body] | None]] = [
     ("get", f"{P}/egress", "The project's egress grants", None),
 ]
 
+# Routes anyone may call: no token (tests/test_openapi.py holds the rest to needing one).
+PUBLIC = {("get", "/healthz"), ("get", "/readyz"), ("get", "/openapi.json"), ("get", "/2/stacks")}
+# Bodies a route may go without: it then takes every field's default.
+OPTIONAL_BODIES = {
+    ("post", f"{P}/tasks/{{task_id}}/retry"),
+    ("post", f"{P}/tasks/{{task_id}}/replay"),
+}
+
+# Path parameters with a form of their own (any other is a string).
+PATH_SCHEMAS = {"name": {"type": "string", "pattern": f"^{secrets.NAME.pattern}$"}}
+
 # Routes that answer 201 Created.
 CREATED = {("post", "/2/projects"), ("post", f"{P}/webhooks"), ("post", f"{P}/batches")}
 
@@ -108,14 +121,20 @@ CREATED = {("post", "/2/projects"), ("post", f"{P}/webhooks"), ("post", f"{P}/ba
 def document(app: Flask) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     queries = _queries_by_route(app)
+    settings = app.extensions["ironworks"]["settings"]
     for method, path, summary, body in ROUTES:
         operation: dict[str, Any] = {
             "summary": summary,
             "parameters": [
-                {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+                {
+                    "name": name,
+                    "in": "path",
+                    "required": True,
+                    "schema": PATH_SCHEMAS.get(name, {"type": "string"}),
+                }
                 for name in _path_params(path)
             ]
-            + [query.openapi() for query in queries.get((method, path), ())],
+            + [_bounded(query.openapi(), settings) for query in queries.get((method, path), ())],
             "responses": {
                 "201" if (method, path) in CREATED else "200": {"description": "OK"},
                 "4XX": {
@@ -129,7 +148,9 @@ def document(app: Flask) -> dict[str, Any]:
             },
         }
         if body is not None:
-            operation["requestBody"] = _request_body(body)
+            operation["requestBody"] = _request_body(body, (method, path) not in OPTIONAL_BODIES)
+        if (method, path) in PUBLIC:
+            operation["security"] = []
         paths.setdefault(path, {})[method] = operation
     error = {"type": "object", "required": ["msg"], "properties": {"msg": {"type": "string"}}}
     oauth = {
@@ -143,17 +164,17 @@ def document(app: Flask) -> dict[str, Any]:
         "info": {"title": "Ironworks", "version": "2", "description": "IronWorker v2 API"},
         "paths": paths,
         "components": {
-            "schemas": {"Error": error, **_schemas()},
+            "schemas": {"Error": error, **_schemas(settings)},
             "securitySchemes": {"oauth": oauth},
         },
         "security": [{"oauth": []}],
     }
 
 
-def _request_body(model: type[bodies.Body]) -> dict[str, Any]:
+def _request_body(model: type[bodies.Body], required: bool = True) -> dict[str, Any]:
     schema = {"$ref": f"{SCHEMAS}{model.__name__}"}
     if model is not bodies.CodeData:
-        return {"required": True, "content": _json(schema)}
+        return {"required": required, "content": _json(schema)}
     upload = {"type": "object", "required": ["data"], "properties": {
         "data": {"type": "string", "contentMediaType": "application/json", "contentSchema": schema},
         "file": {"type": "string", "format": "binary", "description": "zip; or 'image' in data"},
@@ -161,14 +182,27 @@ def _request_body(model: type[bodies.Body]) -> dict[str, Any]:
     return {"required": True, "content": {"multipart/form-data": {"schema": upload}}}
 
 
-def _schemas() -> dict[str, Any]:
-    """Every body's JSON schema from its model, and the models they hold."""
+def _schemas(settings: Settings) -> dict[str, Any]:
+    """Every body's JSON schema from its model, and the models they hold, with this
+    installation's bounds on the fields an operator bounds."""
     schemas: dict[str, Any] = {}
     for model in {body for *_, body in ROUTES if body is not None}:
         schema = model.model_json_schema(ref_template=SCHEMAS + "{model}")
         schemas |= schema.pop("$defs", {})
         schemas[model.__name__] = schema
+    for schema in schemas.values():
+        for name, prop in schema.get("properties", {}).items():
+            _bounded({"name": name, "schema": prop}, settings)
     return schemas
+
+
+def _bounded(field: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """A field (a query parameter, a body's property) with the operator's bound, if it has one."""
+    if field["name"] in bodies.OPERATOR_BOUNDS:
+        for option in field["schema"].get("anyOf", [field["schema"]]):
+            if option.get("type") in ("integer", "number"):
+                option["maximum"] = getattr(settings, bodies.OPERATOR_BOUNDS[field["name"]])
+    return field
 
 
 def _queries_by_route(app: Flask) -> dict[tuple[str, str], tuple]:

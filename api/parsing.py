@@ -7,6 +7,8 @@ Each helper raises BadRequest naming the field, so a client learns exactly what 
 from __future__ import annotations
 
 import json
+import math
+import re
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +19,8 @@ from ironworks.errors import BadRequest
 # Beyond these an offset overflows what Redis takes as a range (a signed 64-bit integer).
 MAX_PAGE = 1_000_000
 QUERY_INT_LIMIT = 2**53
+# Unix seconds written as text: digits, a point, a sign; no "nan", "inf" or "1_000".
+NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?")
 
 
 def json_body() -> dict[str, Any]:
@@ -60,13 +64,11 @@ def time_value(raw: object, name: str) -> float | None:
     """Unix seconds, as IronWorker clients send them, or ISO 8601."""
     if raw is None or raw == "":
         return None
-    if isinstance(raw, int | float) and not isinstance(raw, bool):
+    if isinstance(raw, int | float) and not isinstance(raw, bool) and math.isfinite(raw):
         return float(raw)
-    try:
-        return float(str(raw))
-    except ValueError:
-        pass
-    try:
-        return datetime.fromisoformat(str(raw).replace("Z", "+00:00")).timestamp()
-    except ValueError as e:
+    if isinstance(raw, str) and NUMBER.fullmatch(raw):
+        return float(raw)
+    try:  # RFC 3339 allows a lower-case 't' and 'z'
+        return datetime.fromisoformat(str(raw).upper().replace("Z", "+00:00")).timestamp()
+    except (ValueError, OverflowError) as e:  # OverflowError: a year 1 time west of UTC
         raise BadRequest(f"'{name}' must be unix seconds or an ISO 8601 time") from e

@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import current_app, request
 
-from api import parsing
+from api import bodies, parsing
 from ironworks.errors import BadRequest
 from ironworks.model import LONGEST_WAIT_S, TaskStatus
 
@@ -25,18 +25,22 @@ class Query:
     schema: dict[str, Any]
     # Raw text (None when absent or empty) → the value the route uses; raises BadRequest.
     convert: Callable[[str | None], Any] = lambda raw: raw
+    required: bool = False
 
     def read(self) -> Any:
         view = current_app.view_functions[request.endpoint]
         if self not in getattr(view, "queries", ()):
             raise LookupError(f"{request.endpoint} reads '{self.name}' without declaring it")
-        return self.convert(request.args.get(self.name) or None)
+        given = request.args.getlist(self.name)
+        if len(given) > 1:
+            raise BadRequest(f"'{self.name}' is given more than once")
+        return self.convert(given[0] if given and given[0] else None)
 
     def openapi(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "in": "query",
-            "required": False,
+            "required": self.required,
             "description": self.description,
             "schema": self.schema,
         }
@@ -73,15 +77,24 @@ def text(name: str, description: str, max_len: int = 1000) -> Query:
     return Query(name, description, {"type": "string", "maxLength": max_len}, convert)
 
 
+FLAG_VALUES = ("1", "true", "0", "false")
+
+
 def flag(name: str, description: str) -> Query:
-    """IronWorker's `name=1` (or `true`): on; anything else, or absent: off."""
-    return Query(name, description, {"type": "string", "enum": ["1", "true", "0", "false"]},
-                 lambda raw: raw in ("1", "true"))  # fmt: skip
+    """IronWorker's `name=1` (or `true`): on; `0`, `false` or absent: off."""
+
+    def convert(raw: str | None) -> bool:
+        if raw is not None and raw not in FLAG_VALUES:
+            raise BadRequest(f"'{name}' must be one of {', '.join(FLAG_VALUES)}")
+        return raw in ("1", "true")
+
+    return Query(name, description, {"type": "string", "enum": list(FLAG_VALUES)}, convert)
 
 
 def _time(name: str) -> Query:
     return Query(
-        name, "Unix seconds or an ISO 8601 time", {"type": "string"},
+        name, "Unix seconds or an ISO 8601 time (empty: any)",
+        {"anyOf": [*bodies.TIME_SCHEMA["anyOf"], {"const": ""}]},
         lambda raw: parsing.time_value(raw, name),
     )  # fmt: skip
 
@@ -113,8 +126,8 @@ PAGE = integer("page", "Page number, from 0", 0, 0, parsing.MAX_PAGE)
 PER_PAGE = integer("per_page", "Items per page", 30, 1, 100)
 PAGING = (PAGE, PER_PAGE)
 
-CODE_NAME = text("code_name", "Only this code's tasks", max_len=64)
-LABEL = text("label", "Only tasks with this label", max_len=100)
+CODE_NAME = text("code_name", "Only this code's tasks", max_len=bodies.CODE_NAME_MAX)
+LABEL = text("label", "Only tasks with this label", max_len=bodies.LABEL_MAX)
 STATUS = Query("status", "Only tasks in this status",
                {"type": "string", "enum": [s.value for s in TaskStatus]}, _status)  # fmt: skip
 STATUS_FLAGS = tuple(flag(s.value, f"Include {s.value} tasks (OR-ed)") for s in TaskStatus)
@@ -126,12 +139,26 @@ WAIT = Query(
 REVISION = integer("revision", "Which revision (default: the current one)", None, 1, 2**31)
 
 
-# Options of the inbound webhook, whose body is the payload; bounds are checked with the task's.
+def task_option(name: str, description: str, required: bool = False) -> Query:
+    """A field of a task (bodies.TaskItem) given in the query: the document shows the field's
+    own schema, and the route checks the value with the rest of the task."""
+    schema = dict(bodies.field_schema(bodies.TaskItem, name))
+    if schema.get("type") == "integer":
+        schema.setdefault("maximum", parsing.QUERY_INT_LIMIT)
+        low, high = schema.get("minimum", -parsing.QUERY_INT_LIMIT), schema["maximum"]
+        return Query(name, description, schema,
+                     lambda raw: parsing.int_value(raw, name, None, low=low, high=high),
+                     required)  # fmt: skip
+    return Query(name, description, schema, required=required)
+
+
+# Options of the inbound webhook, whose body is the payload.
 WEBHOOK_OPTIONS = (
-    CODE_NAME, text("cluster", "Run on this cluster's runners", max_len=64), LABEL,
-    *(integer(n, f"The task's {n}", None, -parsing.QUERY_INT_LIMIT, parsing.QUERY_INT_LIMIT)
-      for n in ("priority", "delay", "timeout")),
-)  # fmt: skip
+    task_option("code_name", "The code to run", required=True),
+    task_option("cluster", "Run on this cluster's runners"),
+    task_option("label", "The task's label"),
+    *(task_option(n, f"The task's {n}") for n in ("priority", "delay", "timeout")),
+)
 
 
 def paging() -> tuple[int, int]:

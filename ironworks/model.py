@@ -36,11 +36,15 @@ class TaskStatus(StrEnum):
 # The longest a reader may ask to be held until a task ends (`GET …/tasks/{id}?wait=S`).
 LONGEST_WAIT_S = 10.0
 
-# Legal transitions; the store's Lua scripts enforce the same table atomically.
+# Every status change a task may make. The store's scripts get this table in their prelude
+# and refuse any other change before writing (store/scripts.py), so it cannot go stale.
+# queued -> killed: an admitted task no runner could start (give_up); running -> queued: a
+# stopping runner hands its task back (hand_back), not a retry.
 TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
-    TaskStatus.QUEUED: frozenset({TaskStatus.RUNNING, TaskStatus.CANCELLED}),
+    TaskStatus.QUEUED: frozenset({TaskStatus.RUNNING, TaskStatus.CANCELLED, TaskStatus.KILLED}),
     TaskStatus.RUNNING: frozenset(
         {
+            TaskStatus.QUEUED,
             TaskStatus.COMPLETE,
             TaskStatus.ERROR,
             TaskStatus.TIMEOUT,
@@ -125,6 +129,14 @@ class Code:
     @property
     def has_archive(self) -> bool:
         return bool(self.archive_sha256)
+
+    def timeout_for(self, asked: int | None, default_s: int) -> int:
+        """A new task's timeout: its own, else the code's, else the installation's."""
+        return asked or self.timeout or default_s
+
+    def priority_for(self, asked: int | None) -> int:
+        """A new task's priority: its own, else the code's default."""
+        return self.default_priority if asked is None else asked
 
 
 @dataclass(frozen=True)
@@ -276,7 +288,7 @@ def new_task(
         code_rev=code.rev,
         status=TaskStatus.QUEUED,
         payload=payload,
-        priority=code.default_priority if priority is None else priority,
+        priority=code.priority_for(priority),
         timeout=timeout,
         created_at=now,
         cluster=cluster,

@@ -42,7 +42,7 @@ def _task_for(store: Store, schedule: Schedule, due: float, default_timeout_s: i
         derived_id("schedule", f"{schedule.id}:{due!r}"),
         schedule.payload,
         due,
-        timeout=schedule.timeout or code.timeout or default_timeout_s,
+        timeout=code.timeout_for(schedule.timeout, default_timeout_s),
         priority=schedule.priority,
         cluster=schedule.cluster,
         label=schedule.label,

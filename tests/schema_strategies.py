@@ -12,7 +12,14 @@ SCALARS = {"boolean": st.booleans(), "null": st.none()}
 def values(schema: dict, components: dict) -> st.SearchStrategy:
     if "$ref" in schema:
         return values(components["schemas"][schema["$ref"].rsplit("/", 1)[1]], components)
-    if "anyOf" in schema:
+    if schema.get("anyOf") and "properties" in schema:  # an object that needs one of some
+        return st.one_of([  # fields (not null): each choice is the object with those required
+            values(schema | {"anyOf": None, "required": [*schema.get("required", ()),
+                                                        *option["required"]]}, components)
+            .filter(lambda body, need=option["required"]: all(body[f] is not None for f in need))
+            for option in schema["anyOf"]
+        ])  # fmt: skip
+    if schema.get("anyOf"):
         return st.one_of([values(option, components) for option in schema["anyOf"]])
     if "enum" in schema:
         return st.sampled_from(schema["enum"])

@@ -40,3 +40,33 @@ def test_reading_an_undeclared_query_parameter_is_refused(api):
         assert queries.PAGE.read() == 3
         with pytest.raises(LookupError):
             queries.REVISION.read()
+
+
+def test_the_document_says_which_routes_need_a_token_as_the_api_does(api):
+    """A route documented as public answers without a token; every other one refuses (401)."""
+    for path, ops in api.get("/openapi.json").json["paths"].items():
+        url = re.sub(r"{\w+}", "0" * 24, path)
+        for method, op in ops.items():
+            status = api.open(url, method=method.upper()).status_code
+            if op.get("security") == []:
+                assert status != 401, (method, path)
+            else:
+                assert status == 401, (method, path, status)
+
+
+def test_a_method_the_route_does_not_take_is_a_405_with_allow(api):
+    answer = api.put("/healthz")
+    assert answer.status_code == 405
+    assert set(answer.headers["Allow"].split(", ")) >= {"GET"}
+    assert answer.json["msg"]
+
+
+def test_whole_numbers_written_with_a_point_are_integers_as_the_document_says(api):
+    """JSON Schema's `integer` takes 44.0; the API takes what its document allows."""
+    from api import bodies
+
+    item = bodies.read(bodies.TaskItem, {"code_name": "w", "delay": 44.0, "priority": 1.0})
+    assert (item.delay, item.priority) == (44, 1)
+    for bad in (44.5, True, "44"):
+        with pytest.raises(Exception, match="'delay' must be an integer"):
+            bodies.read(bodies.TaskItem, {"code_name": "w", "delay": bad})

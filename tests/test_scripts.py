@@ -133,3 +133,18 @@ def test_the_prelude_carries_the_python_definitions(settings):
     assert constants.parse_expiring(member) == ("task", "x")
     assert key == Keys("pfx").task("t1")
     assert float(band) == float(__import__("ironworks.lanes").lanes.BAND)
+
+
+def test_a_status_change_the_transition_table_lacks_is_refused_and_writes_nothing(store):
+    from ironworks.model import TaskStatus
+    from tests.store_helpers import enqueue, make_code, make_project
+
+    (task_id,) = enqueue(store, make_code(store, make_project(store)))
+    task = store.tasks.get(task_id)
+    before = store.redis.hgetall(store.keys.task(task_id))
+    with pytest.raises(redis.ResponseError, match="may not go from queued to complete"):
+        store.tasks._transition(task, TaskStatus.QUEUED, None, TaskStatus.COMPLETE, 1.0, 0, "",
+                                None)  # fmt: skip
+    assert store.redis.hgetall(store.keys.task(task_id)) == before
+    assert store.tasks.give_up(task, 2.0, "no runner")  # queued -> killed is in the table
+    assert store.tasks.get(task_id).status is TaskStatus.KILLED

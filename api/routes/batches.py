@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from flask import Blueprint, Response, jsonify, url_for
 
 from api import bodies, context, parsing, queries
-from ironworks import lanes
-from ironworks.errors import BadRequest, TooLarge
+from ironworks import lanes, payloads
+from ironworks.errors import BadRequest
 from ironworks.model import Batch, BatchStatus, Task, TaskStatus, new_id, new_task
 from ironworks.store import Store
 from ironworks.views import batch_json, item_json
@@ -33,7 +33,7 @@ def create_batch(project_id: str):
     body = bodies.read(bodies.NewBatch, parsing.json_body())
     store, settings = context.store(), context.settings()
     code = store.codes.by_name(project_id, body.code_name)
-    payloads = _payloads(body.payloads, settings.max_payload_bytes)
+    items_payloads = payloads.listed(body.payloads, settings.max_payload_bytes)
     reduce_code, reduce_timeout = _reduce(body.reduce, project_id, settings.max_timeout_s)
     priority = body.priority
     timeout = bodies.at_most(body.timeout, settings.max_timeout_s, "timeout")
@@ -43,13 +43,17 @@ def create_batch(project_id: str):
         project_id=project_id,
         code_id=code.id,
         code_name=code.name,
-        size=len(payloads),
-        priority=code.default_priority if priority is None else priority,
+        size=len(items_payloads),
+        priority=code.priority_for(priority),
         created_at=now,
         max_concurrency=body.max_concurrency,
         reduce_code_id=reduce_code.id if reduce_code else None,
         reduce_code_name=reduce_code.name if reduce_code else None,
-        reduce_timeout=(reduce_timeout or settings.default_timeout_s) if reduce_code else None,
+        reduce_timeout=(
+            reduce_code.timeout_for(reduce_timeout, settings.default_timeout_s)
+            if reduce_code
+            else None
+        ),
         reduce_on_failure=bool(body.reduce_on_failure),
     )
     if batch.max_concurrency and code.concurrency_key:
@@ -64,14 +68,14 @@ def create_batch(project_id: str):
             new_id(),
             payload,
             now,
-            timeout=timeout or code.timeout or settings.default_timeout_s,
+            timeout=code.timeout_for(timeout, settings.default_timeout_s),
             priority=batch.priority,
             label=label,
             batch_id=batch.id,
             batch_index=i,
             concurrency_key=lanes.key_for(code.concurrency_key, None, payload),
         )  # fmt: skip
-        for i, payload in enumerate(payloads)
+        for i, payload in enumerate(items_payloads)
     ]
     stored = store.batches.create(batch, items, now)
     response = jsonify(msg="Queued up", id=batch.id, tasks=[{"id": t.id} for t in stored])
@@ -128,19 +132,9 @@ def _log_tail(store: Store, task: Task) -> str:
     return "\n".join(store.tasks.log_tail(task.id, LOG_TAIL_BYTES).splitlines()[-LOG_TAIL_LINES:])
 
 
-def _payloads(raw: list, max_bytes: int) -> list[str]:
-    """Strings are taken as they are; any other JSON value is encoded, as a convenience."""
-    payloads = [p if isinstance(p, str) else json.dumps(p) for p in raw]
-    for i, payload in enumerate(payloads):
-        if len(payload.encode()) > max_bytes:
-            raise TooLarge(f"payloads[{i}] is larger than {max_bytes} bytes")
-    return payloads
-
-
 def _reduce(spec: bodies.Reduce | None, project_id: str, max_timeout_s: int):
     """The reduce step's code and timeout, or (None, None) when the batch has none."""
     if spec is None:
         return None, None
     code = context.store().codes.by_name(project_id, spec.code_name)
-    timeout = bodies.at_most(spec.timeout, max_timeout_s, "timeout")
-    return code, timeout or code.timeout
+    return code, bodies.at_most(spec.timeout, max_timeout_s, "timeout")

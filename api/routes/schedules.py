@@ -8,7 +8,7 @@ import time
 from flask import Blueprint, jsonify
 
 from api import bodies, context, parsing, queries
-from ironworks.errors import TooLarge
+from ironworks import payloads
 from ironworks.model import new_id
 from ironworks.schedules import Schedule, check_timing, first_start
 from ironworks.views import iso
@@ -56,9 +56,7 @@ def schedule_json(s: Schedule) -> dict:
 def _new_schedule(project_id: str, item: bodies.ScheduleItem, now: float) -> Schedule:
     settings = context.settings()
     context.store().codes.by_name(project_id, item.code_name)  # 404 now, not silence later
-    payload = item.payload or ""
-    if len(payload.encode()) > settings.max_payload_bytes:
-        raise TooLarge(f"payload is larger than {settings.max_payload_bytes} bytes")
+    payload = payloads.checked(item.payload or "", settings.max_payload_bytes)
     timezone = item.timezone or "UTC"
     check_timing(item.run_every, item.cron, timezone)
     schedule = Schedule(

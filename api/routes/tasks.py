@@ -8,8 +8,8 @@ import time
 from flask import Blueprint, Response, jsonify, request
 
 from api import bodies, context, parsing, queries
-from ironworks import lanes
-from ironworks.errors import BadRequest, Conflict, NotFound, TooLarge
+from ironworks import lanes, payloads
+from ironworks.errors import BadRequest, Conflict, NotFound
 from ironworks.model import DEFAULT_IDEMPOTENCY_TTL_S, Task, TaskStatus, new_id, new_task, run_again
 from ironworks.replays import MAX_REPLAYS, replay_matching, replay_task
 from ironworks.store.tasks import TaskFilter
@@ -42,14 +42,8 @@ def queue_tasks(project_id: str):
 def inbound_webhook(project_id: str):
     """IronWorker's webhook: any service POSTs here and the raw body becomes the payload.
     Options come in the query: code_name, priority, delay, timeout, cluster, label."""
-    settings = context.settings()
-    body = request.get_data(cache=False)
-    if len(body) > settings.max_payload_bytes:
-        raise TooLarge(f"payload is larger than {settings.max_payload_bytes} bytes")
-    try:
-        payload = body.decode()
-    except UnicodeDecodeError as e:
-        raise BadRequest("the request body must be UTF-8 text") from e
+    max_bytes = context.settings().max_payload_bytes
+    payload = payloads.from_bytes(request.get_data(cache=False), max_bytes)
     options = {q.name: q.read() for q in queries.WEBHOOK_OPTIONS}
     item = bodies.read(bodies.TaskItem, options | {"payload": payload})
     now = time.time()
@@ -77,7 +71,7 @@ def list_tasks(project_id: str):
     return jsonify(tasks=[task_json(t) for t in tasks])
 
 
-@bp.get("/<task_id>")
+@bp.get("/<id:task_id>")
 @queries.takes(queries.WAIT)
 def get_task(project_id: str, task_id: str):
     """?wait=S holds the request until the task ends, S seconds at most: a waiting client
@@ -95,14 +89,14 @@ def get_task(project_id: str, task_id: str):
     return jsonify(task_json(task) | {"dependents": store.dependencies.dependents(task_id)})
 
 
-@bp.get("/<task_id>/log")
+@bp.get("/<id:task_id>/log")
 def get_log(project_id: str, task_id: str):
     store = context.store()
     store.tasks.get_in_project(project_id, task_id)
     return Response(store.tasks.log(task_id), mimetype="text/plain")
 
 
-@bp.get("/<task_id>/result")
+@bp.get("/<id:task_id>/result")
 def get_result(project_id: str, task_id: str):
     """The JSON the task wrote to $RESULT_FILE (404 until it has written one)."""
     task = context.store().tasks.get_in_project(project_id, task_id)
@@ -111,7 +105,7 @@ def get_result(project_id: str, task_id: str):
     return Response(task.result, mimetype="application/json")
 
 
-@bp.post("/<task_id>/progress")
+@bp.post("/<id:task_id>/progress")
 def report_progress(project_id: str, task_id: str):
     """For tasks with network access: `{"percent": 0-100, "msg": "..."}` while running."""
     store = context.store()
@@ -122,13 +116,13 @@ def report_progress(project_id: str, task_id: str):
     return jsonify(msg="Progress set")
 
 
-@bp.post("/<task_id>/cancel")
+@bp.post("/<id:task_id>/cancel")
 def cancel(project_id: str, task_id: str):
     task = context.store().tasks.cancel(project_id, task_id, time.time())
     return jsonify(msg="Cancelled", task=task_json(task))
 
 
-@bp.post("/<task_id>/retry")
+@bp.post("/<id:task_id>/retry")
 def retry(project_id: str, task_id: str):
     """Run a finished task again now (or after `delay`), as a new task linked by retry_of."""
     store = context.store()
@@ -142,7 +136,7 @@ def retry(project_id: str, task_id: str):
     return jsonify(msg="Queued up", tasks=[task_json(task)])
 
 
-@bp.post("/<task_id>/replay")
+@bp.post("/<id:task_id>/replay")
 def replay_one(project_id: str, task_id: str):
     """Queue a copy of the task on its code's current revision, with its payload or a new
     one; the copy is linked by replay_of and sees $REPLAY_OF."""
@@ -196,7 +190,7 @@ def _new_task(project_id: str, item: bodies.TaskItem, now: float) -> Task:
         new_id(),
         payload,
         now,
-        timeout=timeout or code.timeout or settings.default_timeout_s,
+        timeout=code.timeout_for(timeout, settings.default_timeout_s),
         priority=item.priority,
         cluster=item.cluster or "default",
         delay=delay,
@@ -219,8 +213,6 @@ def _dependencies(project_id: str, ids: list[str]) -> list[str]:
 
 
 def _checked(payload: str | None) -> str | None:
-    """A payload within the installation's size limit."""
-    limit = context.settings().max_payload_bytes
-    if payload is not None and len(payload.encode()) > limit:
-        raise TooLarge(f"payload is larger than {limit} bytes")
-    return payload
+    if payload is None:
+        return None
+    return payloads.checked(payload, context.settings().max_payload_bytes)

@@ -20,6 +20,7 @@ from redis import Redis
 from redis.commands.core import Script
 
 from ironworks.lanes import BAND
+from ironworks.model import TRANSITIONS
 from ironworks.store.constants import EVENTS_MAXLEN, WAKE_LIST_LEN, expiring_member
 from ironworks.store.keys import Keys
 
@@ -48,10 +49,22 @@ NAMES = (
 
 
 def prelude(keys: Keys) -> str:
-    """Lua put before every script: shared values and steps, from their Python definitions."""
+    """Lua put before every script: shared values and steps, from their Python definitions.
+    `check_move` refuses a status change model.TRANSITIONS does not list; a script calls it
+    before it writes anything, as an error after a write would not undo the write."""
     sep = expiring_member("", "")  # the separator between an expiring member's kind and id
+    moves = ", ".join(
+        f"{old} = {{{', '.join(f'{new} = true' for new in sorted(allowed))}}}"
+        for old, allowed in TRANSITIONS.items()
+    )
     return f"""\
 local BAND = {BAND}
+local TRANSITIONS = {{{moves}}}
+local function check_move(from, to)
+  if not (TRANSITIONS[from] and TRANSITIONS[from][to]) then
+    error('a task may not go from ' .. tostring(from) .. ' to ' .. tostring(to))
+  end
+end
 local function wake(list)
   redis.call('LPUSH', list, '1')
   redis.call('LTRIM', list, 0, {WAKE_LIST_LEN - 1})

@@ -31,6 +31,7 @@
 -- Invariant: the status change, the slot release and the event happen together or not at all.
 local status = redis.call('HGET', KEYS[1], 'status')
 if status ~= ARGV[2] then return 0 end
+check_move(status, ARGV[4])
 if ARGV[3] ~= '' and redis.call('HGET', KEYS[1], 'attempt') ~= ARGV[3] then return 0 end
 if ARGV[9] == '1' then
   local expiry = redis.call('ZSCORE', KEYS[10], ARGV[1])

@@ -26,6 +26,7 @@ if redis.call('HGET', KEYS[1], 'status') ~= 'running'
     or redis.call('HGET', KEYS[1], 'attempt') ~= ARGV[2] then
   return 0
 end
+check_move('running', 'queued')
 redis.call('HSET', KEYS[1], 'status', 'queued', 'msg', ARGV[6], 'start_time', '', 'runner', '')
 local seq = redis.call('HGET', KEYS[1], 'seq')
 redis.call('ZREM', KEYS[2], ARGV[1])

@@ -22,6 +22,7 @@ if redis.call('HGET', KEYS[1], 'status') ~= 'queued'
     or not redis.call('ZSCORE', KEYS[5], ARGV[1]) then
   return 0
 end
+check_move('queued', 'running')
 redis.call('HSET', KEYS[1], 'status', 'running', 'start_time', ARGV[3], 'runner', ARGV[4])
 local seq = redis.call('HGET', KEYS[1], 'seq')
 redis.call('ZREM', KEYS[2], ARGV[1])

@@ -16,10 +16,11 @@ REQUEST_OVERHEAD_BYTES = 1024 * 1024
 
 
 class IdConverter(BaseConverter):
-    """An object id (model.new_id, derived_id): 24 hex digits. Typed in the rule, so that
-    `tasks/replay` and `tasks/webhook` are never taken for a task's id."""
+    """An object's id in a path: any segment but the names of the collection's own routes,
+    so that `tasks/replay` and `tasks/webhook` are never taken for a task's id (and a 405
+    lists only the methods those routes take)."""
 
-    regex = "[0-9a-f]{24}"
+    regex = "(?!(?:replay|webhook)$)[^/]+"
 
 
 def create_app(settings: Settings, store: Store | None = None) -> Flask:

@@ -1,4 +1,8 @@
-"""Python SDK for the Ironworks REST API (what the CLI uses)."""
+"""Python SDK for the Ironworks REST API (what the CLI uses).
+
+Over 300 lines: one method per API operation on one Client, as a reader of the API's
+reference expects to find them.
+"""
 
 from __future__ import annotations
 

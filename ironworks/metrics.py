@@ -107,7 +107,7 @@ class _ThreadingServer(ThreadingMixIn, WSGIServer):
 
 
 class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - wsgiref's name
+    def log_message(self, format: str, *args: object) -> None:
         pass  # scrapes every few seconds would drown the process's own log
 
 

@@ -1,6 +1,10 @@
-"""The domain model: projects, code revisions, tasks and the task status machine.
+"""The domain model: projects, code revisions, tasks and the task status machine (batches
+are in batch.py, runners' heartbeats in runner_beats.py).
 
 Pure: no Redis, Docker or Flask here, so the rules are unit-tested on their own.
+
+Over 300 lines: the Task record and the functions that make one (new_task, retry_of,
+replay, run_again) change together.
 """
 
 from __future__ import annotations
@@ -305,108 +309,9 @@ def new_task(
     )
 
 
-def run_queue(cluster: str, priority: int) -> str:
-    """The RQ queue an admitted task waits in for a runner's free slot: one per cluster and
-    priority, so that when runners, not limits, are what tasks wait for, a higher priority
-    still starts first. Priority 0 keeps the cluster's own name."""
-    return cluster if priority == 0 else f"{cluster}:p{priority}"
-
-
-def run_queues(clusters: list[str]) -> list[str]:
-    """The queues a runner serving `clusters` takes jobs from, in the order it looks."""
-    return [run_queue(c, p) for p in sorted(PRIORITIES, reverse=True) for c in clusters]
-
-
 def admission_score(priority: int, seq: int) -> int:
     """Order within a code's wait queue: higher priority first, then first come first served.
 
     Fits a double exactly while seq < 1e15, i.e. for any realistic number of tasks.
     """
     return (max(PRIORITIES) - priority) * BAND + seq
-
-
-class BatchStatus(StrEnum):
-    RUNNING = "running"  # items not all final yet
-    REDUCING = "reducing"  # every item final; the reduce task runs
-    COMPLETE = "complete"
-    FAILED = "failed"  # some item (or the reduce) did not complete
-    CANCELLED = "cancelled"
-
-
-@dataclass(frozen=True)
-class Batch:
-    """Many tasks of one code queued as one; `done` and `failed` count final items and are
-    kept by the store from the events stream."""
-
-    id: str
-    project_id: str
-    code_id: str
-    code_name: str
-    size: int
-    priority: int
-    created_at: float
-    status: BatchStatus = BatchStatus.RUNNING
-    max_concurrency: int | None = None
-    reduce_code_id: str | None = None
-    reduce_code_name: str | None = None
-    reduce_timeout: int | None = None
-    reduce_on_failure: bool = False
-    reduce_task_id: str | None = None
-    done: int = 0
-    failed: int = 0
-    finished_at: float | None = None
-    msg: str | None = None
-    result: str | None = None
-
-    @property
-    def percent(self) -> int:
-        return self.done * 100 // self.size
-
-    @property
-    def outcome(self) -> BatchStatus:
-        """Where the batch goes once every item is final."""
-        if self.reduce_code_id and (self.failed == 0 or self.reduce_on_failure):
-            return BatchStatus.REDUCING
-        return BatchStatus.FAILED if self.failed else BatchStatus.COMPLETE
-
-
-# A runner whose heartbeat is older than this many intervals counts as gone.
-MISSED_BEATS = 3
-
-
-def slots_by_cluster(beats: list[RunnerBeat], now: float, heartbeat_s: float) -> dict[str, int]:
-    """The slots of the live runners that take new work, per cluster they serve."""
-    slots: dict[str, int] = {}
-    for beat in beats:
-        if beat.is_alive(now, heartbeat_s) and not beat.draining:
-            for cluster in beat.clusters.split(","):
-                slots[cluster] = slots.get(cluster, 0) + beat.slots
-    return slots
-
-
-@dataclass(frozen=True)
-class RunnerBeat:
-    """What a runner says of itself at each heartbeat."""
-
-    id: str
-    host: str
-    slots: int
-    busy: int
-    clusters: str
-    started_at: float
-    last_seen: float
-    draining: bool = False
-
-    def is_alive(self, now: float, heartbeat_s: float) -> bool:
-        return now - self.last_seen <= MISSED_BEATS * heartbeat_s
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    """A change to a project's secrets or egress grants (names, never values)."""
-
-    at: float
-    project_id: str
-    actor: str  # "admin", or "token:<first 12 hex of the token's hash>"
-    action: str  # secret.set, secret.delete, egress.set
-    detail: dict[str, object]

@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from ironworks.model import AuditEntry, Batch, Code, Project, Task, TaskStatus
+from ironworks.audit_entry import AuditEntry
+from ironworks.batch import Batch
+from ironworks.model import Code, Project, Task, TaskStatus
 
 
 def iso(ts: float | None) -> str | None:

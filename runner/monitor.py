@@ -14,8 +14,8 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from ironworks import metrics
-from ironworks.model import RunnerBeat
 from ironworks.preflight import redis_problem
+from ironworks.runner_beats import RunnerBeat
 from ironworks.settings import Settings
 from ironworks.store import Store
 from runner.engine import DriverError, Engine

@@ -24,7 +24,7 @@ from rq.serializers import JSONSerializer
 from rq.timeouts import BaseDeathPenalty
 
 from ironworks import redisconn
-from ironworks.model import run_queues
+from ironworks.runner_beats import run_queues
 from ironworks.store import PASSING_ERRORS
 from runner.execute import LettingGo, RunnerContext
 from runner.job import RUN_TASK, TaskJob

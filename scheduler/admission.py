@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from ironworks.metrics import TASKS_ADMITTED
-from ironworks.model import slots_by_cluster
+from ironworks.runner_beats import slots_by_cluster
 from ironworks.store import Store
 from scheduler.dispatch import Dispatcher
 

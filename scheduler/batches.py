@@ -7,8 +7,9 @@ from __future__ import annotations
 import json
 import time
 
+from ironworks.batch import Batch, BatchStatus
 from ironworks.errors import Conflict, NotFound
-from ironworks.model import Batch, BatchStatus, Task, TaskStatus, derived_id, new_task
+from ironworks.model import Task, TaskStatus, derived_id, new_task
 from ironworks.store import Store
 from ironworks.store.events import Event
 from ironworks.views import result_value

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 
 from ironworks.errors import NotFound
-from ironworks.model import TaskStatus, run_queue
+from ironworks.model import TaskStatus
+from ironworks.runner_beats import run_queue
 from ironworks.store import Store
 from scheduler.dispatch import Dispatcher
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 
-from ironworks.model import RunnerBeat, TaskStatus
+from ironworks.model import TaskStatus
+from ironworks.runner_beats import RunnerBeat
 from ironworks.store import Store
 from ironworks.store.tasks import LogAppend
 from scheduler.admission import run_round

@@ -210,7 +210,7 @@ class FlakyReceiver(http.server.BaseHTTPRequestHandler):
 
     received: list[tuple[dict, bytes, int]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 - the http.server API
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         status = 500 if len(self.received) < 2 else 200
         self.received.append((dict(self.headers), body, status))

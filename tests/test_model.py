@@ -9,17 +9,8 @@ import pytest
 
 from ironworks.codec import from_hash, to_hash
 from ironworks.errors import ConfigError, DecodeError
-from ironworks.model import (
-    Code,
-    RunnerBeat,
-    Task,
-    TaskStatus,
-    admission_score,
-    can_transition,
-    run_queue,
-    run_queues,
-    slots_by_cluster,
-)
+from ironworks.model import Code, Task, TaskStatus, admission_score, can_transition
+from ironworks.runner_beats import RunnerBeat, run_queue, run_queues, slots_by_cluster
 from ironworks.settings import Settings
 
 

@@ -59,6 +59,10 @@ def test_a_method_the_route_does_not_take_is_a_405_with_allow(api):
     assert answer.status_code == 405
     assert set(answer.headers["Allow"].split(", ")) >= {"GET"}
     assert answer.json["msg"]
+    # tasks/replay is a route of its own, never a task's id: GET is not among its methods.
+    answer = api.get(f"/2/projects/{'0' * 24}/tasks/replay")
+    assert answer.status_code == 405
+    assert set(answer.headers["Allow"].split(", ")) == {"OPTIONS", "POST"}
 
 
 def test_whole_numbers_written_with_a_point_are_integers_as_the_document_says(api):

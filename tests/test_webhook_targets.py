@@ -72,7 +72,7 @@ class Receiver(http.server.BaseHTTPRequestHandler):
     location = ""
     release: threading.Event | None = None
 
-    def do_POST(self) -> None:  # noqa: N802 - the http.server API
+    def do_POST(self) -> None:
         self.server.received.append(self.rfile.read(int(self.headers["Content-Length"])))
         if self.release is not None:
             self.release.wait(30)

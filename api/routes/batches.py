@@ -10,8 +10,9 @@ from flask import Blueprint, Response, jsonify, url_for
 
 from api import bodies, context, parsing, queries
 from ironworks import lanes, payloads
+from ironworks.batch import Batch, BatchStatus
 from ironworks.errors import BadRequest
-from ironworks.model import Batch, BatchStatus, Task, TaskStatus, new_id, new_task
+from ironworks.model import Task, TaskStatus, new_id, new_task
 from ironworks.store import Store
 from ironworks.views import batch_json, item_json
 

@@ -9,7 +9,7 @@ from flask import Blueprint, jsonify
 
 from api import auth, context, queries
 from api.routes.secrets import AUDIT_LIMIT
-from ironworks.model import RunnerBeat
+from ironworks.runner_beats import RunnerBeat
 from ironworks.views import audit_json, iso
 
 bp = Blueprint("runners", __name__)

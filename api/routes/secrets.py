@@ -11,8 +11,8 @@ from flask import Blueprint, jsonify
 from api import auth, bodies, context, queries
 from api.parsing import json_body
 from ironworks import egress, secrets
+from ironworks.audit_entry import AuditEntry
 from ironworks.errors import NotFound
-from ironworks.model import AuditEntry
 from ironworks.views import audit_json, iso
 
 bp = Blueprint("secrets", __name__)

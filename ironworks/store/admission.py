@@ -17,7 +17,8 @@ from ironworks.lanes import (
     is_keyed,
     lane_of,
 )
-from ironworks.model import Task, admission_score, run_queue
+from ironworks.model import Task, admission_score
+from ironworks.runner_beats import run_queue
 from ironworks.store.keys import Keys
 from ironworks.store.scripts import Scripts
 

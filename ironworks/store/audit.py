@@ -8,7 +8,7 @@ import json
 
 from redis import Redis
 
-from ironworks.model import AuditEntry
+from ironworks.audit_entry import AuditEntry
 from ironworks.store.keys import Keys
 
 

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 
 from redis import Redis
 
+from ironworks.batch import Batch, BatchStatus
 from ironworks.codec import from_hash, to_hash
 from ironworks.errors import Conflict, NotFound
-from ironworks.model import Batch, BatchStatus, Task, TaskStatus, admission_score
+from ironworks.model import Task, TaskStatus, admission_score
 from ironworks.store.constants import expiring_member, wake_scheduler
 from ironworks.store.keys import Keys
 from ironworks.store.retention import RetentionStore

@@ -2,8 +2,9 @@
 and ends `cancelled` when one of them ends otherwise (after its retries).
 
 A dependent stays off its wait queue until then: `wait_on.lua` registers it in the MULTI
-that stores it, and each end of a dependency moves it on (`settle`), from the scheduler's
-events consumer and once more right after queueing (a dependency may have ended in between).
+that stores it (queueing.wait_on), and each end of a dependency moves it on (`settle`),
+from the scheduler's events consumer and once more right after queueing (a dependency may
+have ended in between).
 Every step is idempotent, so a replayed event or a second scheduler changes nothing.
 """
 
@@ -19,26 +20,8 @@ from ironworks.model import Task, TaskStatus, admission_score, derived_id
 from ironworks.store.keys import Keys
 from ironworks.store.scripts import Scripts
 
-if TYPE_CHECKING:  # tasks.py registers dependencies with wait_on, below
+if TYPE_CHECKING:
     from ironworks.store.tasks import TaskStore
-
-
-def wait_on(pipe, keys: Keys, scripts: Scripts, task: Task) -> None:
-    """Register a new task's dependencies on the MULTI `pipe` that stores it."""
-    scripts.wait_on(
-        waits_on=keys.waits_on(task.id),
-        waiting=keys.waiting(task.lane),
-        waiting_lanes=keys.project_waiting_codes(task.project_id),
-        ready_projects=keys.ready_projects(),
-        dependencies=[key for dep in task.depends_on
-                      for key in (keys.task(dep), keys.dependents(dep))],
-        task_id=task.id,
-        score=admission_score(task.priority, task.seq),
-        lane=task.lane,
-        project_id=task.project_id,
-        dependency_ids=task.depends_on,
-        client=pipe,
-    )  # fmt: skip
 
 
 class DependencyStore:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from redis import Redis
 
 from ironworks.codec import from_hash, to_hash
-from ironworks.model import RunnerBeat
+from ironworks.runner_beats import RunnerBeat
 from ironworks.store.keys import Keys
 
 # A runner not heard of for this long is forgotten.

@@ -1,0 +1,139 @@
+"""Queueing tasks: storing new ones with their indexes, all or none, and idempotency keys."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+from redis import Redis, WatchError
+
+from ironworks.codec import to_hash
+from ironworks.model import Task, TaskStatus, admission_score
+from ironworks.store.constants import EVENTS_MAXLEN, wake_scheduler
+from ironworks.store.keys import Keys
+from ironworks.store.scripts import Scripts
+from ironworks.store.task_reads import TaskReads
+
+
+class Queueing(TaskReads):
+    """Reads first: a repeated idempotency key is answered with the task that holds it."""
+
+    def enqueue(self, tasks: Sequence[Task], now: float) -> list[Task]:
+        """Store tasks and put them up for admission, all or none (one MULTI).
+
+        A task whose idempotency key is still held by an earlier task of its project (from an
+        earlier request, or earlier in this one) is not stored: the earlier task takes its
+        place in what is returned, so a caller sees a repeat by its id.
+        """
+        try:
+            return self._enqueue(tasks, now)
+        except WatchError:  # a concurrent request claimed one of the keys: now it is seen
+            return self._enqueue(tasks, now)
+
+    def _enqueue(self, tasks: Sequence[Task], now: float) -> list[Task]:
+        k = self._k
+        key_of = {t.id: k.idempotency(t.project_id, t.idempotency_key) for t in tasks
+                  if t.idempotency_key}  # fmt: skip
+        with self._r.pipeline(transaction=True) as pipe:
+            if key_of:
+                pipe.watch(*key_of.values())
+            holder = self._holders(pipe, set(key_of.values()))
+            fresh: list[Task] = []
+            for task in tasks:
+                key = key_of.get(task.id)
+                if key is None or key not in holder:
+                    fresh.append(task)
+                if key is not None:
+                    holder.setdefault(key, task)  # later tasks with its key repeat it
+            stored = {t.id: t for t in numbered(self._r, k, fresh)}
+            pipe.multi()
+            for task in stored.values():
+                write_new(pipe, k, task, now, admissible=not task.depends_on)
+                if task.depends_on:
+                    wait_on(pipe, k, self._scripts, task)
+                if task.id in key_of:
+                    holder[key_of[task.id]] = task
+                    pipe.set(key_of[task.id], task.id, ex=task.idempotency_ttl_s)
+            wake_scheduler(pipe, k.scheduler_wake())
+            pipe.execute()
+        return [stored.get(t.id) or holder[key_of[t.id]] for t in tasks]
+
+    def _holders(self, pipe, keys: set[str]) -> dict[str, Task]:
+        """The tasks that hold these idempotency keys (read under WATCH). A key whose task
+        retention has deleted holds nothing."""
+        held = {key: task_id for key in keys if (task_id := pipe.get(key))}
+        tasks = {t.id: t for t in self.get_many(list(held.values()))}
+        return {key: tasks[task_id] for key, task_id in held.items() if task_id in tasks}
+
+    def enqueue_once(self, task: Task, now: float) -> bool:
+        """Enqueue a task whose id is derived from its cause, unless it already exists.
+
+        For consumers that may see an event twice: the second call finds the task and does
+        nothing. One WATCHed transaction, no retry loop: if it aborts, the other one won.
+        """
+        with self._r.pipeline(transaction=True) as pipe:
+            try:
+                pipe.watch(self._k.task(task.id))
+                if pipe.exists(self._k.task(task.id)):
+                    return False
+                seq = int(pipe.incr(self._k.task_seq()))
+                pipe.multi()
+                write_new(pipe, self._k, dataclasses.replace(task, seq=seq), now)
+                wake_scheduler(pipe, self._k.scheduler_wake())
+                pipe.execute()
+                return True
+            except WatchError:
+                return False
+
+
+def numbered(redis: Redis, keys: Keys, tasks: Sequence[Task]) -> list[Task]:
+    """The tasks with consecutive seqs: unique, and in arrival order even within a request."""
+    first = int(redis.incrby(keys.task_seq(), len(tasks))) - len(tasks) + 1
+    return [dataclasses.replace(t, seq=first + i) for i, t in enumerate(tasks)]
+
+
+def write_new(pipe, k: Keys, task: Task, now: float, *, admissible: bool = True) -> None:
+    """Store a new task and its indexes (ordered by seq) on a transaction pipeline.
+
+    An admissible task goes to its wait queue (or the delayed set); one that is not (a batch
+    item held back by the batch's max_concurrency) is put somewhere by the caller.
+    """
+    pipe.hset(k.task(task.id), mapping=to_hash(task))
+    pipe.zadd(k.project_tasks(task.project_id), {task.id: task.seq})
+    pipe.zadd(k.project_status(task.project_id, task.status), {task.id: task.seq})
+    pipe.zadd(k.code_tasks(task.code_id), {task.id: task.seq})
+    if admissible and task.delay > 0:
+        pipe.zadd(k.delayed(), {task.id: now + task.delay})
+    elif admissible:
+        pipe.zadd(k.waiting(task.lane), {task.id: admission_score(task.priority, task.seq)})
+        pipe.sadd(k.project_waiting_codes(task.project_id), task.lane)
+        pipe.sadd(k.ready_projects(), task.project_id)
+    pipe.xadd(k.events(), _event(task, TaskStatus.QUEUED), maxlen=EVENTS_MAXLEN)
+
+
+def _event(task: Task, status: TaskStatus) -> dict[str, str | int]:
+    return {
+        "task_id": task.id,
+        "project_id": task.project_id,
+        "code_id": task.code_id,
+        "status": str(status),
+        "attempt": task.attempt,
+    }
+
+
+def wait_on(pipe, keys: Keys, scripts: Scripts, task: Task) -> None:
+    """Register a new task's dependencies on the MULTI `pipe` that stores it."""
+    scripts.wait_on(
+        waits_on=keys.waits_on(task.id),
+        waiting=keys.waiting(task.lane),
+        waiting_lanes=keys.project_waiting_codes(task.project_id),
+        ready_projects=keys.ready_projects(),
+        dependencies=[key for dep in task.depends_on
+                      for key in (keys.task(dep), keys.dependents(dep))],
+        task_id=task.id,
+        score=admission_score(task.priority, task.seq),
+        lane=task.lane,
+        project_id=task.project_id,
+        dependency_ids=task.depends_on,
+        client=pipe,
+    )  # fmt: skip

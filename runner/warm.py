@@ -42,9 +42,9 @@ CHECK_EVERY_S = 2.0  # how often waiting containers are inspected for death and 
 # Tasks that waited for a slot leave every slot busy for a while after the queue empties
 # (the last tasks of a burst); prestarts then would mostly compete with them.
 AFTER_BACKLOG_S = 2.0
-# The engine here made 3.5 containers/s one at a time, 5.4/s two at a time, 7.3/s three at a
-# time; but 40 sequential tasks took 14.0 s, 8.8 s and 11.1 s: a third prestart slows the
-# running tasks more than it speeds the refill.
+# Prestarting in parallel refills a pool faster, but each prestart competes with the running
+# tasks for the engine: past two, the tasks lose more than the refill gains (the figures are
+# in bench/RESULTS.md, "warm").
 PARALLEL_PRESTARTS = 2
 
 

@@ -51,6 +51,31 @@ def test_paging_out_of_range_is_a_400(api, query):
         assert "page" in response.json["msg"]
 
 
+@pytest.mark.parametrize(
+    ("query", "named"),
+    [
+        ("page=1&page=2", "'page' is given more than once"),
+        ("timeout=null", "'timeout' must be one of"),  # a status flag: 1, true, 0, false
+        ("from_time=nan", "'from_time' must be unix seconds"),
+        ("to_time=1_000", "'to_time' must be unix seconds"),
+    ],
+)
+def test_a_query_the_document_forbids_is_a_400_naming_the_parameter(api, query, named):
+    project = create_project(api)
+    response = api.get(f"/2/projects/{project['id']}/tasks?{query}", headers=auth(project["token"]))
+    assert response.status_code == 400
+    assert named in response.json["msg"]
+
+
+def test_times_in_the_forms_the_document_names_are_taken(api):
+    project = create_project(api)
+    for when in ("1700000000", "1.7e9", "2026-12-07t10:00:00z", "2026-12-07T10:00:00%2B05:30"):
+        response = api.get(
+            f"/2/projects/{project['id']}/tasks?from_time={when}", headers=auth(project["token"])
+        )
+        assert response.status_code == 200, (when, response.json)
+
+
 def test_very_deep_json_is_a_400(api):
     project = create_project(api)
     deep = "[" * 100_000 + "]" * 100_000

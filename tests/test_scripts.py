@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import redis
 
+from ironworks.lanes import BAND
 from ironworks.store import constants
 from ironworks.store.keys import Keys
 from ironworks.store.scripts import NAMES, Scripts, prelude, source
@@ -132,7 +133,7 @@ def test_the_prelude_carries_the_python_definitions(settings):
     assert member == constants.expiring_member("task", "x")
     assert constants.parse_expiring(member) == ("task", "x")
     assert key == Keys("pfx").task("t1")
-    assert float(band) == float(__import__("ironworks.lanes").lanes.BAND)
+    assert float(band) == float(BAND)
 
 
 def test_a_status_change_the_transition_table_lacks_is_refused_and_writes_nothing(store):

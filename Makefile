@@ -20,6 +20,7 @@ lint: setup-test
 	$(VENV)/ruff check .
 	$(VENV)/ruff format --check .
 	$(VENV)/python .ci/check_layout.py
+	$(VENV)/mypy
 
 # Everything, slow chaos and load tests included (what CI runs); then the container
 # contract and sandbox suites again with warm start on: workers must not tell the difference.

@@ -211,7 +211,7 @@ def _queries_by_route(app: Flask) -> dict[tuple[str, str], tuple]:
     for rule in app.url_map.iter_rules():
         declared = getattr(app.view_functions[rule.endpoint], "queries", ())
         path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
-        for method in rule.methods - {"HEAD", "OPTIONS"}:
+        for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}:
             found[(method.lower(), path)] = declared
     return found
 

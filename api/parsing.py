@@ -49,7 +49,7 @@ def int_value(
     high: int = QUERY_INT_LIMIT,
 ) -> int | None:  # fmt: skip
     """An integer sent as text (a query parameter, a header), within [low, high]."""
-    if raw in (None, ""):
+    if raw is None or raw == "":
         return default
     try:
         value = int(raw)

@@ -28,7 +28,7 @@ class Query:
     required: bool = False
 
     def read(self) -> Any:
-        view = current_app.view_functions[request.endpoint]
+        view = current_app.view_functions.get(request.endpoint or "")
         if self not in getattr(view, "queries", ()):
             raise LookupError(f"{request.endpoint} reads '{self.name}' without declaring it")
         given = request.args.getlist(self.name)
@@ -50,7 +50,7 @@ def takes(*queries: Query) -> Callable:
     """Declares the query parameters a view reads."""
 
     def declare(view: Callable) -> Callable:
-        view.queries = queries
+        view.queries = queries  # type: ignore[attr-defined]
         return view
 
     return declare

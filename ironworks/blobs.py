@@ -6,7 +6,7 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 from ironworks.errors import NotFound, TooLarge
 
@@ -17,7 +17,7 @@ class LocalBlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root
 
-    def put(self, stream: BinaryIO, max_bytes: int) -> tuple[str, int]:
+    def put(self, stream: IO[bytes], max_bytes: int) -> tuple[str, int]:
         """Copy `stream` in; returns (sha256, size). Same content, same blob, stored once."""
         self.root.mkdir(parents=True, exist_ok=True)
         digest, size = hashlib.sha256(), 0

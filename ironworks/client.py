@@ -109,7 +109,7 @@ class Client:
         data: dict[str, Any],
         on_progress: Callable[[int], None] | None = None,
     ) -> dict:
-        fields = {
+        fields: dict[str, Any] = {
             "data": (None, json.dumps(data), "application/json"),
             "file": ("code.zip", archive, "application/zip"),
         }
@@ -332,8 +332,9 @@ class Batch:
             options["reduce"] = {"code_name": self.reduce}
         if self.max_concurrency:
             options["max_concurrency"] = self.max_concurrency
-        self.id = self._client.create_batch(self.code_name, self.payloads, **options)["id"]
-        return self.id
+        batch_id: str = self._client.create_batch(self.code_name, self.payloads, **options)["id"]
+        self.id = batch_id
+        return batch_id
 
     def run(self, wait: bool = True, timeout_s: float | None = None, **wait_options: Any) -> Any:
         """Submit; with wait=False return the batch id at once."""

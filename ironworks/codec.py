@@ -23,7 +23,7 @@ def to_hash(obj: object) -> dict[str, str]:
 
 
 def from_hash(cls: type[T], raw: dict[str, str]) -> T:
-    hints = _field_types(cls)
+    hints = _field_types(typing.cast(type, cls))
     try:
         values = {name: _decode(kind, raw[name]) for name, kind in hints.items() if name in raw}
         return cls(**values)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
@@ -120,6 +121,10 @@ class _GuardedAdapter(HTTPAdapter):
         allow_private = self._allow_private
 
         class Guarded:
+            timeout: Any
+            host: str
+            port: int
+
             def _new_conn(self) -> socket.socket:
                 timeout = self.timeout if isinstance(self.timeout, int | float) else None
                 return connect(self.host, self.port, timeout, allow_private)

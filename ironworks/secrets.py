@@ -172,6 +172,7 @@ class Masker:
     def _mask_upto(self, text: str, limit: int) -> tuple[str, int]:
         """Masks `text` up to `limit` (or past it, to the end of a match that starts before
         it); returns the masked part and where it ends in `text`."""
+        assert self._pattern is not None  # feed passes text through when nothing is masked
         out, pos = [], 0
         for match in self._pattern.finditer(text):
             if match.start() >= limit:

@@ -4,7 +4,7 @@ sit on top, in milliseconds)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -73,5 +73,5 @@ class Engine(Protocol):
 
     def get(self, container_id: str) -> Container | None: ...
 
-    def containers_of(self, instance_id: str, runner_id: str | None = None) -> list[Container]:
+    def containers_of(self, instance_id: str, runner_id: str | None = None) -> Sequence[Container]:
         """Task containers of one installation (and, if given, one runner), running or not."""

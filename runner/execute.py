@@ -186,7 +186,8 @@ def _secrets_of(ctx: RunnerContext, task: Task, code: Code) -> dict[str, str] | 
         ))  # fmt: skip
     vault = secrets.vault_for(ctx.settings.secrets_key)
     try:
-        return {name: vault.open(task.project_id, name, value) for name, value in sealed.items()}
+        return {name: vault.open(task.project_id, name, value)
+                for name, value in sealed.items() if value is not None}  # fmt: skip
     except secrets.SecretsUnavailable as e:
         return Outcome(TaskStatus.ERROR, msg=f"platform error: {e}")
 

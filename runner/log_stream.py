@@ -19,7 +19,8 @@ def dechunked(blocks: Iterable[bytes]) -> Iterator[bytes]:
     rest = b""
     for block in blocks:
         data = rest + block if rest else block
-        found, at = [], 0
+        found: list[bytes] = []
+        at = 0
         while (eol := data.find(b"\r\n", at)) >= 0:
             size = int(data[at:eol].split(b";", 1)[0], 16)
             end = eol + 2 + size

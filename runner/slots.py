@@ -122,7 +122,7 @@ class Slots:
             task_id, attempt = job.args if job.func_name == RUN_TASK else (None, None)
         except (ValueError, TypeError, DeserializationError):
             task_id = None  # JSON only, never code: RQ fails a job that is no task's (TaskJob)
-        if task_id is not None:
+        if task_id is not None and attempt is not None:
             ctx = self._ctx
             try:
                 ctx.store.tasks.take(task_id, int(attempt), ctx.placement.runner_id,

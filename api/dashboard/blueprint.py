@@ -38,9 +38,9 @@ def guard():
 
 def _token_still_valid(viewer: session.Viewer) -> bool:
     token_hash = session.token_hash()
-    return bool(token_hash) and context.store().projects.id_for_token(token_hash) == (
-        viewer.project_id
-    )
+    if not token_hash:
+        return False
+    return context.store().projects.id_for_token(token_hash) == (viewer.project_id)
 
 
 @bp.app_context_processor

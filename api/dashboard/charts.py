@@ -24,7 +24,7 @@ def per_minute(buckets: list[dict[str, int]], width: int = 600, height: int = 12
     step = width / max(len(buckets), 1)
     bars = []
     for i, bucket in enumerate(buckets):
-        y = height
+        y: float = height
         for status, colour in COLOURS.items():
             count = bucket.get(status, 0)
             if not count:

@@ -169,7 +169,7 @@ def task_log_stream(task_id: str):
     store = context.store()
     store.tasks.get_in_project(project_id(), task_id)
     resume_at = request.headers.get("Last-Event-ID") or request.args.get("offset")
-    offset = parsing.int_value(resume_at, "offset", 0, low=0)
+    offset = parsing.int_value(resume_at, "offset", 0, low=0) or 0
     return Response(
         _log_events(store, task_id, offset),
         mimetype="text/event-stream",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import BinaryIO
+from typing import IO
 from urllib.parse import urlencode
 
 from flask import Blueprint, jsonify, request, send_file, url_for
@@ -156,7 +156,7 @@ def _file_text(field: str) -> str | None:
     return part.read().decode("utf-8", "replace") if part else None
 
 
-def _store_checked_archive(stream: BinaryIO) -> tuple[str, int]:
+def _store_checked_archive(stream: IO[bytes]) -> tuple[str, int]:
     """Keep the archive only if it passes the safety checks (invalid content is deleted)."""
     settings, blobs = context.settings(), context.blobs()
     sha, size = blobs.put(stream, settings.max_archive_bytes)

@@ -15,7 +15,7 @@ INBOUND_WEBHOOK = "project.tasks.inbound_webhook"
 
 @bp.before_request
 def authenticate() -> None:
-    project_id = request.view_args["project_id"]
+    project_id = (request.view_args or {})["project_id"]
     if request.endpoint == INBOUND_WEBHOOK:
         auth.require_inbound(project_id, request.args.get("code_name") or "")
     else:

@@ -44,6 +44,7 @@ def rotate_token(project_id: str):
     auth.require_project(project_id)
     token, token_hash = auth.new_token()
     presented = auth.presented_token()
+    assert presented is not None  # require_project let the request through
     context.store().projects.rotate_token(project_id, token_hash, auth.hash_token(presented))
     return jsonify(msg="Token rotated: the previous one no longer works", token=token)
 

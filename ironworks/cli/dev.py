@@ -136,7 +136,7 @@ def dev(port: int, data_dir: Path | None, concurrency: int, redis_maxmemory: str
             roles.append(Role(name, args, env, grace_s))
             roles[-1].start()
         url = f"http://127.0.0.1:{port}"
-        wait_healthy(url, [r.process for r in roles if r.name in ("redis", "api")])
+        wait_healthy(url, [r.process for r in roles if r.name in ("redis", "api") and r.process])
         config.save(url=url, admin_token=admin_token)
         click.echo(f"Ironworks is running at {url}")
         click.echo(f"Admin token: {admin_token}")
@@ -241,6 +241,8 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 def _stop_one(role: Role, signals: list[int]) -> None:
     process = role.process
+    if process is None:  # never started
+        return
     process.send_signal(signal.SIGTERM)
     deadline, passed_on = time.monotonic() + role.grace_s, len(signals)
     while process.poll() is None and time.monotonic() < deadline:

@@ -120,7 +120,7 @@ class _maybe_progress:
             return None
         return self._bar.__enter__().update
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, *exc: Any) -> None:
         if self._bar is not None:
             self._bar.__exit__(*exc)
 

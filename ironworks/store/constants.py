@@ -18,14 +18,17 @@ EVENTS_MAXLEN = 1_000_000
 ExpiringKind = Literal["task", "batch"]
 
 
+EXPIRING_SEP = ":"
+
+
 def expiring_member(kind: ExpiringKind, object_id: str) -> str:
     """The member of the `expiring` zset for an ended task or batch."""
-    return f"{kind}:{object_id}"
+    return f"{kind}{EXPIRING_SEP}{object_id}"
 
 
 def parse_expiring(member: str) -> tuple[str, str]:
     """(kind, id) of an `expiring` member."""
-    kind, _, object_id = member.partition(":")
+    kind, _, object_id = member.partition(EXPIRING_SEP)
     return kind, object_id
 
 

@@ -42,7 +42,7 @@ class EventStore:
                 raise
 
     def read(
-        self, group: str, consumer: str, count: int = 100, block_ms: int = 1000
+        self, group: str, consumer: str, count: int = 100, block_ms: int | None = 1000
     ) -> list[Event]:
         """This consumer's own unacknowledged entries first, then stale ones of dead consumers,
         then new ones."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 
 from redis import Redis
@@ -35,7 +36,7 @@ class ScheduleStore:
             raise NotFound("Schedule not found")
         return from_hash(Schedule, raw)
 
-    def list(self, project_id: str, offset: int, limit: int) -> list[Schedule]:
+    def list(self, project_id: str, offset: int, limit: int) -> builtins.list[Schedule]:
         ids = self._r.zrevrange(self._k.project_schedules(project_id), offset, offset + limit - 1)
         with self._r.pipeline(transaction=False) as pipe:
             for schedule_id in ids:
@@ -52,7 +53,7 @@ class ScheduleStore:
             pipe.zrem(self._k.due_schedules(), schedule.id)
             pipe.execute()
 
-    def due(self, now: float, limit: int = 500) -> list[tuple[Schedule, str]]:
+    def due(self, now: float, limit: int = 500) -> builtins.list[tuple[Schedule, str]]:
         """Due schedules with the raw next_start each was read with (the claim's fence)."""
         ids = self._r.zrangebyscore(self._k.due_schedules(), "-inf", now, start=0, num=limit)
         found = []

@@ -21,7 +21,7 @@ from redis.commands.core import Script
 
 from ironworks.lanes import BAND
 from ironworks.model import TRANSITIONS
-from ironworks.store.constants import EVENTS_MAXLEN, WAKE_LIST_LEN, expiring_member
+from ironworks.store.constants import EVENTS_MAXLEN, EXPIRING_SEP, WAKE_LIST_LEN
 from ironworks.store.keys import Keys
 
 Arg = str | int | float
@@ -52,7 +52,6 @@ def prelude(keys: Keys) -> str:
     """Lua put before every script: shared values and steps, from their Python definitions.
     `check_move` refuses a status change model.TRANSITIONS does not list; a script calls it
     before it writes anything, as an error after a write would not undo the write."""
-    sep = expiring_member("", "")  # the separator between an expiring member's kind and id
     moves = ", ".join(
         f"{old} = {{{', '.join(f'{new} = true' for new in sorted(allowed))}}}"
         for old, allowed in TRANSITIONS.items()
@@ -72,7 +71,7 @@ end
 local function add_event(stream, ...)
   return redis.call('XADD', stream, 'MAXLEN', '~', {EVENTS_MAXLEN}, '*', ...)
 end
-local function expiring_member(kind, id) return kind .. '{sep}' .. id end
+local function expiring_member(kind, id) return kind .. '{EXPIRING_SEP}' .. id end
 local function task_key(id) return '{keys.task("")}' .. id end
 """
 
@@ -132,7 +131,7 @@ class Scripts:
         dependency_ids: Sequence[str], client: Any = None,
     ) -> int:  # fmt: skip
         keys = [waits_on, waiting, waiting_lanes, ready_projects, *dependencies]
-        args = [task_id, score, lane, project_id, *dependency_ids]
+        args: list[Arg] = [task_id, score, lane, project_id, *dependency_ids]
         return self._run("wait_on", keys, args, client)
 
     def dependency_ended(
@@ -141,7 +140,7 @@ class Scripts:
         dependency_id: str, score: int, lane: str, project_id: str, retry_id: str,
     ) -> int:  # fmt: skip
         keys = [task, waits_on, waiting, waiting_lanes, ready_projects, wake, retry_dependents]
-        args = [task_id, dependency_id, score, lane, project_id, retry_id]
+        args: list[Arg] = [task_id, dependency_id, score, lane, project_id, retry_id]
         return self._run("dependency_ended", keys, args)
 
     # -- the runner's fenced writes ---------------------------------------------------------
@@ -177,8 +176,8 @@ class Scripts:
     ) -> int:  # fmt: skip
         keys = [task, from_index, to_index, project_active, code_active, waiting, delayed]
         keys += [events, wake, leases, ended, project, expiring, lane_active, dispatched]
-        args = [task_id, expected, _opt(attempt), status, _opt(exit_code), msg, now, result,
-                "1" if reaped else "", usage, retention_s]  # fmt: skip
+        args: list[Arg] = [task_id, expected, _opt(attempt), status, _opt(exit_code), msg, now]
+        args += [result, "1" if reaped else "", usage, retention_s]
         return self._run("finish", keys, args)
 
     def hand_back(
@@ -189,7 +188,7 @@ class Scripts:
     ) -> int:  # fmt: skip
         keys = [task, running_index, queued_index, project_active, code_active, leases,
                 waiting, waiting_lanes, ready_projects, events, wake, lane_active]  # fmt: skip
-        args = [task_id, attempt, score, lane, project_id, msg, code_id]
+        args: list[Arg] = [task_id, attempt, score, lane, project_id, msg, code_id]
         return self._run("hand_back", keys, args)
 
     # -- reading and counting -----------------------------------------------------------------
@@ -197,7 +196,7 @@ class Scripts:
         self, *, index: str, first: int, last: int, statuses: str, code_id: str | None,
         label: str | None, from_time: float | None, to_time: float | None,
     ) -> list[Any]:  # fmt: skip
-        args = [first, last, statuses, _opt(code_id), _opt(label), _opt(from_time),
+        args: list[Arg] = [first, last, statuses, _opt(code_id), _opt(label), _opt(from_time),
                 _opt(to_time)]  # fmt: skip
         return self._run("scan_tasks", [index], args)
 
@@ -212,15 +211,15 @@ class Scripts:
         status: str, order: int, final: bool, failed: bool, code_id: str, project_id: str,
     ) -> list[Any]:  # fmt: skip
         keys = [batch, seen, counts, items, held, waiting, waiting_lanes, ready_projects, wake]
-        args = [index, task_id, status, order, "1" if final else "", "1" if failed else "",
-                code_id, project_id]  # fmt: skip
+        args: list[Arg] = [index, task_id, status, order, "1" if final else ""]
+        args += ["1" if failed else "", code_id, project_id]
         return self._run("batch_count", keys, args)
 
     def batch_settle(
         self, *, batch: str, expiring: str, expected: str, status: str, expires_at: Arg,
         member: str, fields: Sequence[Arg],
     ) -> int:  # fmt: skip
-        args = [expected, status, expires_at, member, *fields]
+        args: list[Arg] = [expected, status, expires_at, member, *fields]
         return self._run("batch_settle", [batch, expiring], args)
 
     def fire(self, *, schedule: str, due: str, schedule_id: str, seen_next: str, now: float,

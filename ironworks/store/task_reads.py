@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import codecs
 import time
 from dataclasses import dataclass
@@ -54,7 +55,7 @@ class TaskReads:
 
     def list(
         self, project_id: str, where: TaskFilter | None = None, offset: int = 0, limit: int = 30
-    ) -> list[Task]:
+    ) -> builtins.list[Task]:
         """Newest first. Reads the narrowest index: when it alone answers the filter, only
         the page of it; otherwise Redis checks the rest of the filter on the records, a slice
         of the index at a time, and only the page's records are read whole."""
@@ -62,7 +63,7 @@ class TaskReads:
         index, exact = self._index_for(project_id, where)
         if exact:
             return self.get_many(self._r.zrevrange(index, offset, offset + limit - 1))
-        matched: list[str] = []
+        matched: builtins.list[str] = []
         cursor = 0
         while len(matched) < offset + limit:
             read, *found = self._scripts.scan_tasks(
@@ -92,7 +93,7 @@ class TaskReads:
             index, covered = k.project_tasks(project_id), 0
         return index, where.conditions == covered
 
-    def get_many(self, ids: list[str]) -> list[Task]:
+    def get_many(self, ids: builtins.list[str]) -> builtins.list[Task]:
         with self._r.pipeline(transaction=False) as pipe:
             for task_id in ids:
                 pipe.hgetall(self._k.task(task_id))

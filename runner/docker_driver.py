@@ -46,6 +46,14 @@ class TaskContainer:
         return owner_of(self.labels, self._c.name or "")
 
     def is_running(self) -> bool:
+        """Asked of the engine now, as the contract says (the handle's own status is what it
+        was when the handle was made: "created", for one this runner just started)."""
+        try:
+            self._c.reload()
+        except docker.errors.NotFound:
+            return False
+        except docker.errors.DockerException as e:
+            raise DriverError(f"cannot inspect container {self.id[:12]}: {e}") from e
         return self._c.status == "running"
 
     def hand_off(self, task_script: bytes, task_id: str, attempt: int) -> None:
@@ -70,7 +78,8 @@ class TaskContainer:
             sock.sendall(data)
             sock.shutdown(socket.SHUT_WR)  # end of stdin: the entrypoint goes on
         finally:
-            stream.close()
+            stream.close()  # a SocketIO over the socket: closing it leaves the socket open
+            sock.close()
 
     def output(self) -> Iterator[list[bytes]]:
         """Lazy: the engine is asked on the first read, by whoever reads (the log pump's
@@ -140,6 +149,9 @@ class DockerDriver:
             self._client = docker.from_env(max_pool_size=connections)
         except docker.errors.DockerException as e:
             raise DriverError(f"cannot reach the Docker engine: {e}") from e
+
+    def close(self) -> None:
+        self._client.close()
 
     def ping(self) -> None:
         try:

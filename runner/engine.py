@@ -32,7 +32,8 @@ class Container(Protocol):
     def owner(self) -> tuple[str, int] | None:
         """The task attempt it runs; None for a warm one still waiting for its task."""
 
-    def is_running(self) -> bool: ...
+    def is_running(self) -> bool:
+        """Whether it runs now (asked of the engine at the call)."""
 
     def hand_off(self, task_script: bytes, task_id: str, attempt: int) -> None:
         """Give a waiting warm container its task (on its stdin), which starts it."""

@@ -1,57 +1,29 @@
-"""Fixtures that start the real things: a Redis server, the Flask app, the whole platform."""
+"""Fixtures that start the real things: a Redis server, the Flask app, the whole platform
+(the harness itself is tests/harness.py)."""
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import io
-import os
 import shutil
-import signal
 import subprocess
-import sys
-import time
-import uuid
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import docker
 import pytest
 import redis
-import requests
 
 from ironworks.cli.dev import free_port
-from ironworks.client import Client
 from ironworks.settings import Settings
 from ironworks.store import Store
-
-ADMIN_TOKEN = "test-admin-token"
-# Seals the tests' project secrets (IRONWORKS_SECRETS_KEY): 32 bytes, base64.
-SECRETS_KEY = "dGVzdC1zZWNyZXRzLWtleS0zMi1ieXRlcy1sb25nISE="
-PROCESS_MARK = "IWTEST_PROCESS_MARK"
-ROOT = Path(__file__).resolve().parent.parent
-# One database per platform a test starts (0 and 1 are the API tests'); Redis's default is 16.
-DATABASES = 64
-
-
-def wait_until(predicate, timeout_s: float = 30, interval_s: float = 0.05, what: str = "condition"):
-    """Poll with a deadline instead of sleeping a guessed amount."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval_s)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-
-
-def zip_files(files: dict[str, str]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, text in files.items():
-            archive.writestr(name, text)
-    return buffer.getvalue()
+from tests.harness import (
+    ADMIN_TOKEN,
+    DATABASES,
+    SECRETS_KEY,
+    Platform,
+    fresh_database,
+    redis_answers,
+    wait_until,
+)
 
 
 @pytest.fixture(scope="session")
@@ -78,28 +50,11 @@ def redis_server(tmp_path_factory) -> Iterator[str]:
         stdout=subprocess.DEVNULL,
     )
     client = redis.Redis(port=port)
-    wait_until(lambda: _pings(client), what="redis-server to start")
+    wait_until(lambda: redis_answers(client), what="redis-server to start")
     yield f"redis://127.0.0.1:{port}"
     client.close()
     process.terminate()
     process.wait()
-
-
-def _pings(client: redis.Redis) -> bool:
-    try:
-        return bool(client.ping())
-    except redis.ConnectionError:
-        return False
-
-
-_next_db = iter(range(2, DATABASES))
-
-
-def fresh_database(redis_server: str) -> str:
-    """The URL of an emptied Redis database no other platform of this session uses."""
-    url = f"{redis_server}/{next(_next_db)}"
-    redis.Redis.from_url(url).flushdb()
-    return url
 
 
 @pytest.fixture
@@ -122,138 +77,6 @@ def api(settings: Settings, store: Store):
     from api import create_app
 
     return create_app(settings, store).test_client()
-
-
-class Platform:
-    """The platform as real processes: API under gunicorn, scheduler(s), runner(s).
-
-    Each process gets its own session (process group) so a test can kill -9 one role with
-    everything it started, as when a host dies, and start it again.
-    """
-
-    def __init__(self, redis_url: str, data_dir: Path, **settings: str) -> None:
-        port = free_port()
-        self.url = f"http://127.0.0.1:{port}"
-        self.runner_id = f"test-runner-{uuid.uuid4().hex[:8]}"
-        self.settings = Settings(redis_url=redis_url, admin_token=ADMIN_TOKEN, data_dir=data_dir)
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("IRONWORKS_")} | {
-            "IRONWORKS_REDIS_URL": redis_url,
-            "IRONWORKS_ADMIN_TOKEN": ADMIN_TOKEN,
-            "IRONWORKS_SECRETS_KEY": SECRETS_KEY,
-            "IRONWORKS_DATA_DIR": str(data_dir),
-            "IRONWORKS_API_BIND": f"127.0.0.1:{port}",
-            "IRONWORKS_SCHEDULER_IDLE_WAIT_S": "0.1",
-            "IRONWORKS_API_WORKERS": "2",
-            "IRONWORKS_RUNNER_DRAIN_S": "5",  # tests that drain set their own
-            # The tests' webhook receivers listen on this host (test_webhook_targets.py checks
-            # the refusal that is the default).
-            "IRONWORKS_WEBHOOK_ALLOW_PRIVATE": "1",
-            # IWTEST_WARM=1 runs the whole platform with warm start on (make test does both).
-            "IRONWORKS_WARM_START": "1" if os.environ.get("IWTEST_WARM") else "0",
-            **{f"IRONWORKS_{k.upper()}": v for k, v in settings.items()},
-        }
-        self.env.pop("REDIS_URL", None)
-        self._log = open(data_dir / "platform.log", "a")  # closed by stop()
-        self.processes: dict[str, subprocess.Popen] = {}
-        self.health_urls: dict[str, str] = {}  # the scheduler's and runner's own server
-        self._marks: dict[str, str] = {}
-
-    def start(
-        self,
-        name: str,
-        role: str | None = None,
-        *args: str,
-        runner_id: str = "",
-        failpoint: str = "",
-        **settings: str,
-    ) -> None:
-        # Marks every process this role starts, even any that leaves its session.
-        self._marks[name] = f"{PROCESS_MARK}={name}-{uuid.uuid4().hex}"
-        health_bind = f"127.0.0.1:{free_port()}"
-        self.health_urls[name] = f"http://{health_bind}"
-        env = self.env | {
-            "IRONWORKS_SCHEDULER_METRICS_BIND": health_bind,
-            "IRONWORKS_RUNNER_METRICS_BIND": health_bind,
-            "IRONWORKS_RUNNER_ID": runner_id or self.runner_id,
-            PROCESS_MARK: self._marks[name].partition("=")[2],
-            "IWTEST_FAILPOINT": failpoint,  # runner/slots.py
-            **{f"IRONWORKS_{k.upper()}": v for k, v in settings.items()},
-        }
-        self.processes[name] = subprocess.Popen(
-            [sys.executable, "-m", role or name, *args],
-            env=env,
-            cwd=ROOT,
-            stdout=self._log,
-            stderr=self._log,
-            start_new_session=True,
-        )
-
-    def start_all(self, runner_concurrency: int = 4) -> Platform:
-        self.start("api")
-        self.start("scheduler")
-        self.start("runner", "runner", "--concurrency", str(runner_concurrency))
-        self.wait_healthy()
-        return self
-
-    def wait_healthy(self) -> None:
-        wait_until(lambda: _healthy(self.url), timeout_s=30, what="the API to answer /healthz")
-
-    def kill(self, name: str) -> None:
-        """kill -9 the role and everything it started, as when its host dies."""
-        process = self.processes.pop(name)
-        os.killpg(process.pid, signal.SIGKILL)
-        _kill_marked(self._marks.pop(name))
-        process.wait()
-
-    def processes_of(self, name: str) -> list[int]:
-        """Every live process the role started, itself included, wherever it was reparented."""
-        return _marked(self._marks[name])
-
-    def terminate(self, name: str, timeout_s: float = 60) -> int:
-        """SIGTERM to the role's own process only, as an orchestrator sends it; waits for it
-        to exit and returns its exit status."""
-        process = self.processes.pop(name)
-        process.send_signal(signal.SIGTERM)
-        status = process.wait(timeout_s)
-        _kill_marked(self._marks.pop(name))  # whatever outlived it
-        return status
-
-    def stop(self) -> None:
-        for process in reversed(self.processes.values()):
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for name, process in self.processes.items():
-            try:
-                # A runner drains, hands back, then removes every container it started: a
-                # stop must leave the engine as the test found it.
-                process.wait(90)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-            _kill_marked(self._marks.pop(name))  # whatever outlived its session
-        self.processes.clear()
-        self._log.close()
-
-    @functools.cached_property
-    def instance_id(self) -> str:
-        return Store.connect(self.settings).instance_id()
-
-    def log_text(self) -> str:
-        return (self.settings.data_dir / "platform.log").read_text()
-
-    def admin_view(self, project_id: str) -> dict:
-        return (
-            Client(self.url, ADMIN_TOKEN, project_id)
-            ._request("GET", f"/2/projects/{project_id}")
-            .json()
-        )
-
-    def admin(self) -> Client:
-        return Client(self.url, ADMIN_TOKEN)
-
-    def new_project(self, name: str = "p", max_concurrency: int | None = None) -> Client:
-        created = self.admin().create_project(name, max_concurrency)
-        return Client(self.url, created["token"], created["id"])
 
 
 @pytest.fixture(scope="session")
@@ -281,28 +104,3 @@ def fresh_platform(redis_server: str, tmp_path) -> Iterator[Platform]:
     platform = Platform(fresh_database(redis_server), tmp_path)
     yield platform
     platform.stop()
-
-
-def _kill_marked(mark: str) -> None:
-    for pid in _marked(mark):
-        with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGKILL)
-
-
-def _marked(mark: str) -> list[int]:
-    """Processes alive with the mark in their environment (zombies have none to read)."""
-    wanted, found = mark.encode(), []
-    for environ in Path("/proc").glob("[0-9]*/environ"):
-        try:
-            if wanted in environ.read_bytes().split(b"\0"):
-                found.append(int(environ.parent.name))
-        except (OSError, ValueError):
-            continue  # gone already, or not ours to read
-    return found
-
-
-def _healthy(url: str) -> bool:
-    try:
-        return requests.get(f"{url}/healthz", timeout=1).ok
-    except (requests.ConnectionError, requests.Timeout):
-        return False

@@ -10,9 +10,9 @@ import re
 import time
 
 from runner.spec import LABEL_INSTANCE, LABEL_PROJECT, LABEL_WARM, claimed_name
-from tests.conftest import ADMIN_TOKEN, wait_until, zip_files
+from tests.harness import ADMIN_TOKEN, wait_until, zip_files
 
-# make test runs the contract suites again with warm start on (tests/conftest.py).
+# make test runs the contract suites again with warm start on (the Makefile's test target).
 WARM = bool(os.environ.get("IWTEST_WARM"))
 
 

@@ -9,7 +9,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from ironworks.model import TaskStatus
-from tests.conftest import ADMIN_TOKEN
+from tests.harness import ADMIN_TOKEN
 from tests.helpers import auth, create_project, queue, upload
 
 

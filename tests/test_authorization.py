@@ -10,7 +10,7 @@ import re
 import pytest
 
 from api.openapi import ROUTES
-from tests.conftest import ADMIN_TOKEN
+from tests.harness import ADMIN_TOKEN
 from tests.helpers import auth, create_project, queue, upload
 
 PUBLIC = {"/healthz", "/readyz", "/openapi.json", "/2/stacks"}

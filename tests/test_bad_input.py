@@ -8,7 +8,7 @@ import pytest
 
 from ironworks.model import TaskStatus
 from ironworks.schedules import Schedule, after_firing
-from tests.conftest import zip_files
+from tests.harness import zip_files
 from tests.helpers import auth, create_project, get_batch, post_batch, setup_project, upload
 from tests.store_helpers import admitted, drain, run
 

@@ -13,7 +13,7 @@ from ironworks.model import TaskStatus
 from ironworks.store import Store
 from ironworks.store.tasks import TaskFilter
 from runner.spec import LABEL_PROJECT
-from tests.conftest import wait_until, zip_files
+from tests.harness import wait_until, zip_files
 
 ECHO_OR_FAIL = """
 read -r p < "$PAYLOAD_FILE"

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from tests.conftest import ROOT
+from tests.harness import ROOT
 
 
 def test_smallest_benchmark_runs_and_writes_its_table(tmp_path):

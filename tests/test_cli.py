@@ -11,7 +11,7 @@ import sys
 import pytest
 import requests
 
-from tests.conftest import ADMIN_TOKEN, ROOT
+from tests.harness import ADMIN_TOKEN, ROOT
 
 
 def config_token(config_home) -> str:

@@ -11,7 +11,7 @@ from ironworks.archive import ArchiveLimits
 from ironworks.blobs import LocalBlobStore
 from ironworks.model import Code
 from runner.cache import CodeCache, CorruptArchive, LocalArchives
-from tests.conftest import zip_files
+from tests.harness import zip_files
 
 LIMITS = ArchiveLimits(max_files=100, max_unpacked_bytes=10**7)
 

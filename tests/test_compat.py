@@ -11,7 +11,7 @@ import zipfile
 
 import requests
 
-from tests.conftest import wait_until
+from tests.harness import wait_until
 
 
 def test_an_ironworker_v2_client_works_unchanged(platform):

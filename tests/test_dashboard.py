@@ -11,7 +11,7 @@ import shutil
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
-from tests.conftest import ROOT, zip_files
+from tests.harness import ROOT, zip_files
 
 SHOTS = ROOT / "test-output" / "dashboard"
 PHONE = {"width": 390, "height": 844}

@@ -16,7 +16,7 @@ import requests
 from ironworks.cli.dev import free_port
 from ironworks.client import Client
 from runner.spec import LABEL_PROJECT
-from tests.conftest import wait_until, zip_files
+from tests.harness import wait_until, zip_files
 
 pytestmark = pytest.mark.timeout(240)
 

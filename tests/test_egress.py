@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from ironworks.client import ApiError, Client
-from tests.conftest import ADMIN_TOKEN, Platform, fresh_database, wait_until, zip_files
+from tests.harness import ADMIN_TOKEN, Platform, fresh_database, wait_until, zip_files
 
 ANSWER = "private-listener-ok"
 TRY_S = 2  # how long a task waits for a connection before calling it refused

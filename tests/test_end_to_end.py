@@ -16,7 +16,7 @@ from ironworks.client import ApiError
 from ironworks.store import Store
 from ironworks.webhooks import signature
 from runner.spec import CLAIMED_NAME, LABEL_PROJECT, LABEL_RUNNER, LABEL_TASK
-from tests.conftest import ROOT, wait_until, zip_files
+from tests.harness import ROOT, wait_until, zip_files
 from tests.helpers import events_handled, queue_as_run
 
 SHELL = {"stack": "sh", "command": "sh run.sh"}

@@ -21,7 +21,7 @@ from ironworks.cli.dev import free_port
 from ironworks.client import ApiError, Client
 from ironworks.store import Store
 from runner.spec import LABEL_INSTANCE, LABEL_TASK
-from tests.conftest import Platform, fresh_database, wait_until, zip_files
+from tests.harness import Platform, fresh_database, wait_until, zip_files
 from tests.helpers import running_by_project
 
 pytestmark = pytest.mark.slow

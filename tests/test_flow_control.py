@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.conftest import Platform, fresh_database, wait_until, zip_files
+from tests.harness import Platform, fresh_database, wait_until, zip_files
 
 SHELL = {"stack": "sh", "command": "sh run.sh"}
 

@@ -14,7 +14,7 @@ import requests
 
 from ironworks.client import ApiError
 from runner.spec import LABEL_PROJECT, LABEL_TASK
-from tests.conftest import ADMIN_TOKEN, Platform, fresh_database, wait_until, zip_files
+from tests.harness import ADMIN_TOKEN, Platform, fresh_database, wait_until, zip_files
 
 SHELL = {"stack": "sh", "command": "sh run.sh"}
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ADMIN_TOKEN, zip_files
+from tests.harness import ADMIN_TOKEN, zip_files
 
 pytestmark = pytest.mark.slow
 # Every check schemathesis has: no 5xx; every status code and JSON body as the document says;

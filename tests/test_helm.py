@@ -13,7 +13,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from tests.conftest import ROOT
+from tests.harness import ROOT
 
 CHART = ROOT / "helm" / "ironworks"
 TEMPLATES = sorted((CHART / "templates").glob("*.yaml"))

@@ -22,7 +22,7 @@ from ironworks.model import Task, TaskStatus
 from ironworks.settings import Settings
 from ironworks.store import Store
 from runner.spec import LABEL_INSTANCE
-from tests.conftest import wait_until, zip_files
+from tests.harness import wait_until, zip_files
 from tests.helpers import running_by_project
 
 IMAGE = "ironworks/platform:latest"

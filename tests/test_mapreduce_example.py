@@ -8,7 +8,7 @@ import importlib.util
 import pytest
 
 from ironworks.client import Batch
-from tests.conftest import ROOT
+from tests.harness import ROOT
 
 
 def load_example():

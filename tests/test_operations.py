@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from ironworks.store import Store
 from runner.spec import LABEL_ATTEMPT, LABEL_INSTANCE, LABEL_TASK
-from tests.conftest import ADMIN_TOKEN, wait_until, zip_files
+from tests.harness import ADMIN_TOKEN, wait_until, zip_files
 from tests.helpers import events_handled
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}

@@ -13,7 +13,7 @@ import requests
 
 from ironworks.cli.dev import free_port
 from runner.spec import LABEL_TASK
-from tests.conftest import Platform, wait_until, zip_files
+from tests.harness import Platform, wait_until, zip_files
 
 BUDGET = 32 * 1024**2
 

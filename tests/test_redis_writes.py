@@ -15,7 +15,7 @@ from rq import Queue
 from rq.job import Job, JobStatus
 from rq.serializers import DefaultSerializer, JSONSerializer
 
-from tests.conftest import wait_until
+from tests.harness import wait_until
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import time
 from ironworks.model import TaskStatus, new_id
 from ironworks.webhooks import Delivery, Webhook
 from scheduler import consumers
-from tests.conftest import ADMIN_TOKEN, wait_until, zip_files
+from tests.harness import ADMIN_TOKEN, wait_until, zip_files
 from tests.helpers import auth, create_project, post_batch, setup_project, upload
 from tests.store_helpers import admitted, drain, run
 

@@ -15,7 +15,7 @@ import pytest
 from ironworks.cli.main import zip_directory
 from ironworks.settings import Settings
 from runner.spec import LABEL_TASK
-from tests.conftest import ADMIN_TOKEN, ROOT, wait_until, zip_files
+from tests.harness import ADMIN_TOKEN, ROOT, wait_until, zip_files
 from tests.helpers import queue_as_run
 
 PROBE = r"""

@@ -20,7 +20,7 @@ from ironworks.errors import BadRequest
 from ironworks.secrets import Masker, Vault, masker_for
 from ironworks.settings import Settings
 from ironworks.store import Store
-from tests.conftest import ADMIN_TOKEN, SECRETS_KEY, wait_until
+from tests.harness import ADMIN_TOKEN, SECRETS_KEY, wait_until
 from tests.helpers import auth, create_project, sign_in, upload
 
 VALUE = "postgres://app:s3cr3t-pa55@10.1.2.3:5432/orders"

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from ironworks.client import Client
-from tests.conftest import Platform, fresh_database, wait_until, zip_files
+from tests.harness import Platform, fresh_database, wait_until, zip_files
 
 VALUE = "postgres://app:s3cr3t-pa55@10.1.2.3:5432/orders"
 SCRIPT = f"""\

@@ -17,7 +17,7 @@ from bench.recovery import RedisSet, online_replicas
 from ironworks.client import ApiError
 from ironworks.redisconn import SentinelUrl
 from ironworks.store.keys import Keys
-from tests.conftest import Platform, wait_until, zip_files
+from tests.harness import Platform, wait_until, zip_files
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 SERVICE = "iw"

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.conftest import ADMIN_TOKEN
+from tests.harness import ADMIN_TOKEN
 
 OFF_SITE = [
     "//evil.com",

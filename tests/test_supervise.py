@@ -14,7 +14,7 @@ from runner.cache import CodeCache
 from runner.execute import RunnerContext, execute
 from runner.fake_engine import KILLED, FakeEngine, Script
 from runner.spec import Placement
-from tests.conftest import wait_until
+from tests.harness import wait_until
 from tests.helpers import create_project, queue, upload
 
 LOG_CAP = 4096

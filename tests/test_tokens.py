@@ -6,7 +6,7 @@ import re
 
 import requests
 
-from tests.conftest import ADMIN_TOKEN, wait_until
+from tests.harness import ADMIN_TOKEN, wait_until
 from tests.helpers import auth, create_project, upload
 
 

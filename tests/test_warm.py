@@ -11,7 +11,7 @@ import time
 import pytest
 
 from runner.spec import CLAIMED_NAME, LABEL_FRESH_UNTIL, LABEL_RUNNER, LABEL_TASK, LABEL_WARM
-from tests.conftest import Platform, fresh_database, wait_until, zip_files
+from tests.harness import Platform, fresh_database, wait_until, zip_files
 
 IDLE_S = 4
 FRESH_S = 10  # the freshness limit of the test that waits for a container to go stale

@@ -19,7 +19,7 @@ from ironworks.model import new_id
 from ironworks.outbound import is_forbidden
 from ironworks.webhooks import Delivery, Webhook
 from scheduler.webhooks import Deliverer
-from tests.conftest import wait_until
+from tests.harness import wait_until
 from tests.helpers import auth, create_project, queue, upload
 
 REFUSED_AT_CREATION = [

@@ -17,7 +17,7 @@ from typing import Any
 import requests
 from urllib3 import encode_multipart_formdata
 
-from ironworks.cli import config
+from ironworks import userconfig as config
 from ironworks.errors import IronworksError
 from ironworks.model import LONGEST_WAIT_S, TaskStatus
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from ironworks.cli import config
+from ironworks import userconfig as config
 from ironworks.client import Client, from_config
 from ironworks.errors import IronworksError
 

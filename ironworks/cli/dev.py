@@ -20,7 +20,7 @@ import click
 import requests
 
 from ironworks import secrets
-from ironworks.cli import config
+from ironworks import userconfig as config
 
 # How long a role has to stop after SIGTERM; the runner drains first (RUNNER_DRAIN_S), then
 # removes its containers, which takes the engine a while when hundreds were running.

@@ -13,7 +13,8 @@ from typing import Any
 
 import click
 
-from ironworks.cli import config, manage, roles
+from ironworks import userconfig as config
+from ironworks.cli import manage, roles
 from ironworks.cli.batch import batch
 from ironworks.cli.common import client, friendly_errors, print_table
 from ironworks.cli.dev import dev

@@ -1,4 +1,5 @@
-"""The CLI's config file: where `project create` and `dev` leave the connection details."""
+"""The user's config file: where `project create` and `dev` leave the connection details that
+the CLI and the SDK (ironworks.client) both read."""
 
 from __future__ import annotations
 

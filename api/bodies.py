@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model
+from pydantic.fields import FieldInfo
 
 from ironworks.errors import BadRequest
 from ironworks.lanes import MAX_KEY_LENGTH
@@ -295,6 +296,25 @@ def field_schema(model: type[Body], name: str) -> dict[str, Any]:
     return {k: v for k, v in node.items() if k not in ("title", "default", "description")}
 
 
+class Text(Body):
+    """Values sent as text (a query parameter): "12" is the integer 12."""
+
+    model_config = ConfigDict(strict=False, extra="ignore", frozen=True)
+
+
+def text_field(name: str, annotation: Any, field: FieldInfo | None = None) -> type[Text]:
+    """A one-field model for a value sent as text, so that a query parameter is checked, and
+    its complaint worded, as a body's field is (api/queries.py)."""
+    fields: dict[str, Any] = {name: (annotation, field or Field(default=None))}
+    model: type[Text] = create_model(f"Query_{name}", __base__=Text, **fields)
+    return model
+
+
+def read_text(model: type[Text], name: str, raw: str | None) -> Any:
+    """The value of the field `name` of a text_field model, or a 400 naming it."""
+    return getattr(read(model, {} if raw is None else {name: raw}), name)
+
+
 B = TypeVar("B", bound=Body)
 N = TypeVar("N", int, float)
 
@@ -332,6 +352,7 @@ MESSAGES = {
     "string_type": "'{field}' must be a string",
     "string_too_long": "'{field}' is longer than {max_length} characters",
     "int_type": "'{field}' must be an integer",
+    "int_parsing": "'{field}' must be an integer",
     "float_type": "'{field}' must be a number",
     "bool_type": "'{field}' must be true or false",
     "list_type": "'{field}' must be a list",

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from flask import current_app, request
+from pydantic import Field
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
 
 from api import bodies, parsing
 from ironworks.errors import BadRequest
@@ -56,25 +59,29 @@ def takes(*queries: Query) -> Callable:
     return declare
 
 
+def typed(
+    name: str, description: str, annotation: Any, field: FieldInfo | None = None,
+    required: bool = False,
+) -> Query:  # fmt: skip
+    """A parameter checked as a body's field is (bodies.text_field: the same pydantic types,
+    bounds and messages), its schema the field's own."""
+    model = bodies.text_field(name, annotation, field)
+    schema = bodies.field_schema(model, name)
+    if field is not None and field.default not in (None, PydanticUndefined):
+        schema["default"] = field.default
+    return Query(name, description, schema, lambda raw: bodies.read_text(model, name, raw),
+                 required)  # fmt: skip
+
+
 def integer(name: str, description: str, default: int | None, low: int, high: int) -> Query:
-    schema = {"type": "integer", "minimum": low, "maximum": high}
-    if default is not None:
-        schema["default"] = default
-    return Query(
-        name,
-        description,
-        schema,
-        lambda raw: parsing.int_value(raw, name, default, low=low, high=high),
-    )
+    bounds = Field(default=default, ge=low, le=high)
+    return typed(name, description, int | None, cast(FieldInfo, bounds))
 
 
 def text(name: str, description: str, max_len: int = 1000) -> Query:
-    def convert(raw: str | None) -> str | None:
-        if raw is not None and len(raw) > max_len:
-            raise BadRequest(f"'{name}' is longer than {max_len} characters")
-        return raw
-
-    return Query(name, description, {"type": "string", "maxLength": max_len}, convert)
+    return typed(
+        name, description, str | None, cast(FieldInfo, Field(default=None, max_length=max_len))
+    )
 
 
 FLAG_VALUES = ("1", "true", "0", "false")
@@ -140,16 +147,9 @@ REVISION = integer("revision", "Which revision (default: the current one)", None
 
 
 def task_option(name: str, description: str, required: bool = False) -> Query:
-    """A field of a task (bodies.TaskItem) given in the query: the document shows the field's
-    own schema, and the route checks the value with the rest of the task."""
-    schema = dict(bodies.field_schema(bodies.TaskItem, name))
-    if schema.get("type") == "integer":
-        schema.setdefault("maximum", parsing.QUERY_INT_LIMIT)
-        low, high = schema.get("minimum", -parsing.QUERY_INT_LIMIT), schema["maximum"]
-        return Query(name, description, schema,
-                     lambda raw: parsing.int_value(raw, name, None, low=low, high=high),
-                     required)  # fmt: skip
-    return Query(name, description, schema, required=required)
+    """A field of a task (bodies.TaskItem) given in the query, as the field itself."""
+    field = bodies.TaskItem.model_fields[name]
+    return typed(name, description, field.annotation, field, required)
 
 
 # Options of the inbound webhook, whose body is the payload.

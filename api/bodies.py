@@ -101,6 +101,8 @@ class ProjectChanges(Body):
 
     max_concurrency: Annotated[int | None, Field(ge=1), WHOLE] = None
     task_retention_s: Annotated[int | None, Field(ge=60, le=MAX_RETENTION_S), WHOLE] = None
+    max_task_depth: Annotated[int | None, Field(ge=0, le=100), WHOLE] = None
+    max_task_children: Annotated[int | None, Field(ge=0, le=10_000_000), WHOLE] = None
 
 
 class RateLimit(Body):
@@ -183,6 +185,9 @@ class TaskItem(Body):
         Field(description="A repeat within idempotency_ttl_s returns the first task"),
     ] = None
     idempotency_ttl_s: Annotated[int | None, Field(ge=1, le=MAX_IDEMPOTENCY_TTL_S), WHOLE] = None
+    cascade: Annotated[
+        bool | None, Field(description="Queued from inside a task: cancelled when it ends")
+    ] = None
 
 
 class NewTasks(Body):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from flask import current_app
+from flask import current_app, g
 
 from ironworks.blobs import LocalBlobStore
+from ironworks.errors import NotFound
+from ironworks.model import Task
 from ironworks.settings import Settings
 from ironworks.store import Store
 
@@ -19,3 +21,18 @@ def store() -> Store:
 
 def blobs() -> LocalBlobStore:
     return current_app.extensions["ironworks"]["blobs"]
+
+
+def calling_task() -> Task | None:
+    """The running task this request comes from (over its API socket), if one does."""
+    return g.get("calling_task")
+
+
+def task_for_caller(project_id: str, task_id: str) -> Task:
+    """A task of the project, as the caller may see it: a task calling from inside sees
+    only the tasks it queued itself; another's id is a 404, as across projects."""
+    task = store().tasks.get_in_project(project_id, task_id)
+    caller = calling_task()
+    if caller is not None and task.parent_id != caller.id:
+        raise NotFound("Task not found")
+    return task

@@ -15,6 +15,8 @@ log = logging.getLogger(__name__)
 STATUS = {
     errors.BadRequest: 400,
     errors.Unauthorized: 401,
+    errors.Forbidden: 403,
+    errors.TooMany: 429,
     errors.NotFound: 404,
     errors.Conflict: 409,
     errors.TooLarge: 413,

@@ -58,6 +58,14 @@ build_stack() {
   else
     cp -a "$here/debian/." "$context/"
     args=(--build-arg "PACKAGES=${PACKAGES[$name]}")
+    # The python stack carries the SDK's in-task side (stdlib only): `from ironworks import task`.
+    mkdir -p "$context/sdk"
+    if [ "$name" = python ]; then
+      mkdir "$context/sdk/ironworks"
+      printf '"""Ironworks SDK, in-task side only (the stack image'"'"'s copy)."""\n' \
+        > "$context/sdk/ironworks/__init__.py"
+      cp "$here/../ironworks/task.py" "$context/sdk/ironworks/task.py"
+    fi
   fi
   cp "$here/warm-entry.sh" "$context/ironworks-warm"
   docker build -q "${args[@]}" -t "ironworks/stack-$name:latest" "$context" >"$context.log" 2>&1 \

@@ -38,6 +38,8 @@ class Batch:
     finished_at: float | None = None
     msg: str | None = None
     result: str | None = None
+    # The task that made this batch from inside its container (fan-out), if one did.
+    parent_id: str | None = None
 
     @property
     def percent(self) -> int:

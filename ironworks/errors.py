@@ -17,6 +17,14 @@ class Unauthorized(IronworksError):
     """No token, or a token that matches nothing (HTTP 401)."""
 
 
+class Forbidden(IronworksError):
+    """A valid credential that may not do this (HTTP 403): a task's own API socket, say."""
+
+
+class TooMany(IronworksError):
+    """A limit on how many of something: a task's children (HTTP 429)."""
+
+
 class NotFound(IronworksError):
     """Unknown object, or one that belongs to another project (HTTP 404)."""
 

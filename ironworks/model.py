@@ -86,6 +86,9 @@ class Project:
     max_concurrency: int | None  # None = unlimited
     created_at: float
     task_retention_s: int | None = None  # None: the installation's IRONWORKS_TASK_RETENTION_S
+    # Fan-out limits (None: the installation's IRONWORKS_MAX_TASK_DEPTH / _CHILDREN).
+    max_task_depth: int | None = None
+    max_task_children: int | None = None
 
 
 @dataclass(frozen=True)
@@ -189,6 +192,15 @@ class Task:
     depends_on: list[str] = field(default_factory=list)
     # Tasks with one key share its limit and its turns at admission (ironworks/lanes.py).
     concurrency_key: str | None = None
+    # Fan-out (docs/worker-contract.md): the task that queued this one from inside its
+    # container, how deep in such a tree it is (0: queued from outside), how many tasks it has
+    # queued itself, and whether it is cancelled when its parent ends.
+    parent_id: str | None = None
+    depth: int = 0
+    children: int = 0
+    cascade: bool = False
+    # While it waits for its children it holds no slot (step_aside.lua): docs/flow-control.md.
+    aside: bool = False
 
     @property
     def lane(self) -> str:

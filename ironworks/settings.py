@@ -77,6 +77,12 @@ class Settings:
     # Where runners fetch code archives: the API (for runners on other hosts) or, when empty,
     # the blob directory under data_dir (a runner sharing the API's disk).
     api_url: str = ""
+    # Fan-out: a task may queue tasks from inside (its API socket) this deep, and this many
+    # per task; a project may set its own (max_task_depth, max_task_children).
+    max_task_depth: int = 5
+    max_task_children: int = 10_000
+    # The largest request a task may send on its API socket.
+    task_api_max_body_bytes: int = 8 * 1024 * 1024
     code_cache_max_bytes: int = 5 * 1024**3
     scheduler_idle_wait_s: float = 0.5
     # A runner renews its lease every lease_renew_s; one not renewed for lease_ttl_s is lost.
@@ -131,6 +137,14 @@ class Settings:
     @property
     def api_worker_count(self) -> int:
         return self.api_workers or 2 * (os.cpu_count() or 1) + 1
+
+    @property
+    def api_base_url(self) -> str:
+        """Where a runner reaches the API: api_url, else the API's own bind on this host."""
+        if self.api_url:
+            return self.api_url.rstrip("/")
+        host, _, port = self.api_bind.rpartition(":")
+        return f"http://{'127.0.0.1' if host in ('', '0.0.0.0') else host}:{port}"
 
     def image_allowed(self, image: str) -> bool:
         patterns = [p.strip() for p in self.allowed_images.split(",") if p.strip()]

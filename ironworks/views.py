@@ -23,6 +23,8 @@ def project_json(project: Project) -> dict:
         "name": project.name,
         "max_concurrency": project.max_concurrency,
         "task_retention_s": project.task_retention_s,
+        "max_task_depth": project.max_task_depth,
+        "max_task_children": project.max_task_children,
         "created_at": iso(project.created_at),
     }
 
@@ -89,6 +91,10 @@ def task_json(task: Task) -> dict:
         "concurrency_key": task.concurrency_key,
         "idempotency_key": task.idempotency_key,
         "batch_id": task.batch_id,
+        "parent_id": task.parent_id,
+        "children": task.children,
+        "depth": task.depth,
+        "cascade": task.cascade,
         "payload": task.payload,
         "result": task.result,
         "percent": task.percent,
@@ -138,6 +144,7 @@ def batch_json(batch: Batch, counts: dict[str, int]) -> dict:
         if batch.reduce_code_id
         else None,
         "reduce_on_failure": batch.reduce_on_failure,
+        "parent_id": batch.parent_id,
         "result": result_value(batch.result),
         "created_at": iso(batch.created_at),
         "finished_at": iso(batch.finished_at),

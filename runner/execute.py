@@ -18,11 +18,12 @@ from ironworks.model import Code, Task, TaskStatus
 from ironworks.settings import Settings
 from ironworks.store import PASSING_ERRORS, Store
 from ironworks.store.tasks import LogAppend
-from runner import taskdir
+from runner import task_api, taskdir
 from runner.cache import CodeCache
 from runner.engine import Container, Engine
 from runner.lease import Lease
 from runner.logs import LogPump
+from runner.outcome import Outcome, secrets_for
 from runner.progress import ProgressRelay
 from runner.spec import Limits, Placement, build_spec, can_warm, limits_for
 from runner.usage import UsageSampler
@@ -76,15 +77,6 @@ class RunnerContext:
     warm: WarmStart | None = None  # None: every task starts cold
     # Each slot has its own (see runner/slots.py): a slot waits only for its own last removal.
     letting_go: LettingGo = dataclasses.field(default_factory=LettingGo)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    status: TaskStatus
-    exit_code: int | None = None
-    msg: str = ""
-    result: str | None = None
-    usage: dict[str, float] | None = None
 
 
 def execute(ctx: RunnerContext, task_id: str, attempt: int) -> None:
@@ -156,7 +148,7 @@ def _run(
     code = ctx.store.codes.revision(task.code_id, task.code_rev)
     if code.image is not None and not ctx.settings.image_allowed(code.image):  # since narrowed
         return Outcome(TaskStatus.ERROR, msg=f"image {code.image!r} is no longer allowed here")
-    values = _secrets_of(ctx, task, code)
+    values = secrets_for(ctx.store, ctx.settings, task, code)
     if isinstance(values, Outcome):
         return values
     with lease.renewed_meanwhile(POLL_S):
@@ -174,24 +166,6 @@ def _run(
     return dataclasses.replace(outcome, usage=usage | {k: float(v) for k, v in start.items()})
 
 
-def _secrets_of(ctx: RunnerContext, task: Task, code: Code) -> dict[str, str] | Outcome:
-    """The values of the code's secrets, opened for this task; an error outcome, before any
-    container starts, for one deleted since the upload or one this runner cannot open."""
-    sealed = ctx.store.secrets.sealed(task.project_id, code.secrets)
-    missing = [name for name, value in sealed.items() if value is None]
-    if missing:
-        return Outcome(TaskStatus.ERROR, msg=(
-            f"secret {', '.join(missing)} no longer exists in the project (deleted after the"
-            " code was uploaded): set it again, or upload the code without it"
-        ))  # fmt: skip
-    vault = secrets.vault_for(ctx.settings.secrets_key)
-    try:
-        return {name: vault.open(task.project_id, name, value)
-                for name, value in sealed.items() if value is not None}  # fmt: skip
-    except secrets.SecretsUnavailable as e:
-        return Outcome(TaskStatus.ERROR, msg=f"platform error: {e}")
-
-
 def _network_of(ctx: RunnerContext, task: Task, code: Code) -> str | None:
     """The project's own network when the code asks for one and the project has egress grants
     (read now: a change takes effect for the next task); None: the shared one, or none."""
@@ -207,13 +181,18 @@ def _start(
 ) -> tuple[Container, Path, dict[str, bool]]:  # fmt: skip
     """The task's container, running it: warm if it can be (waiting containers are on the
     shared network), else cold."""
+
+    def before_start(task_dir: Path) -> None:
+        held.enter_context(task_api.serving(ctx.store, ctx.settings, task, task_dir))
+
     if ctx.warm is not None and can_warm(code) and network is None:
-        started = ctx.warm.container_for(task, code, code_dir)
+        started = ctx.warm.container_for(task, code, code_dir, before_start)
         held.callback(ctx.warm.done, started)
         return started.container, started.task_dir, {"warm": started.hit}
     disk_mb = limits_for(code, ctx.settings).tmpfs_mb
     task_dir = taskdir.prepare(ctx.task_root, task, code.config, disk_mb)
     held.callback(taskdir.remove, task_dir)
+    before_start(task_dir)
     spec = build_spec(task, code, code_dir, task_dir, ctx.placement, ctx.settings, values, network)
     container = ctx.engine.start(spec)
     held.callback(container.remove)

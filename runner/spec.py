@@ -11,6 +11,7 @@ from ironworks.model import Code, Task
 from ironworks.settings import Settings
 from ironworks.stacks import image_for
 from runner import taskdir
+from runner.task_api import CONTAINER_SOCKET
 
 CODE_DIR = "/mnt/code"
 TASK_DIR = taskdir.PARTS["task"]
@@ -198,5 +199,8 @@ def _environment(code: Code) -> dict[str, str]:
         "TASK_DIR": TASK_DIR,
         "RESULT_FILE": RESULT_FILE,
         "PROGRESS_FILE": PROGRESS_FILE,
+        # The platform's API for this task (runner/task_api.py), on its project's paths.
+        "IRONWORKS_API_SOCKET": CONTAINER_SOCKET,
+        "IRONWORKS_PROJECT_ID": code.project_id,
         "HOME": "/tmp",
     }

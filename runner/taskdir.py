@@ -27,8 +27,9 @@ MAX_RESULT_BYTES = 1024 * 1024
 MAX_PROGRESS_BYTES = 4096
 
 
-# The parts of the task's tmpfs, and where each appears in the container.
-PARTS = {"task": "/mnt/task", "tmp": "/tmp", "shm": "/dev/shm"}
+# The parts of the task's tmpfs, and where each appears in the container. `run` holds the
+# task's API socket (runner/task_api.py), and nothing the task can write.
+PARTS = {"task": "/mnt/task", "tmp": "/tmp", "shm": "/dev/shm", "run": "/run/ironworks"}
 # Less than this left on a task's tmpfs after a failure: the disk limit is what stopped it.
 FULL_MARGIN_BYTES = 256 * 1024
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MNT_DETACH = 2, 4, 8, 2
@@ -58,8 +59,13 @@ def make(root: Path, name: str, disk_mb: int) -> Path:
         # The worker runs as an unprivileged user that owns nothing on the host; the space
         # itself stays private to the runner, so this opens each part to that task only.
         (space / part).mkdir()
-        (space / part).chmod(0o777 if part == "task" else 0o1777)
+        (space / part).chmod({"task": 0o777, "run": 0o755}.get(part, 0o1777))
     return space / "task"
+
+
+def run_dir(task_dir: Path) -> Path:
+    """Where the runner puts the task's API socket (the container's /run/ironworks)."""
+    return task_dir.parent / "run"
 
 
 def mounts(task_dir: Path) -> dict[Path, str]:

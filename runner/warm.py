@@ -65,7 +65,11 @@ class WarmStart:
     settings: Settings
     task_root: Path
 
-    def container_for(self, task: Task, code: Code, code_dir: Path | None) -> Started:
+    def container_for(
+        self, task: Task, code: Code, code_dir: Path | None,
+        before_start: Callable[[Path], None] = lambda task_dir: None,
+    ) -> Started:  # fmt: skip
+        """`before_start(task_dir)` runs when the task's space is ready and it has not begun."""
         key = warm_key(code)
         self.pool.note_demand(key)
         taken = self.pool.take(key)
@@ -73,7 +77,7 @@ class WarmStart:
             taken.hand_over()
             hit = Started(taken.container, taken.task_dir, hit=True)
             try:
-                self._give_task(hit, task, code)
+                self._give_task(hit, task, code, before_start)
                 return hit
             except DriverError as e:  # it died while waiting, and the warmer has not seen it
                 log.info("a waiting container of %s had died (%s); making one", key, e)
@@ -82,14 +86,17 @@ class WarmStart:
         fresh_until = time.time() + self.settings.warm_fresh_s
         spec = warm_spec(code, code_dir, task_dir, self.placement, self.settings, fresh_until, task)
         miss = Started(self.engine.start(spec), task_dir, hit=False)
-        self._give_task(miss, task, code)
+        self._give_task(miss, task, code, before_start)
         return miss
 
-    def _give_task(self, started: Started, task: Task, code: Code) -> None:
+    def _give_task(
+        self, started: Started, task: Task, code: Code, before_start: Callable[[Path], None]
+    ) -> None:
         """Its task directory filled and its task on its stdin (no inspection first: that
         would cost every hit a call to the engine, to catch what the warmer catches)."""
         try:
             taskdir.fill(started.task_dir, task, code.config)
+            before_start(started.task_dir)
             started.container.hand_off(hand_off(task, code), task.id, task.attempt)
         except Exception:
             self.done(started)  # nothing else will clean up after a task that never began

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from ironworks.errors import NotFound
+from ironworks.errors import Conflict, NotFound
 from ironworks.metrics import CONTAINER_START, TASK_RUN, TASK_WAIT, WARM_STARTS
 from ironworks.model import RETRIED_STATUSES, Task, TaskStatus, derived_id, retry_of
 from ironworks.store import Store
@@ -69,12 +69,28 @@ def follow_dependencies(store: Store, event: Event) -> None:
         store.dependencies.follow(event.task_id)
 
 
+def cascade_to_children(store: Store, event: Event) -> None:
+    """A task that ends cancels the children it queued with `cascade` that are unfinished;
+    others it leaves running (docs/worker-contract.md)."""
+    if not event.status.is_terminal:
+        return
+    for child_id in store.tasks.children_of(event.task_id):
+        try:
+            child = store.tasks.get(child_id)
+            if child.cascade and not child.status.is_terminal:
+                msg = f"Cancelled: its parent {event.task_id} ended {event.status}"
+                store.tasks.cancel(child.project_id, child_id, time.time(), msg=msg)
+        except (NotFound, Conflict):
+            pass  # deleted by retention, or it ended meanwhile
+
+
 CONSUMERS: dict[str, Handler] = {
     "stats": count_status,
     "retries": retry_failed,
     "webhooks": plan_deliveries,
     "batches": track_batches,
     "dependencies": follow_dependencies,
+    "children": cascade_to_children,
 }
 
 

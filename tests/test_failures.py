@@ -91,7 +91,12 @@ def test_a_task_taken_but_not_started_by_a_killed_runner_runs_elsewhere_within_2
     killed_at = time.time()
     platform.start("runner-b", "runner", "--concurrency", "1", runner_id="runner-b")
     task = project.wait(task_id, timeout_s=90)
-    assert (task["status"], task["runner"], task["attempt"]) == ("complete", "runner-b", 2)
+    # Two ways lead here, both fenced: the reaper hands the task back when the dead runner's
+    # lease runs out (attempt 2), or, when the runner died with the job still in RQ's
+    # intermediate queue, runner-b's start-up puts that job back and starts attempt 1 (its
+    # dispatch lease still holds). Either way it runs once, on runner-b, within the bound.
+    assert (task["status"], task["runner"]) == ("complete", "runner-b")
+    assert task["attempt"] in (1, 2) and project.log(task_id) == "ran\n"
     started = datetime.fromisoformat(task["start_time"].replace("Z", "+00:00")).timestamp()
     assert started - killed_at <= 20, started - killed_at
 

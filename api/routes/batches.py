@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Iterator
@@ -9,9 +10,9 @@ from collections.abc import Iterator
 from flask import Blueprint, Response, jsonify, url_for
 
 from api import bodies, context, parsing, queries
-from ironworks import lanes, payloads
+from ironworks import fanout, lanes, payloads
 from ironworks.batch import Batch, BatchStatus
-from ironworks.errors import BadRequest
+from ironworks.errors import BadRequest, NotFound
 from ironworks.model import Task, TaskStatus, new_id, new_task
 from ironworks.store import Store
 from ironworks.views import batch_json, item_json
@@ -78,6 +79,10 @@ def create_batch(project_id: str):
         )  # fmt: skip
         for i, payload in enumerate(items_payloads)
     ]
+    caller = context.calling_task()
+    if caller is not None:  # made from inside a task: the batch and its items are its children
+        batch = dataclasses.replace(batch, parent_id=caller.id)
+        items = fanout.as_children(caller, items, store.projects.get(project_id), settings)
     stored = store.batches.create(batch, items, now)
     response = jsonify(msg="Queued up", id=batch.id, tasks=[{"id": t.id} for t in stored])
     return response, 201
@@ -95,7 +100,7 @@ def list_batches(project_id: str):
 @bp.get("/<batch_id>")
 def get_batch(project_id: str, batch_id: str):
     store = context.store()
-    batch = store.batches.get_in_project(project_id, batch_id)
+    batch = _batch_for_caller(store, project_id, batch_id)
     view = batch_json(batch, store.batches.counts(batch.id))
     if batch.status in FINAL_STATUSES and batch.size <= INLINE_RESULTS_MAX:
         view["results"] = list(_items(store, batch))
@@ -108,7 +113,7 @@ def get_batch(project_id: str, batch_id: str):
 def get_results(project_id: str, batch_id: str):
     """Every item as one JSON line, in payload order, streamed: fit for any batch size."""
     store = context.store()
-    batch = store.batches.get_in_project(project_id, batch_id)
+    batch = _batch_for_caller(store, project_id, batch_id)
     lines = (json.dumps(item) + "\n" for item in _items(store, batch))
     return Response(lines, mimetype="application/x-ndjson")
 
@@ -127,6 +132,15 @@ def _items(store: Store, batch: Batch) -> Iterator[dict]:
 
 def _failed(task: Task) -> bool:
     return task.status.is_terminal and task.status is not TaskStatus.COMPLETE
+
+
+def _batch_for_caller(store: Store, project_id: str, batch_id: str) -> Batch:
+    """A task calling from inside sees only the batches it made."""
+    batch = store.batches.get_in_project(project_id, batch_id)
+    caller = context.calling_task()
+    if caller is not None and batch.parent_id != caller.id:
+        raise NotFound("Batch not found")
+    return batch
 
 
 def _log_tail(store: Store, task: Task) -> str:

@@ -11,6 +11,18 @@ bp = Blueprint("project", __name__, url_prefix="/2/projects/<project_id>")
 
 
 INBOUND_WEBHOOK = "project.tasks.inbound_webhook"
+# What a running task may do over its API socket (runner/task_api.py): queue tasks and
+# batches, read what it queued, report its own progress. Every route checks whose it reads.
+FROM_A_TASK = {
+    "project.tasks.queue_tasks",
+    "project.tasks.get_task",
+    "project.tasks.get_log",
+    "project.tasks.get_result",
+    "project.tasks.report_progress",
+    "project.batches.create_batch",
+    "project.batches.get_batch",
+    "project.batches.get_results",
+}
 
 
 @bp.before_request
@@ -19,7 +31,7 @@ def authenticate() -> None:
     if request.endpoint == INBOUND_WEBHOOK:
         auth.require_inbound(project_id, request.args.get("code_name") or "")
     else:
-        auth.require_project(project_id)
+        auth.require_project(project_id, task_may_call=request.endpoint in FROM_A_TASK)
 
 
 for child in (codes.bp, tasks.bp, batches.bp, schedules.bp, webhooks.bp, secrets.bp):

@@ -8,7 +8,7 @@ import time
 from flask import Blueprint, Response, jsonify, request
 
 from api import bodies, context, parsing, queries
-from ironworks import lanes, payloads
+from ironworks import fanout, lanes, payloads
 from ironworks.errors import BadRequest, Conflict, NotFound
 from ironworks.model import DEFAULT_IDEMPOTENCY_TTL_S, Task, TaskStatus, new_id, new_task, run_again
 from ironworks.replays import MAX_REPLAYS, replay_matching, replay_task
@@ -27,6 +27,7 @@ def queue_tasks(project_id: str):
     body = bodies.read(bodies.NewTasks, parsing.json_body())
     now = time.time()
     tasks = [_new_task(project_id, item, now) for item in body.tasks]  # all checked first
+    tasks = _as_callers_children(project_id, tasks, [bool(i.cascade) for i in body.tasks])
     store = context.store()
     stored = store.tasks.enqueue(tasks, now)
     # A task whose idempotency key an earlier one holds comes back as that earlier task.
@@ -78,6 +79,7 @@ def get_task(project_id: str, task_id: str):
     learns of the end at once instead of at its next poll."""
     store = context.store()
     wait_s = queries.WAIT.read()
+    context.task_for_caller(project_id, task_id)  # before any wait: whose it is
     if wait_s and _waits.acquire(blocking=False):
         try:
             task = store.tasks.wait_for_end(project_id, task_id, wait_s)
@@ -92,14 +94,14 @@ def get_task(project_id: str, task_id: str):
 @bp.get("/<id:task_id>/log")
 def get_log(project_id: str, task_id: str):
     store = context.store()
-    store.tasks.get_in_project(project_id, task_id)
+    context.task_for_caller(project_id, task_id)
     return Response(store.tasks.log(task_id), mimetype="text/plain")
 
 
 @bp.get("/<id:task_id>/result")
 def get_result(project_id: str, task_id: str):
     """The JSON the task wrote to $RESULT_FILE (404 until it has written one)."""
-    task = context.store().tasks.get_in_project(project_id, task_id)
+    task = context.task_for_caller(project_id, task_id)
     if task.result is None:
         raise NotFound("Task has no result")
     return Response(task.result, mimetype="application/json")
@@ -110,6 +112,9 @@ def report_progress(project_id: str, task_id: str):
     """For tasks with network access: `{"percent": 0-100, "msg": "..."}` while running."""
     store = context.store()
     store.tasks.get_in_project(project_id, task_id)
+    caller = context.calling_task()
+    if caller is not None and caller.id != task_id:  # a task reports its own progress only
+        raise NotFound("Task not found")
     body = bodies.read(bodies.Progress, parsing.json_body())
     if not store.tasks.set_progress(task_id, None, body.percent, body.msg or ""):
         raise Conflict("Task is not running")
@@ -118,8 +123,9 @@ def report_progress(project_id: str, task_id: str):
 
 @bp.post("/<id:task_id>/cancel")
 def cancel(project_id: str, task_id: str):
-    task = context.store().tasks.cancel(project_id, task_id, time.time())
-    return jsonify(msg="Cancelled", task=task_json(task))
+    """Cancels the task and every unfinished task below it (those it queued, and theirs)."""
+    task, below = context.store().tasks.cancel_tree(project_id, task_id, time.time())
+    return jsonify(msg="Cancelled", task=task_json(task), descendants_cancelled=below)
 
 
 @bp.post("/<id:task_id>/retry")
@@ -163,6 +169,17 @@ def replay_many(project_id: str):
     )
     copies = replay_matching(store, project_id, where, body.limit or MAX_REPLAYS, time.time())
     return jsonify(msg="Queued up", queued=len(copies), tasks=[t.id for t in copies])
+
+
+def _as_callers_children(
+    project_id: str, tasks: list[Task], cascade: list[bool] | None = None
+) -> list[Task]:
+    """Tasks queued from inside a task are its children, within the fan-out limits."""
+    caller = context.calling_task()
+    if caller is None:
+        return tasks
+    project = context.store().projects.get(project_id)
+    return fanout.as_children(caller, tasks, project, context.settings(), cascade)
 
 
 def _optional_body() -> dict:

@@ -25,6 +25,7 @@ from ironworks.store.runners import RunnerStore
 from ironworks.store.schedules import ScheduleStore
 from ironworks.store.scripts import Scripts
 from ironworks.store.secret_values import SecretStore
+from ironworks.store.task_tokens import TaskTokenStore
 from ironworks.store.tasks import TaskStore
 from ironworks.store.webhooks import WebhookStore
 
@@ -53,6 +54,7 @@ class Store:
     retention: RetentionStore
     secrets: SecretStore
     audit: AuditStore
+    task_tokens: TaskTokenStore
 
     @classmethod
     def connect(cls, settings: Settings) -> Store:
@@ -85,6 +87,7 @@ class Store:
             retention=retention,
             secrets=SecretStore(redis, keys),
             audit=AuditStore(redis, keys),
+            task_tokens=TaskTokenStore(redis, keys),
         )
 
     def instance_id(self) -> str:

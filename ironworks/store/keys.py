@@ -101,6 +101,15 @@ class Keys:
         """Set of the dependencies a task still waits for (depends_on, less the complete)."""
         return self._k("task", task_id, "waits_on")
 
+    def children(self, task_id: str) -> str:
+        """Set of the tasks this one queued from inside its container (fan-out)."""
+        return self._k("task", task_id, "children")
+
+    def task_token(self, token_hash: str) -> str:
+        """A running task's API credential (held by its runner, never by the task): its
+        task id and attempt, until the attempt ends."""
+        return self._k("task_token", token_hash)
+
     def dependents(self, task_id: str) -> str:
         """Set of the tasks that depend on this one (kept for the links both ways)."""
         return self._k("task", task_id, "dependents")

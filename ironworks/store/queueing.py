@@ -102,6 +102,9 @@ def write_new(pipe, k: Keys, task: Task, now: float, *, admissible: bool = True)
     pipe.zadd(k.project_tasks(task.project_id), {task.id: task.seq})
     pipe.zadd(k.project_status(task.project_id, task.status), {task.id: task.seq})
     pipe.zadd(k.code_tasks(task.code_id), {task.id: task.seq})
+    if task.parent_id:  # queued from inside a task: the links both ways
+        pipe.sadd(k.children(task.parent_id), task.id)
+        pipe.hincrby(k.task(task.parent_id), "children", 1)
     if admissible and task.delay > 0:
         pipe.zadd(k.delayed(), {task.id: now + task.delay})
     elif admissible:

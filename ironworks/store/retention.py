@@ -50,7 +50,11 @@ class RetentionStore:
     def _delete_task(self, pipe, task_id: str, project_id, code_id, status) -> None:
         k = self._k
         pipe.delete(
-            k.task(task_id), k.task_log(task_id), k.waits_on(task_id), k.dependents(task_id)
+            k.task(task_id),
+            k.task_log(task_id),
+            k.waits_on(task_id),
+            k.dependents(task_id),
+            k.children(task_id),
         )
         if project_id is None:
             return  # deleted already (another scheduler got here first)

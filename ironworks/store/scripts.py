@@ -45,6 +45,8 @@ NAMES = (
     "claim_delivery",
     "wait_on",
     "dependency_ended",
+    "step_aside",
+    "step_back",
 )
 
 
@@ -190,6 +192,20 @@ class Scripts:
                 waiting, waiting_lanes, ready_projects, events, wake, lane_active]  # fmt: skip
         args: list[Arg] = [task_id, attempt, score, lane, project_id, msg, code_id]
         return self._run("hand_back", keys, args)
+
+    def step_aside(
+        self, *, task: str, project_active: str, code_active: str, lane_active: str,
+        wake: str, task_id: str, attempt: int,
+    ) -> int:  # fmt: skip
+        keys = [task, project_active, code_active, lane_active, wake]
+        return self._run("step_aside", keys, [task_id, attempt])
+
+    def step_back(
+        self, *, task: str, project_active: str, code_active: str, lane_active: str,
+        task_id: str, attempt: int,
+    ) -> int:  # fmt: skip
+        keys = [task, project_active, code_active, lane_active]
+        return self._run("step_back", keys, [task_id, attempt])
 
     # -- reading and counting -----------------------------------------------------------------
     def scan_tasks(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from enum import IntEnum
 
-from ironworks.errors import Conflict
+from ironworks.errors import Conflict, NotFound
 from ironworks.model import Task, TaskStatus, admission_score
 from ironworks.store.task_reads import TaskReads
 
@@ -128,6 +128,58 @@ class TaskWrites(TaskReads):
             )
             == 1
         )
+
+    def step_aside(self, task: Task) -> bool:
+        """While a running task waits for its children, it holds no slot (step_aside.lua)."""
+        k = self._k
+        return (
+            self._scripts.step_aside(
+                task=k.task(task.id),
+                project_active=k.project_active(task.project_id),
+                code_active=k.code_active(task.code_id),
+                lane_active=k.lane_active(task.lane),
+                wake=k.scheduler_wake(),
+                task_id=task.id,
+                attempt=task.attempt,
+            )
+            == 1
+        )
+
+    def step_back(self, task: Task) -> bool:
+        k = self._k
+        return (
+            self._scripts.step_back(
+                task=k.task(task.id),
+                project_active=k.project_active(task.project_id),
+                code_active=k.code_active(task.code_id),
+                lane_active=k.lane_active(task.lane),
+                task_id=task.id,
+                attempt=task.attempt,
+            )
+            == 1
+        )
+
+    def children_of(self, task_id: str) -> list[str]:
+        return sorted(self._r.smembers(self._k.children(task_id)))
+
+    def cancel_tree(self, project_id: str, task_id: str, now: float) -> tuple[Task, int]:
+        """Cancel a task and its unfinished descendants; the task and how many of them."""
+        task = self.cancel(project_id, task_id, now)
+        msg = f"Cancelled: its ancestor {task_id} was cancelled"
+        return task, self.cancel_descendants(project_id, task_id, now, msg)
+
+    def cancel_descendants(self, project_id: str, root_id: str, now: float, msg: str) -> int:
+        """Cancel every unfinished task below `root_id` (children, theirs, ...); how many."""
+        cancelled, below = 0, self.children_of(root_id)
+        while below:
+            task_id = below.pop()
+            below += self.children_of(task_id)
+            try:
+                self.cancel(project_id, task_id, now, msg=msg)
+                cancelled += 1
+            except (Conflict, NotFound):
+                pass  # it ended (or was deleted) meanwhile
+        return cancelled
 
     def give_up(self, task: Task, now: float, msg: str) -> bool:
         """End an admitted task no runner managed to start: `killed`, slot freed."""

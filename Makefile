@@ -23,10 +23,11 @@ lint: setup-test
 	$(VENV)/mypy
 
 # Everything, slow chaos and load tests included (what CI runs); then the container
-# contract and sandbox suites again with warm start on: workers must not tell the difference.
+# contract, sandbox and fan-out suites again with warm start on: workers must not tell the
+# difference.
 test: setup-test images lint
 	$(PYTEST)
-	IWTEST_WARM=1 $(PYTEST) tests/test_end_to_end.py tests/test_sandbox.py
+	IWTEST_WARM=1 $(PYTEST) tests/test_end_to_end.py tests/test_sandbox.py tests/test_fanout.py
 
 # The quick local loop: skips tests marked slow.
 test-fast: setup-test images

@@ -214,3 +214,29 @@ def test_the_admin_switches_projects_and_sees_runners(platform, page):
     shot(page, "overview-admin")
     fits_a_phone(page)
     shot(page, "overview-phone")
+
+
+def test_a_task_page_links_to_its_parent_and_its_children_with_the_trees_counts(platform, page):
+    project = platform.new_project("tree-ui")
+    upload(project, "leaf", "true")
+    api = 'curl -s --unix-socket "$IRONWORKS_API_SOCKET" -H "Content-Type: application/json"'
+    upload(project, "root", (
+        f"{api} -d '{{\"tasks\": [{{\"code_name\": \"leaf\"}}, {{\"code_name\": \"leaf\"}}]}}'"
+        ' "http://task/2/projects/$IRONWORKS_PROJECT_ID/tasks"'
+    ))  # fmt: skip
+    root_id = project.queue("root")
+    assert project.wait(root_id, timeout_s=60)["status"] == "complete"
+    leaves = [project.wait(t["id"], timeout_s=60) for t in project.tasks(code_name="leaf")]
+    sign_in(page, platform.url, project.token)
+    page.goto(f"{platform.url}/tasks/{root_id}")
+    expect(page.locator("#children")).to_contain_text("2 queued by this task")
+    expect(page.locator("#children")).to_contain_text("2 complete")
+    page.locator("#children a").first.click()
+    expect(page.locator("#parent")).to_contain_text(root_id)
+    assert page.url.endswith(f"/tasks/{leaves[0]['id']}") or page.url.endswith(
+        f"/tasks/{leaves[1]['id']}"
+    )
+    shot(page, "task-tree")
+    page.locator("#parent a").click()
+    expect(page.locator("#children")).to_be_visible()
+    fits_a_phone(page)

@@ -137,6 +137,9 @@ def _status_counts(project: ProjectCounts) -> dict[str, int]:
     return {"queued": project.queued, "running": project.running, **project.ended}
 
 
+CHILDREN_SHOWN = 50
+
+
 @bp.get("/tasks/<task_id>")
 def task(task_id: str):
     store = context.store()
@@ -147,6 +150,9 @@ def task(task_id: str):
         "result": result_value(found.result),
         "dependents": store.dependencies.dependents(task_id),
         "pending": store.dependencies.pending(task_id),
+        # Fan-out: the tasks it queued from inside (the first CHILDREN_SHOWN) and its tree.
+        "children": store.tasks.get_many(store.tasks.children_of(task_id)[:CHILDREN_SHOWN]),
+        "tree": store.tasks.tree_counts(task_id) if found.children else ({}, True),
     }
     template = "dashboard/_task_summary.html" if fragment("summary") else "dashboard/task.html"
     return render_template(template, **view)

@@ -93,6 +93,23 @@ class TaskReads:
             index, covered = k.project_tasks(project_id), 0
         return index, where.conditions == covered
 
+    def children_of(self, task_id: str) -> builtins.list[str]:
+        """The tasks this one queued from inside its container."""
+        return sorted(self._r.smembers(self._k.children(task_id)))
+
+    def tree_counts(self, task_id: str, most: int = 10_000) -> tuple[dict[str, int], bool]:
+        """How many tasks below this one are in each status (children, theirs, ...), read
+        for `most` tasks at most; and whether that was all of them."""
+        counts: dict[str, int] = {}
+        below, seen = self.children_of(task_id), 0
+        while below and seen < most:
+            batch, below = below[: most - seen], below[most - seen :]
+            for task in self.get_many(batch):
+                counts[task.status] = counts.get(task.status, 0) + 1
+                below += self.children_of(task.id) if task.children else []
+            seen += len(batch)
+        return counts, not below
+
     def get_many(self, ids: builtins.list[str]) -> builtins.list[Task]:
         with self._r.pipeline(transaction=False) as pipe:
             for task_id in ids:

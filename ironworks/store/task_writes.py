@@ -159,9 +159,6 @@ class TaskWrites(TaskReads):
             == 1
         )
 
-    def children_of(self, task_id: str) -> list[str]:
-        return sorted(self._r.smembers(self._k.children(task_id)))
-
     def cancel_tree(self, project_id: str, task_id: str, now: float) -> tuple[Task, int]:
         """Cancel a task and its unfinished descendants; the task and how many of them."""
         task = self.cancel(project_id, task_id, now)

@@ -14,6 +14,7 @@ from redis import Redis
 from rq import Queue
 
 from api import create_app
+from bench.fanout import fanout
 from bench.harness import (
     BareEngine,
     Row,
@@ -561,4 +562,5 @@ CASES = {
     "warm": warm,
     "flow": flow,
     "recovery": recovery,
+    "fanout": fanout,
 }

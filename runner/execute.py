@@ -20,7 +20,7 @@ from ironworks.store import PASSING_ERRORS, Store
 from ironworks.store.tasks import LogAppend
 from runner import task_api, taskdir
 from runner.cache import CodeCache
-from runner.engine import Container, Engine
+from runner.engine import Container, DriverError, Engine
 from runner.lease import Lease
 from runner.logs import LogPump
 from runner.outcome import Outcome, secrets_for
@@ -203,7 +203,14 @@ def _add_missed_log(
     ctx: RunnerContext, task: Task, lease: Lease, pump: LogPump, max_bytes: int
 ) -> bool:
     """Add what the live stream missed to the log; False if the task is no longer ours."""
-    text = pump.missed(keep_going=lease.renew)
+    try:
+        text = pump.missed(keep_going=lease.renew)
+    except DriverError:
+        # The engine no longer has the container: a stopping runner removes those it handed
+        # back. Then there is nothing to add; while the task is ours, it is the platform's fault.
+        if lease.renew():
+            raise
+        return False
     if text is None:
         return False
     text = pump.masker.mask(text)

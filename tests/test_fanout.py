@@ -199,3 +199,35 @@ def test_the_socket_exists_while_the_task_runs_and_is_gone_after(platform):
     task = project.wait(task_id, timeout_s=60)
     assert task["status"] == "complete" and project.log(task_id) == "there\n"
     wait_until(lambda: not sockets(), timeout_s=30, what="the socket to go")
+
+
+def test_a_task_flooding_its_socket_gets_one_request_at_a_time_and_others_are_unaffected(
+    platform,
+):
+    """Four waits of 2 s sent at once on one socket are answered one after another (so a
+    task cannot pile requests on the API); a second task's socket answers at once meanwhile."""
+    project = platform.new_project("flood")
+    sh(project, "sleeper", "sleep 300\n")
+    sh(project, "flooder", (
+        "c=$(api POST /tasks -d '{\"tasks\": [{\"code_name\": \"sleeper\"}]}'"
+        " | grep -o '\"id\":\"[0-9a-f]*\"' | cut -d'\"' -f4)\n"
+        "start=$(date +%s)\n"
+        "for i in 1 2 3 4; do api GET \"/tasks/$c?wait=2\" > /dev/null & done\n"
+        "wait\n"
+        "echo \"{\\\"took\\\": $(( $(date +%s) - start )), \\\"child\\\": \\\"$c\\\"}\""
+        " > \"$RESULT_FILE\"\n"
+    ))  # fmt: skip
+    sh(project, "neighbour", (
+        "start=$(date +%s)\n"
+        "code POST /tasks/$TASK_ID/progress -d '{\"percent\": 50}' > /dev/null\n"
+        "echo \"{\\\"took\\\": $(( $(date +%s) - start ))}\" > \"$RESULT_FILE\"\n"
+    ))  # fmt: skip
+    flooder_id = project.queue("flooder")
+    wait_until(lambda: project.tasks(code_name="sleeper"), timeout_s=60, what="the flood's child")
+    neighbour = project.wait(project.queue("neighbour"), timeout_s=60)
+    flooder = project.wait(flooder_id, timeout_s=60)
+    assert flooder["status"] == neighbour["status"] == "complete"
+    assert json.loads(flooder["result"])["took"] >= 4 * 2 - 1  # one after another (whole seconds)
+    assert json.loads(neighbour["result"])["took"] <= 2  # not queued behind the flood
+    assert project.task(json.loads(flooder["result"])["child"])["status"] == "running"
+    project.cancel(json.loads(flooder["result"])["child"])

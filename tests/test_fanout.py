@@ -231,3 +231,20 @@ def test_a_task_flooding_its_socket_gets_one_request_at_a_time_and_others_are_un
     assert json.loads(neighbour["result"])["took"] <= 2  # not queued behind the flood
     assert project.task(json.loads(flooder["result"])["child"])["status"] == "running"
     project.cancel(json.loads(flooder["result"])["child"])
+
+
+def test_a_registered_image_gets_the_socket_too(platform):
+    project = platform.new_project("image")
+    sh(project, "child", "true\n")
+    # IronWorker's arguments follow the command line: `true` takes them.
+    command = API + 'api POST /tasks -d \'{"tasks": [{"code_name": "child"}]}\'; true'
+    project._request(
+        "POST", f"/2/projects/{project.project_id}/codes",
+        files={"data": (None, json.dumps({"name": "img", "image": "ironworks/stack-sh:latest",
+                                          "command": command}))},
+    )  # fmt: skip
+    parent = project.wait(project.queue("img"), timeout_s=60)
+    assert parent["status"] == "complete", (parent, project.log(parent["id"]))
+    assert parent["children"] == 1
+    (child,) = project.tasks(code_name="child")
+    assert child["parent_id"] == parent["id"]

@@ -67,6 +67,9 @@ EXPECTED_ENV = {
     "TASK_ID", "PAYLOAD_FILE", "CONFIG_FILE", "TASK_DIR", "RESULT_FILE", "PROGRESS_FILE",
     "HOME", "PATH", "HOSTNAME", "PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "GREETING",
     "PWD", "LC_CTYPE",  # set by the shell and by Python's locale coercion
+    # The task's API socket (docs/worker-contract.md), and where the python stack keeps the
+    # SDK's in-task side: no token among them.
+    "IRONWORKS_API_SOCKET", "IRONWORKS_PROJECT_ID", "PYTHONPATH",
 }  # fmt: skip
 
 

@@ -15,6 +15,7 @@ from rq import Queue
 
 from api import create_app
 from bench.fanout import fanout
+from bench.frontdoor import frontdoor
 from bench.harness import (
     BareEngine,
     Row,
@@ -563,4 +564,5 @@ CASES = {
     "flow": flow,
     "recovery": recovery,
     "fanout": fanout,
+    "frontdoor": frontdoor,
 }

@@ -18,8 +18,12 @@ from ironworks.errors import DecodeError
 T = TypeVar("T")
 
 
-def to_hash(obj: object) -> dict[str, str]:
-    return {f.name: _encode(getattr(obj, f.name)) for f in dataclasses.fields(obj)}  # type: ignore[arg-type]
+def to_hash(obj: object, *, omit_none: bool = False) -> dict[str, str]:
+    """Every field as text. `omit_none` leaves out fields that are None, for a new record
+    whose absent fields read back as None (from_hash): fewer arguments to send."""
+    fields = dataclasses.fields(obj)  # type: ignore[arg-type]
+    values = ((f.name, getattr(obj, f.name)) for f in fields)
+    return {name: _encode(v) for name, v in values if not (omit_none and v is None)}
 
 
 def from_hash(cls: type[T], raw: dict[str, str]) -> T:

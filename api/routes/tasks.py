@@ -10,7 +10,15 @@ from flask import Blueprint, Response, jsonify, request
 from api import bodies, context, parsing, queries
 from ironworks import fanout, lanes, payloads
 from ironworks.errors import BadRequest, Conflict, NotFound
-from ironworks.model import DEFAULT_IDEMPOTENCY_TTL_S, Task, TaskStatus, new_id, new_task, run_again
+from ironworks.model import (
+    DEFAULT_IDEMPOTENCY_TTL_S,
+    Code,
+    Task,
+    TaskStatus,
+    new_id,
+    new_task,
+    run_again,
+)
 from ironworks.replays import MAX_REPLAYS, replay_matching, replay_task
 from ironworks.store.tasks import TaskFilter
 from ironworks.views import task_json
@@ -26,7 +34,8 @@ _waits = threading.BoundedSemaphore(2)
 def queue_tasks(project_id: str):
     body = bodies.read(bodies.NewTasks, parsing.json_body())
     now = time.time()
-    tasks = [_new_task(project_id, item, now) for item in body.tasks]  # all checked first
+    codes = _codes(project_id, [item.code_name for item in body.tasks])  # each read once
+    tasks = [_new_task(codes[item.code_name], item, now) for item in body.tasks]  # all checked
     tasks = _as_callers_children(project_id, tasks, [bool(i.cascade) for i in body.tasks])
     store = context.store()
     stored = store.tasks.enqueue(tasks, now)
@@ -48,7 +57,8 @@ def inbound_webhook(project_id: str):
     options = {q.name: q.read() for q in queries.WEBHOOK_OPTIONS}
     item = bodies.read(bodies.TaskItem, options | {"payload": payload})
     now = time.time()
-    (task,) = context.store().tasks.enqueue([_new_task(project_id, item, now)], now)
+    code = context.store().codes.by_name(project_id, item.code_name)
+    (task,) = context.store().tasks.enqueue([_new_task(code, item, now)], now)
     return jsonify(msg="Queued up", id=task.id, tasks=[{"id": task.id}])
 
 
@@ -193,9 +203,16 @@ def _statuses() -> frozenset[TaskStatus]:
     return frozenset(flagged | ({status} if status else set()))
 
 
-def _new_task(project_id: str, item: bodies.TaskItem, now: float) -> Task:
+def _codes(project_id: str, names: list[str]) -> dict[str, Code]:
+    """The codes a request names, by name: read once each, however many tasks name one (an
+    unknown one is a 404 for the first that names it, as before)."""
+    store = context.store()
+    return {name: store.codes.by_name(project_id, name) for name in dict.fromkeys(names)}
+
+
+def _new_task(code: Code, item: bodies.TaskItem, now: float) -> Task:
     settings = context.settings()
-    code = context.store().codes.by_name(project_id, item.code_name)
+    project_id = code.project_id
     payload = _checked(item.payload) or ""
     timeout = bodies.at_most(item.timeout, settings.max_timeout_s, "timeout")
     delay = bodies.at_most(item.delay, settings.max_delay_s, "delay") or 0

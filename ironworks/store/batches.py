@@ -17,7 +17,7 @@ from ironworks.store.constants import expiring_member, wake_scheduler
 from ironworks.store.keys import Keys
 from ironworks.store.retention import RetentionStore
 from ironworks.store.scripts import Scripts
-from ironworks.store.tasks import TaskStore, numbered, write_new
+from ironworks.store.tasks import TaskStore, numbered, write_new_many
 
 READ_CHUNK = 500  # items read per round trip when walking a batch
 ENDED = (BatchStatus.COMPLETE, BatchStatus.FAILED, BatchStatus.CANCELLED)
@@ -54,8 +54,7 @@ class BatchStore:
             pipe.zadd(k.project_batches(batch.project_id), {batch.id: now})
             pipe.hset(k.batch_counts(batch.id), str(TaskStatus.QUEUED), len(stored))
             pipe.hset(k.batch_items(batch.id), mapping={str(i): t.id for i, t in enumerate(stored)})
-            for i, task in enumerate(stored):
-                write_new(pipe, k, task, now, admissible=i < admissible)
+            write_new_many(pipe, k, [(t, i < admissible) for i, t in enumerate(stored)], now)
             if held:
                 pipe.zadd(k.batch_held(batch.id), held)
             wake_scheduler(pipe, k.scheduler_wake())

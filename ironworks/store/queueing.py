@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 
 from redis import Redis, WatchError
@@ -47,8 +48,8 @@ class Queueing(TaskReads):
                     holder.setdefault(key, task)  # later tasks with its key repeat it
             stored = {t.id: t for t in numbered(self._r, k, fresh)}
             pipe.multi()
+            write_new_many(pipe, k, [(t, not t.depends_on) for t in stored.values()], now)
             for task in stored.values():
-                write_new(pipe, k, task, now, admissible=not task.depends_on)
                 if task.depends_on:
                     wait_on(pipe, k, self._scripts, task)
                 if task.id in key_of:
@@ -93,25 +94,43 @@ def numbered(redis: Redis, keys: Keys, tasks: Sequence[Task]) -> list[Task]:
 
 
 def write_new(pipe, k: Keys, task: Task, now: float, *, admissible: bool = True) -> None:
-    """Store a new task and its indexes (ordered by seq) on a transaction pipeline.
+    """Store a new task and its indexes on a transaction pipeline (write_new_many's one)."""
+    write_new_many(pipe, k, [(task, admissible)], now)
+
+
+def write_new_many(pipe, k: Keys, tasks: Sequence[tuple[Task, bool]], now: float) -> None:
+    """Store new tasks and their indexes (ordered by seq) on a transaction pipeline: a hash
+    and an event each, and one command per index for them all (a request's tasks share their
+    project's and code's indexes: 2 commands a task, not 9).
 
     An admissible task goes to its wait queue (or the delayed set); one that is not (a batch
-    item held back by the batch's max_concurrency) is put somewhere by the caller.
+    item held back by the batch's max_concurrency, a task waiting on dependencies) is put
+    somewhere by the caller.
     """
-    pipe.hset(k.task(task.id), mapping=to_hash(task))
-    pipe.zadd(k.project_tasks(task.project_id), {task.id: task.seq})
-    pipe.zadd(k.project_status(task.project_id, task.status), {task.id: task.seq})
-    pipe.zadd(k.code_tasks(task.code_id), {task.id: task.seq})
-    if task.parent_id:  # queued from inside a task: the links both ways
-        pipe.sadd(k.children(task.parent_id), task.id)
-        pipe.hincrby(k.task(task.parent_id), "children", 1)
-    if admissible and task.delay > 0:
-        pipe.zadd(k.delayed(), {task.id: now + task.delay})
-    elif admissible:
-        pipe.zadd(k.waiting(task.lane), {task.id: admission_score(task.priority, task.seq)})
-        pipe.sadd(k.project_waiting_codes(task.project_id), task.lane)
-        pipe.sadd(k.ready_projects(), task.project_id)
-    pipe.xadd(k.events(), _event(task, TaskStatus.QUEUED), maxlen=EVENTS_MAXLEN)
+    scored: dict[str, dict[str, float]] = defaultdict(dict)
+    members: dict[str, set[str]] = defaultdict(set)
+    children: Counter[str] = Counter()
+    for task, admissible in tasks:
+        pipe.hset(k.task(task.id), mapping=to_hash(task, omit_none=True))
+        scored[k.project_tasks(task.project_id)][task.id] = task.seq
+        scored[k.project_status(task.project_id, task.status)][task.id] = task.seq
+        scored[k.code_tasks(task.code_id)][task.id] = task.seq
+        if task.parent_id:  # queued from inside a task: the links both ways
+            members[k.children(task.parent_id)].add(task.id)
+            children[task.parent_id] += 1
+        if admissible and task.delay > 0:
+            scored[k.delayed()][task.id] = now + task.delay
+        elif admissible:
+            scored[k.waiting(task.lane)][task.id] = admission_score(task.priority, task.seq)
+            members[k.project_waiting_codes(task.project_id)].add(task.lane)
+            members[k.ready_projects()].add(task.project_id)
+        pipe.xadd(k.events(), _event(task, TaskStatus.QUEUED), maxlen=EVENTS_MAXLEN)
+    for key, scores in scored.items():
+        pipe.zadd(key, scores)
+    for key, values in members.items():
+        pipe.sadd(key, *values)
+    for parent_id, count in children.items():
+        pipe.hincrby(k.task(parent_id), "children", count)
 
 
 def _event(task: Task, status: TaskStatus) -> dict[str, str | int]:

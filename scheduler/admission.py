@@ -9,6 +9,10 @@ from ironworks.runner_beats import slots_by_cluster
 from ironworks.store import Store
 from scheduler.dispatch import Dispatcher
 
+# Projects whose admission one step reads, decides and dispatches together (a few round trips
+# for them all): many projects cost a round trip per step, not several per project.
+PROJECTS_PER_STEP = 100
+
 
 def run_round(
     store: Store, dispatcher: Dispatcher, dispatch_lease_s: float, heartbeat_s: float | None = None
@@ -29,12 +33,12 @@ def run_round(
     if heartbeat_s is not None:
         ahead = slots_by_cluster(store.runners.list(), now, heartbeat_s)
     admitted = 0
-    for project_id in projects:
-        admissions = store.admission.admit(project_id, dispatch_lease_s, ahead)
-        for admission in admissions:
-            dispatcher.dispatch(admission)
-        if admissions:
-            store.admission.served(project_id, now)
-        TASKS_ADMITTED.labels(project_id).inc(len(admissions))
-        admitted += len(admissions)
+    for at in range(0, len(projects), PROJECTS_PER_STEP):
+        step = store.admission.admit_many(projects[at : at + PROJECTS_PER_STEP],
+                                          dispatch_lease_s, ahead)  # fmt: skip
+        dispatcher.dispatch_many([a for admissions in step.values() for a in admissions])
+        store.admission.served([p for p, admissions in step.items() if admissions], now)
+        for project_id, admissions in step.items():
+            TASKS_ADMITTED.labels(project_id).inc(len(admissions))
+            admitted += len(admissions)
     return admitted

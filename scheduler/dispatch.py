@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from rq import Queue
@@ -36,7 +38,22 @@ class Dispatcher:
         return self._queues[name]
 
     def dispatch(self, admission: Admission) -> None:
-        self._queue(admission.run_queue).enqueue_call(
+        self.dispatch_many([admission])
+
+    def dispatch_many(self, admissions: Sequence[Admission]) -> None:
+        """One RQ job per admitted task, all in one pipeline (RQ's enqueue_many)."""
+        if not admissions:
+            return
+        by_queue: dict[str, list[Admission]] = defaultdict(list)
+        for admission in admissions:
+            by_queue[admission.run_queue].append(admission)
+        with self._redis.pipeline() as pipe:
+            for name, queued in by_queue.items():
+                self._queue(name).enqueue_many([self._job_data(a) for a in queued], pipeline=pipe)
+            pipe.execute()
+
+    def _job_data(self, admission: Admission):
+        return Queue.prepare_data(
             RUN_TASK,
             args=(admission.task_id, admission.attempt),
             # One job per attempt: a repeated dispatch of the same attempt is refused by the

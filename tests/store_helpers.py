@@ -72,18 +72,22 @@ def admitted(store: Store, project_id: str) -> list[str]:
 
 
 def admitted_concurrently(store: Store, project_ids: list[str], schedulers: int = 4) -> list[str]:
-    """What several schedulers, each a thread making 20 rounds, admitted in all."""
+    """What several schedulers, each a thread making 20 rounds, admitted in all: half of
+    them a project at a time, the others all projects in one step (as run_round does)."""
     taken: list[str] = []
     lock = threading.Lock()
 
-    def scheduler():
+    def scheduler(one_at_a_time: bool):
         for _ in range(20):
-            for project_id in project_ids:
-                got = admitted(store, project_id)
-                with lock:
-                    taken.extend(got)
+            if one_at_a_time:
+                got = [t for project_id in project_ids for t in admitted(store, project_id)]
+            else:
+                step = store.admission.admit_many(project_ids)
+                got = [a.task_id for admissions in step.values() for a in admissions]
+            with lock:
+                taken.extend(got)
 
-    threads = [threading.Thread(target=scheduler) for _ in range(schedulers)]
+    threads = [threading.Thread(target=scheduler, args=(i % 2 == 0,)) for i in range(schedulers)]
     for thread in threads:
         thread.start()
     for thread in threads:

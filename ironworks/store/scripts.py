@@ -105,11 +105,12 @@ class Scripts:
         self, *, project: str, project_active: str, waiting_lanes: str, ready_projects: str,
         leases: str, lane_turns: str, task_seq: str, tail_keys: Sequence[str],
         project_id: str, lease_expiry: float, lanes: int, clusters: int,
-        tail_args: Sequence[Arg],
+        tail_args: Sequence[Arg], client: Any = None,
     ) -> list[str]:  # fmt: skip
         keys = [project, project_active, waiting_lanes, ready_projects, leases, lane_turns,
                 task_seq, *tail_keys]  # fmt: skip
-        return self._run("admit", keys, [project_id, lease_expiry, lanes, clusters, *tail_args])
+        args: list[Arg] = [project_id, lease_expiry, lanes, clusters, *tail_args]
+        return self._run("admit", keys, args, client)
 
     def promote(
         self, *, delayed: str, waiting: str, waiting_lanes: str, ready_projects: str,

@@ -97,9 +97,13 @@ CONSUMERS: dict[str, Handler] = {
 def consume_once(
     store: Store, group: str, consumer: str, handle: Handler, block_ms: int | None = 1000
 ) -> int:
-    """Handle one read's worth of events; an event is acknowledged only after its handler
-    succeeded (those handled before a failing one are acknowledged together, in one call)."""
-    events = store.events.read(group, consumer, block_ms=block_ms)
+    """Handle one read's worth of events, the backlog first (see handle_all)."""
+    return handle_all(store, group, store.events.read(group, consumer, block_ms=block_ms), handle)
+
+
+def handle_all(store: Store, group: str, events: list[Event], handle: Handler) -> int:
+    """An event is acknowledged only after its handler succeeded (those handled before a
+    failing one are acknowledged together, in one call)."""
     handled: list[Event] = []
     try:
         for event in events:
@@ -108,3 +112,39 @@ def consume_once(
     finally:
         store.events.ack(group, handled)
     return len(events)
+
+
+class Consumer:
+    """A consumer group's reader in the scheduler. It looks for a backlog (entries its own
+    failed handler left, or a dead consumer's) when it starts, after a failure and every
+    SWEEP_S; other reads take new entries only: one round trip a read, not three.
+
+    Under a stream of events it reads at most every LINGER_S: the first event after a quiet
+    spell is handled at once, the ones behind it together (one read and one acknowledgement
+    for many, rather than for each: six groups read every event)."""
+
+    SWEEP_S = 5.0
+    LINGER_S = 0.02
+    COUNT = 100
+
+    def __init__(self, store: Store, group: str, name: str, handle: Handler) -> None:
+        self._store, self._group, self._name, self._handle = store, group, name, handle
+        self._sweep_at = 0.0
+        self._busy = False  # the last read found events, but fewer than COUNT
+
+    def step(self, block_ms: int | None = 1000) -> int:
+        events = []
+        if time.monotonic() >= self._sweep_at:
+            events = self._store.events.read_backlog(self._group, self._name, self.COUNT)
+            if not events:  # nothing left behind: look again in SWEEP_S
+                self._sweep_at = time.monotonic() + self.SWEEP_S
+        if not events:
+            if self._busy:
+                time.sleep(self.LINGER_S)
+            events = self._store.events.read_new(self._group, self._name, self.COUNT, block_ms)
+        self._busy = 0 < len(events) < self.COUNT
+        try:
+            return handle_all(self._store, self._group, events, self._handle)
+        except BaseException:
+            self._sweep_at = 0.0  # what failed is the next step's to read again
+            raise

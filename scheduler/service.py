@@ -28,13 +28,16 @@ REDIS_RETRY_S = 1.0
 SCHEDULE_TICK_S = 1.0
 WEBHOOK_TICK_S = 0.25
 RETENTION_TICK_S = 1.0
+# Under a stream of queued tasks that admits nothing (paused code, limits full), admission
+# rounds are this far apart at least; the first task after a quiet spell is admitted at once.
+ROUND_GAP_S = 0.01
 
 
 class Failed(threading.Event):
     """Set when a loop died of an unexpected error: the process must exit, not limp on."""
 
 
-def forever(name: str, step: Callable[[], None], stop: threading.Event, failed: Failed) -> None:
+def forever(name: str, step: Callable[[], object], stop: threading.Event, failed: Failed) -> None:
     while not stop.is_set():
         try:
             step()
@@ -57,7 +60,10 @@ def threads(settings: Settings, stop: threading.Event, failed: Failed) -> list[t
             store, dispatcher, settings.dispatch_lease_s, settings.runner_heartbeat_s
         )
         if not admitted:
+            waited = time.monotonic()
             store.admission.wait_for_work(settings.scheduler_idle_wait_s)
+            if time.monotonic() - waited < ROUND_GAP_S:  # woken at once: a stream of tasks
+                stop.wait(ROUND_GAP_S)  # that gathers for one round, not a round each
 
     def reaper() -> None:
         reap(store, dispatcher, time.time(), settings.dispatch_lease_s)
@@ -78,7 +84,7 @@ def threads(settings: Settings, stop: threading.Event, failed: Failed) -> list[t
         if not deliverer.step(time.time()):
             stop.wait(WEBHOOK_TICK_S)
 
-    loops: dict[str, Callable[[], None]] = {
+    loops: dict[str, Callable[[], object]] = {
         "admission": admit,
         "reaper": reaper,
         "schedules": schedules,
@@ -87,15 +93,8 @@ def threads(settings: Settings, stop: threading.Event, failed: Failed) -> list[t
     }
     for group, handler in consumers.CONSUMERS.items():
         store.events.ensure_group(group)
-        loops[f"consumer-{group}"] = _consumer(store, group, consumer_name, handler)
+        loops[f"consumer-{group}"] = consumers.Consumer(store, group, consumer_name, handler).step
     return [
         threading.Thread(target=forever, args=(name, step, stop, failed), name=name, daemon=True)
         for name, step in loops.items()
     ]
-
-
-def _consumer(store: Store, group: str, consumer: str, handler: consumers.Handler):
-    def step() -> None:
-        consumers.consume_once(store, group, consumer, handler)
-
-    return step

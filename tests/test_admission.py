@@ -151,3 +151,13 @@ def test_when_runners_are_the_limit_projects_take_turns(store, settings):
         assert store.tasks.start(task, task.attempt, "r", time.time(), 15)  # the runner takes it
     alternated = all(a != b for a, b in zip(served, served[1:], strict=False))
     assert served.count(quiet.id) == 2 and alternated, served
+
+
+def test_one_wait_takes_every_wake_already_announced(store):
+    """Fifty tasks queued while the scheduler was busy wake it once, not fifty times."""
+    code = make_code(store, make_project(store))
+    for _ in range(50):
+        enqueue(store, code)
+    assert store.redis.llen(store.keys.scheduler_wake()) == 50
+    store.admission.wait_for_work(timeout_s=1)
+    assert store.redis.llen(store.keys.scheduler_wake()) == 0

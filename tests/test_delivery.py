@@ -17,6 +17,8 @@ from ironworks.errors import ConfigError
 from ironworks.model import TaskStatus
 from ironworks.preflight import check_redis
 from ironworks.store import Store
+from ironworks.store.events import Event
+from scheduler.consumers import Consumer
 from scheduler.dispatch import Dispatcher, job_id
 from scheduler.reaper import reap
 from tests.store_helpers import admitted, drain, enqueue, make_code, make_project
@@ -162,6 +164,28 @@ def test_stats_consumer_restarted_mid_stream_counts_every_task_once(store):
         truth[task.status] = truth.get(task.status, 0) + 1
     counts = {s: n for s, n in store.codes.stats(code.id).items() if n}
     assert counts == truth == {"complete": 1, "error": 1, "running": 2, "cancelled": 1, "queued": 1}
+
+
+def test_a_consumer_handles_again_at_once_what_its_handler_failed_on(store):
+    """Between sweeps a consumer reads new entries only; an entry its handler failed on is
+    the next step's, not left to the next sweep."""
+    project = make_project(store)
+    first, second = enqueue(store, make_code(store, project), 2)
+    store.events.ensure_group("test")
+    seen: list[str] = []
+
+    def handle(_store: Store, event: Event) -> None:
+        seen.append(event.task_id)
+        if len(seen) == 1:
+            raise RuntimeError("the handler failed")
+
+    consumer = Consumer(store, "test", "c1", handle)
+    with pytest.raises(RuntimeError):
+        consumer.step(block_ms=None)
+    assert consumer.step(block_ms=None) == 2  # read again at once, well within SWEEP_S
+    assert consumer.step(block_ms=None) == 0
+    assert seen == [first, first, second]
+    assert store.redis.xpending(store.keys.events(), "test")["pending"] == 0
 
 
 def test_paused_code_admits_nothing_until_resumed(store):

@@ -75,16 +75,21 @@ class AdmissionStore:
         ahead = ahead or {}
         views = self._lane_views(project_ids)
         expiry = time.time() + dispatch_lease_s
+        chosen = {project_id: choose_lanes(views[project_id]) for project_id in project_ids}
+        # A project whose every lane waits (no room, none empty) has nothing for its script
+        # to do; one without lanes still runs it, to leave the ready set.
+        asked = [p for p in project_ids if chosen[p] or not views[p]]
         with self._r.pipeline(transaction=False) as pipe:
-            for project_id in project_ids:
-                self._admit_on(pipe, project_id, choose_lanes(views[project_id]), expiry, ahead)
-            replies = pipe.execute()
+            for project_id in asked:
+                self._admit_on(pipe, project_id, chosen[project_id], expiry, ahead)
+            replies = dict(zip(asked, pipe.execute(), strict=True))
         return {
             project_id: [
                 Admission(flat[i], int(flat[i + 1]), flat[i + 2], int(flat[i + 3]))
                 for i in range(0, len(flat), 4)
             ]
-            for project_id, flat in zip(project_ids, replies, strict=True)
+            for project_id in project_ids
+            for flat in [replies.get(project_id, [])]
         }
 
     def _admit_on(
@@ -229,5 +234,11 @@ class AdmissionStore:
         self._r.zrem(self._k.leases(), task_id)
 
     def wait_for_work(self, timeout_s: float) -> None:
-        """Block until something may be admissible (a task queued or a slot freed) or timeout."""
-        self._r.blpop([self._k.scheduler_wake()], timeout=timeout_s)
+        """Block until something may be admissible (a task queued or a slot freed) or timeout.
+
+        The wakes pushed meanwhile are taken with the first: each was pushed with (after) the
+        writes it announces, so the one round that follows sees them all. Under a stream of
+        POSTs the scheduler makes a round per wait, not one per task."""
+        wake = self._k.scheduler_wake()
+        if self._r.blpop([wake], timeout=timeout_s):
+            self._r.delete(wake)

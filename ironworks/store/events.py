@@ -46,18 +46,29 @@ class EventStore:
     ) -> list[Event]:
         """This consumer's own unacknowledged entries first, then stale ones of dead consumers,
         then new ones."""
+        return self.read_backlog(group, consumer, count) or self.read_new(
+            group, consumer, count, block_ms
+        )
+
+    def read_backlog(self, group: str, consumer: str, count: int = 100) -> list[Event]:
+        """Entries read but not acknowledged: this consumer's own (its handler failed), else
+        those of consumers idle longer than CLAIM_IDLE_MS (dead ones), claimed for it."""
         own = self._r.xreadgroup(group, consumer, {self._k.events(): "0"}, count=count)
         entries = own[0][1] if own else []
         if not entries:
-            _, claimed, _ = self._r.xautoclaim(
+            _, entries, _ = self._r.xautoclaim(
                 self._k.events(), group, consumer, CLAIM_IDLE_MS, count=count
             )
-            entries = claimed
-        if not entries:
-            new = self._r.xreadgroup(
-                group, consumer, {self._k.events(): ">"}, count=count, block=block_ms
-            )
-            entries = new[0][1] if new else []
+        return [_decode(entry_id, fields) for entry_id, fields in entries if fields]
+
+    def read_new(
+        self, group: str, consumer: str, count: int = 100, block_ms: int | None = 1000
+    ) -> list[Event]:
+        """Entries no consumer of the group has read yet (waiting up to `block_ms`)."""
+        new = self._r.xreadgroup(
+            group, consumer, {self._k.events(): ">"}, count=count, block=block_ms
+        )
+        entries = new[0][1] if new else []
         return [_decode(entry_id, fields) for entry_id, fields in entries if fields]
 
     def ack(self, group: str, events: Sequence[Event]) -> None:

@@ -38,10 +38,10 @@ class RedactingLogger(Logger):
 
     def atoms(self, resp, req, environ, request_time) -> dict:
         atoms = super().atoms(resp, req, environ, request_time)
-        return {
-            k: TOKEN_IN_URL.sub(r"\1=REDACTED", v) if isinstance(v, str) else v
-            for k, v in atoms.items()
-        }
+        for k, v in atoms.items():
+            if isinstance(v, str) and "=" in v:  # most atoms hold none: no regex for them
+                atoms[k] = TOKEN_IN_URL.sub(r"\1=REDACTED", v)
+        return atoms
 
 
 def gunicorn_config(settings: Settings) -> dict[str, object]:

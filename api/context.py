@@ -31,7 +31,11 @@ def calling_task() -> Task | None:
 def task_for_caller(project_id: str, task_id: str) -> Task:
     """A task of the project, as the caller may see it: a task calling from inside sees
     only the tasks it queued itself; another's id is a 404, as across projects."""
-    task = store().tasks.get_in_project(project_id, task_id)
+    return seen_by_caller(store().tasks.get_in_project(project_id, task_id))
+
+
+def seen_by_caller(task: Task) -> Task:
+    """The task, if the caller may see it (see task_for_caller); else a 404."""
     caller = calling_task()
     if caller is not None and task.parent_id != caller.id:
         raise NotFound("Task not found")

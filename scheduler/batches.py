@@ -15,13 +15,19 @@ from ironworks.store.events import Event
 from ironworks.views import result_value
 
 
-def track_batches(store: Store, event: Event) -> None:
-    try:
-        task = store.tasks.get(event.task_id)
-    except NotFound:
-        return
-    if task.batch_id is None:
-        return
+def track_batches(store: Store, events: list[Event]) -> None:
+    """The events of batch items move their batches on: which tasks are items is one round
+    trip for the read, their records another (most tasks are in no batch)."""
+    in_batches = store.tasks.in_batches([e.task_id for e in events])
+    tasks = {t.id: t for t in store.tasks.get_many(sorted(in_batches))}
+    for event in events:
+        task = tasks.get(event.task_id)
+        if task is not None and task.batch_id is not None:
+            _track(store, task, event)
+
+
+def _track(store: Store, task: Task, event: Event) -> None:
+    assert task.batch_id is not None
     if task.batch_index is None:
         _settle_reduce(store, task, event.status)
         return

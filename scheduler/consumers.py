@@ -13,24 +13,40 @@ from ironworks.store.events import Event
 from scheduler.batches import track_batches
 from scheduler.webhooks import plan_deliveries
 
-Handler = Callable[[Store, Event], None]
+# A handler takes a read's events together; each step is replay-safe (an event handled
+# twice changes nothing twice), so a read whose handling fails is handled again whole.
+Handler = Callable[[Store, list[Event]], None]
 
 
-def count_status(store: Store, event: Event) -> None:
+def each(handle: Callable[[Store, Event], None]) -> Handler:
+    """A handler that takes events one at a time."""
+
+    def handle_each(store: Store, events: list[Event]) -> None:
+        for event in events:
+            handle(store, event)
+
+    handle_each.__name__ = handle.__name__
+    return handle_each
+
+
+def count_status(store: Store, events: list[Event]) -> None:
     """Per-code counts of tasks by status (`GET codes/{id}/stats`), the timing histograms of
     /metrics and the dashboard's recent activity; replay-safe: an event counted once is
-    observed once."""
-    if not store.events.count_status(event) or event.status is TaskStatus.QUEUED:
-        return
-    try:
-        task = store.tasks.get(event.task_id)
-    except NotFound:
-        return  # deleted since; nothing to observe
-    observe_timings(task, event.status)
-    if event.status.is_terminal:
-        ended_at = task.end_time or time.time()
-        run_s = None if task.start_time is None else ended_at - task.start_time
-        store.activity.record_end(task.project_id, task.code_id, event.status, ended_at, run_s)
+    observed once. The counts take one round trip for the read, the tasks another."""
+    counted = store.events.count_statuses(events)
+    observed = [e for e, new in zip(events, counted, strict=True)
+                if new and e.status is not TaskStatus.QUEUED]  # fmt: skip
+    tasks = {t.id: t for t in store.tasks.get_many([e.task_id for e in observed])}
+    for event in observed:
+        task = tasks.get(event.task_id)
+        if task is None:
+            continue  # deleted since; nothing to observe
+        observe_timings(task, event.status)
+        if event.status.is_terminal:
+            ended_at = task.end_time or time.time()
+            run_s = None if task.start_time is None else ended_at - task.start_time
+            store.activity.record_end(task.project_id, task.code_id, event.status, ended_at,
+                                      run_s)  # fmt: skip
 
 
 def observe_timings(task: Task, status: TaskStatus) -> None:
@@ -86,11 +102,11 @@ def cascade_to_children(store: Store, event: Event) -> None:
 
 CONSUMERS: dict[str, Handler] = {
     "stats": count_status,
-    "retries": retry_failed,
-    "webhooks": plan_deliveries,
+    "retries": each(retry_failed),
+    "webhooks": each(plan_deliveries),
     "batches": track_batches,
-    "dependencies": follow_dependencies,
-    "children": cascade_to_children,
+    "dependencies": each(follow_dependencies),
+    "children": each(cascade_to_children),
 }
 
 
@@ -102,15 +118,10 @@ def consume_once(
 
 
 def handle_all(store: Store, group: str, events: list[Event], handle: Handler) -> int:
-    """An event is acknowledged only after its handler succeeded (those handled before a
-    failing one are acknowledged together, in one call)."""
-    handled: list[Event] = []
-    try:
-        for event in events:
-            handle(store, event)
-            handled.append(event)
-    finally:
-        store.events.ack(group, handled)
+    """The events are acknowledged (in one call) only once their handler has succeeded."""
+    if events:
+        handle(store, events)
+        store.events.ack(group, events)
     return len(events)
 
 

@@ -172,10 +172,10 @@ def test_a_consumer_handles_again_at_once_what_its_handler_failed_on(store):
     project = make_project(store)
     first, second = enqueue(store, make_code(store, project), 2)
     store.events.ensure_group("test")
-    seen: list[str] = []
+    seen: list[list[str]] = []
 
-    def handle(_store: Store, event: Event) -> None:
-        seen.append(event.task_id)
+    def handle(_store: Store, events: list[Event]) -> None:
+        seen.append([event.task_id for event in events])
         if len(seen) == 1:
             raise RuntimeError("the handler failed")
 
@@ -184,7 +184,7 @@ def test_a_consumer_handles_again_at_once_what_its_handler_failed_on(store):
         consumer.step(block_ms=None)
     assert consumer.step(block_ms=None) == 2  # read again at once, well within SWEEP_S
     assert consumer.step(block_ms=None) == 0
-    assert seen == [first, first, second]
+    assert seen == [[first, second], [first, second]]
     assert store.redis.xpending(store.keys.events(), "test")["pending"] == 0
 
 

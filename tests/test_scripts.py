@@ -125,14 +125,15 @@ def test_the_prelude_carries_the_python_definitions(settings):
     probe = client.register_script(
         head
         + "wake(KEYS[1]) add_event(KEYS[2], 'a', 'b')"
-        + " return {expiring_member('task', 'x'), task_key('t1'), tostring(BAND)}"
+        + " return {expiring_member('task', 'x'), task_key('t1'), tostring(BAND), code_key('c1')}"
     )
     for _ in range(constants.WAKE_LIST_LEN + 5):
-        member, key, band = probe(keys=["wake", "events"])
+        member, key, band, code_key = probe(keys=["wake", "events"])
     assert client.llen("wake") == constants.WAKE_LIST_LEN
     assert member == constants.expiring_member("task", "x")
     assert constants.parse_expiring(member) == ("task", "x")
     assert key == Keys("pfx").task("t1")
+    assert code_key == Keys("pfx").code("c1")
     assert float(band) == float(BAND)
 
 

@@ -34,11 +34,13 @@ _waits = threading.BoundedSemaphore(2)
 def queue_tasks(project_id: str):
     body = bodies.read(bodies.NewTasks, parsing.json_body())
     now = time.time()
-    codes = _codes(project_id, [item.code_name for item in body.tasks])  # each read once
-    tasks = [_new_task(codes[item.code_name], item, now) for item in body.tasks]  # all checked
-    tasks = _as_callers_children(project_id, tasks, [bool(i.cascade) for i in body.tasks])
     store = context.store()
-    stored = store.tasks.enqueue(tasks, now)
+    # The codes named (each read once) and the tasks' seqs, in one round trip.
+    intake = store.tasks.intake(project_id, [item.code_name for item in body.tasks],
+                                len(body.tasks))  # fmt: skip
+    tasks = [_new_task(intake.codes[item.code_name], item, now) for item in body.tasks]
+    tasks = _as_callers_children(project_id, tasks, [bool(i.cascade) for i in body.tasks])
+    stored = store.tasks.enqueue(tasks, now, intake.first_seq)
     # A task whose idempotency key an earlier one holds comes back as that earlier task.
     queued = [{"id": s.id, "repeat": s.id != t.id} for t, s in zip(tasks, stored, strict=True)]
     for task, answer in zip(stored, queued, strict=True):
@@ -57,8 +59,10 @@ def inbound_webhook(project_id: str):
     options = {q.name: q.read() for q in queries.WEBHOOK_OPTIONS}
     item = bodies.read(bodies.TaskItem, options | {"payload": payload})
     now = time.time()
-    code = context.store().codes.by_name(project_id, item.code_name)
-    (task,) = context.store().tasks.enqueue([_new_task(code, item, now)], now)
+    store = context.store()
+    intake = store.tasks.intake(project_id, [item.code_name], 1)
+    (task,) = store.tasks.enqueue([_new_task(intake.codes[item.code_name], item, now)], now,
+                                  intake.first_seq)  # fmt: skip
     return jsonify(msg="Queued up", id=task.id, tasks=[{"id": task.id}])
 
 
@@ -89,16 +93,17 @@ def get_task(project_id: str, task_id: str):
     learns of the end at once instead of at its next poll."""
     store = context.store()
     wait_s = queries.WAIT.read()
-    context.task_for_caller(project_id, task_id)  # before any wait: whose it is
+    # The links both ways: depends_on is the task's own, dependents are the tasks naming it.
+    task, dependents = store.tasks.get_linked(project_id, task_id)
+    context.seen_by_caller(task)  # before any wait: whose it is
+    # With no wait asked for, or this process's waits all taken, that read is the answer.
     if wait_s and _waits.acquire(blocking=False):
         try:
             task = store.tasks.wait_for_end(project_id, task_id, wait_s)
+            dependents = store.dependencies.dependents(task_id)
         finally:
             _waits.release()
-    else:  # no wait asked for, or this process's waits are all taken: answer now
-        task = store.tasks.get_in_project(project_id, task_id)
-    # The links both ways: depends_on is the task's own, dependents are the tasks naming it.
-    return jsonify(task_json(task) | {"dependents": store.dependencies.dependents(task_id)})
+    return jsonify(task_json(task) | {"dependents": dependents})
 
 
 @bp.get("/<id:task_id>/log")
@@ -201,13 +206,6 @@ def _statuses() -> frozenset[TaskStatus]:
     flagged = {TaskStatus(q.name) for q in queries.STATUS_FLAGS if q.read()}
     status = queries.STATUS.read()
     return frozenset(flagged | ({status} if status else set()))
-
-
-def _codes(project_id: str, names: list[str]) -> dict[str, Code]:
-    """The codes a request names, by name: read once each, however many tasks name one (an
-    unknown one is a 404 for the first that names it, as before)."""
-    store = context.store()
-    return {name: store.codes.by_name(project_id, name) for name in dict.fromkeys(names)}
 
 
 def _new_task(code: Code, item: bodies.TaskItem, now: float) -> Task:

@@ -56,10 +56,7 @@ class CodeStore:
         return sha
 
     def get(self, project_id: str, code_id: str) -> Code:
-        raw = self._r.hgetall(self._k.code(code_id))
-        if not raw.get("rev") or raw.get("project_id") != project_id or raw.get("deleted"):
-            raise NotFound("Code not found")
-        return from_hash(Code, raw)
+        return code_of_project(self._r.hgetall(self._k.code(code_id)), project_id)
 
     def revisions(self, code_id: str) -> list[Code]:
         """Every revision, newest first."""
@@ -120,3 +117,11 @@ class CodeStore:
             raws = pipe.execute()
         codes = [from_hash(Code, raw) for raw in raws if raw.get("rev")]
         return sorted(codes, key=lambda c: c.name)
+
+
+def code_of_project(raw: dict[str, str], project_id: str) -> Code:
+    """A code's current revision as read from its hash: a 404 unless it is the project's and
+    not deleted."""
+    if not raw.get("rev") or raw.get("project_id") != project_id or raw.get("deleted"):
+        raise NotFound("Code not found")
+    return from_hash(Code, raw)

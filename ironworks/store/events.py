@@ -75,17 +75,19 @@ class EventStore:
         if events:
             self._r.xack(self._k.events(), group, *(e.id for e in events))
 
-    def count_status(self, event: Event) -> bool:
-        return (
-            self._scripts.count_status(
-                stats=self._k.code_stats(event.code_id),
-                seen=self._k.code_stats_seen(event.code_id),
-                task_id=event.task_id,
-                status=event.status,
-                rank=event.status.rank,
-            )
-            == 1
-        )
+    def count_statuses(self, events: Sequence[Event]) -> list[bool]:
+        """Count each event's status for its code (one pipeline): whether it was new."""
+        with self._r.pipeline(transaction=False) as pipe:
+            for event in events:
+                self._scripts.count_status(
+                    stats=self._k.code_stats(event.code_id),
+                    seen=self._k.code_stats_seen(event.code_id),
+                    task_id=event.task_id,
+                    status=event.status,
+                    rank=event.status.rank,
+                    client=pipe,
+                )
+            return [counted == 1 for counted in pipe.execute()]
 
 
 def _decode(entry_id: str, fields: dict[str, str]) -> Event:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from redis import Redis, WatchError
 
 from ironworks.codec import to_hash
-from ironworks.model import Task, TaskStatus, admission_score
+from ironworks.errors import NotFound
+from ironworks.model import Code, Task, TaskStatus, admission_score
+from ironworks.store.codes import code_of_project
 from ironworks.store.constants import EVENTS_MAXLEN, wake_scheduler
 from ironworks.store.keys import Keys
 from ironworks.store.scripts import Scripts
@@ -19,19 +22,38 @@ from ironworks.store.task_reads import TaskReads
 class Queueing(TaskReads):
     """Reads first: a repeated idempotency key is answered with the task that holds it."""
 
-    def enqueue(self, tasks: Sequence[Task], now: float) -> list[Task]:
+    def intake(self, project_id: str, names: Sequence[str], seqs: int) -> Intake:
+        """The codes of these names (a 404 for the first unknown one) and `seqs` seqs reserved
+        for the tasks about to be queued with `enqueue`: one round trip."""
+        unique = list(dict.fromkeys(names))
+        first, *hashes = self._scripts.intake(
+            code_names=self._k.code_names(project_id), task_seq=self._k.task_seq(),
+            seqs=seqs, names=unique,
+        )  # fmt: skip
+        codes = {}
+        for name, flat in zip(unique, hashes, strict=True):
+            if not flat:
+                raise NotFound(f"Code {name!r} not found")
+            codes[name] = code_of_project(dict(zip(flat[::2], flat[1::2], strict=True)),
+                                          project_id)  # fmt: skip
+        return Intake(codes, int(first))
+
+    def enqueue(
+        self, tasks: Sequence[Task], now: float, first_seq: int | None = None
+    ) -> list[Task]:
         """Store tasks and put them up for admission, all or none (one MULTI).
 
         A task whose idempotency key is still held by an earlier task of its project (from an
         earlier request, or earlier in this one) is not stored: the earlier task takes its
-        place in what is returned, so a caller sees a repeat by its id.
+        place in what is returned, so a caller sees a repeat by its id. `first_seq` is the
+        first of seqs reserved for them (`intake`); without it, they are numbered here.
         """
         try:
-            return self._enqueue(tasks, now)
+            return self._enqueue(tasks, now, first_seq)
         except WatchError:  # a concurrent request claimed one of the keys: now it is seen
-            return self._enqueue(tasks, now)
+            return self._enqueue(tasks, now, first_seq)
 
-    def _enqueue(self, tasks: Sequence[Task], now: float) -> list[Task]:
+    def _enqueue(self, tasks: Sequence[Task], now: float, first_seq: int | None) -> list[Task]:
         k = self._k
         key_of = {t.id: k.idempotency(t.project_id, t.idempotency_key) for t in tasks
                   if t.idempotency_key}  # fmt: skip
@@ -46,7 +68,7 @@ class Queueing(TaskReads):
                     fresh.append(task)
                 if key is not None:
                     holder.setdefault(key, task)  # later tasks with its key repeat it
-            stored = {t.id: t for t in numbered(self._r, k, fresh)}
+            stored = {t.id: t for t in numbered(self._r, k, fresh, first_seq)}
             pipe.multi()
             write_new_many(pipe, k, [(t, not t.depends_on) for t in stored.values()], now)
             for task in stored.values():
@@ -87,9 +109,19 @@ class Queueing(TaskReads):
                 return False
 
 
-def numbered(redis: Redis, keys: Keys, tasks: Sequence[Task]) -> list[Task]:
-    """The tasks with consecutive seqs: unique, and in arrival order even within a request."""
-    first = int(redis.incrby(keys.task_seq(), len(tasks))) - len(tasks) + 1
+@dataclass(frozen=True)
+class Intake:
+    codes: dict[str, Code]  # by name
+    first_seq: int  # the first of the seqs reserved
+
+
+def numbered(
+    redis: Redis, keys: Keys, tasks: Sequence[Task], first: int | None = None
+) -> list[Task]:
+    """The tasks with consecutive seqs (from `first`, reserved before, or reserved now):
+    unique, and in arrival order even within a request."""
+    if first is None:
+        first = int(redis.incrby(keys.task_seq(), len(tasks))) - len(tasks) + 1
     return [dataclasses.replace(t, seq=first + i) for i, t in enumerate(tasks)]
 
 

@@ -47,6 +47,7 @@ NAMES = (
     "dependency_ended",
     "step_aside",
     "step_back",
+    "intake",
 )
 
 
@@ -75,6 +76,7 @@ local function add_event(stream, ...)
 end
 local function expiring_member(kind, id) return kind .. '{EXPIRING_SEP}' .. id end
 local function task_key(id) return '{keys.task("")}' .. id end
+local function code_key(id) return '{keys.code("")}' .. id end
 """
 
 
@@ -127,6 +129,12 @@ class Scripts:
         keys = [task, leases, project_active, code_active, waiting, waiting_lanes,
                 ready_projects, wake, lane_active, dispatched]  # fmt: skip
         return self._run("requeue", keys, [task_id, attempt, now, score, lane, project_id])
+
+    def intake(
+        self, *, code_names: str, task_seq: str, seqs: int, names: Sequence[str],
+        client: Any = None,
+    ) -> list:  # fmt: skip
+        return self._run("intake", [code_names, task_seq], [seqs, *names], client)
 
     def wait_on(
         self, *, waits_on: str, waiting: str, waiting_lanes: str, ready_projects: str,
@@ -218,8 +226,8 @@ class Scripts:
         return self._run("scan_tasks", [index], args)
 
     def count_status(self, *, stats: str, seen: str, task_id: str, status: str,
-                     rank: int) -> int:  # fmt: skip
-        return self._run("count_status", [stats, seen], [task_id, status, rank])
+                     rank: int, client: Any = None) -> int:  # fmt: skip
+        return self._run("count_status", [stats, seen], [task_id, status, rank], client)
 
     # -- batches, schedules, webhooks ---------------------------------------------------------
     def batch_count(

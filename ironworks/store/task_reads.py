@@ -48,10 +48,15 @@ class TaskReads:
         return from_hash(Task, raw)
 
     def get_in_project(self, project_id: str, task_id: str) -> Task:
-        task = self.get(task_id)
-        if task.project_id != project_id:
-            raise NotFound("Task not found")
-        return task
+        return _in_project(self._r.hgetall(self._k.task(task_id)), project_id)
+
+    def get_linked(self, project_id: str, task_id: str) -> tuple[Task, builtins.list[str]]:
+        """A task of the project and the tasks that depend on it, in one round trip."""
+        with self._r.pipeline(transaction=False) as pipe:
+            pipe.hgetall(self._k.task(task_id))
+            pipe.smembers(self._k.dependents(task_id))
+            raw, dependents = pipe.execute()
+        return _in_project(raw, project_id), sorted(dependents)
 
     def list(
         self, project_id: str, where: TaskFilter | None = None, offset: int = 0, limit: int = 30
@@ -116,6 +121,13 @@ class TaskReads:
                 pipe.hgetall(self._k.task(task_id))
             return [from_hash(Task, raw) for raw in pipe.execute() if raw]
 
+    def in_batches(self, ids: builtins.list[str]) -> set[str]:
+        """Which of these tasks are a batch's (an item or its reduce)."""
+        with self._r.pipeline(transaction=False) as pipe:
+            for task_id in ids:
+                pipe.hget(self._k.task(task_id), "batch_id")
+            return {task_id for task_id, batch in zip(ids, pipe.execute(), strict=True) if batch}
+
     def wait_for_end(self, project_id: str, task_id: str, timeout_s: float) -> Task:
         """The task as soon as it has ended, or as it is after timeout_s. Listens before it
         reads, so an end between the read and the wait is not missed."""
@@ -153,3 +165,9 @@ class TaskReads:
         text = decoder.decode(raw or b"", final=False)
         pending = len(decoder.getstate()[0])
         return text, offset + len(raw or b"") - pending
+
+
+def _in_project(raw: dict[str, str], project_id: str) -> Task:
+    if not raw or raw.get("project_id") != project_id:
+        raise NotFound("Task not found")
+    return from_hash(Task, raw)

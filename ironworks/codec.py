@@ -21,9 +21,19 @@ T = TypeVar("T")
 def to_hash(obj: object, *, omit_none: bool = False) -> dict[str, str]:
     """Every field as text. `omit_none` leaves out fields that are None, for a new record
     whose absent fields read back as None (from_hash): fewer arguments to send."""
-    fields = dataclasses.fields(obj)  # type: ignore[arg-type]
-    values = ((f.name, getattr(obj, f.name)) for f in fields)
-    return {name: _encode(v) for name, v in values if not (omit_none and v is None)}
+    encoded = {}
+    for name in _field_names(type(obj)):  # type: ignore[arg-type]
+        value = getattr(obj, name)
+        if type(value) is str:  # most fields: as they are
+            encoded[name] = value
+        elif value is not None or not omit_none:
+            encoded[name] = _encode(value)
+    return encoded
+
+
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
 
 
 def from_hash(cls: type[T], raw: dict[str, str]) -> T:

@@ -294,8 +294,10 @@ def new_task(
     concurrency_key: str | None = None,
     idempotency_key: str | None = None,
     idempotency_ttl_s: int = DEFAULT_IDEMPOTENCY_TTL_S,
+    seq: int = 0,
 ) -> Task:
-    """A queued task of the code's current revision, with the code's retry policy."""
+    """A queued task of the code's current revision, with the code's retry policy (and its
+    seq, when one was reserved for it)."""
     return Task(
         id=task_id,
         project_id=code.project_id,
@@ -318,6 +320,7 @@ def new_task(
         concurrency_key=concurrency_key,
         idempotency_key=idempotency_key,
         idempotency_ttl_s=idempotency_ttl_s if idempotency_key else 0,
+        seq=seq,
     )
 
 

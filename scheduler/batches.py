@@ -16,9 +16,11 @@ from ironworks.views import result_value
 
 
 def track_batches(store: Store, events: list[Event]) -> None:
-    """The events of batch items move their batches on: which tasks are items is one round
-    trip for the read, their records another (most tasks are in no batch)."""
-    in_batches = store.tasks.in_batches([e.task_id for e in events])
+    """The events of batch items move their batches on (an event says its task's batch; of
+    one written before events said it, the task is asked), their records read in one round
+    trip. Most tasks are in no batch: their events cost nothing here."""
+    unsure = [e.task_id for e in events if e.batch_id is None]
+    in_batches = store.tasks.in_batches(unsure) | {e.task_id for e in events if e.batch_id}
     tasks = {t.id: t for t in store.tasks.get_many(sorted(in_batches))}
     for event in events:
         task = tasks.get(event.task_id)

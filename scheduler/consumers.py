@@ -32,7 +32,11 @@ def each(handle: Callable[[Store, Event], None]) -> Handler:
 def count_status(store: Store, events: list[Event]) -> None:
     """Per-code counts of tasks by status (`GET codes/{id}/stats`), the timing histograms of
     /metrics and the dashboard's recent activity; replay-safe: an event counted once is
-    observed once. The counts take one round trip for the read, the tasks another."""
+    observed once. The counts take one round trip for the read, the tasks another. A new
+    task is counted queued as it is stored (add_tasks.lua), and a queued event never counts
+    after that (a hand-back's: statuses only move up in rank), so queued events are passed
+    over but for those written before events said their batch (and tasks were so counted)."""
+    events = [e for e in events if e.status is not TaskStatus.QUEUED or e.batch_id is None]
     counted = store.events.count_statuses(events)
     observed = [e for e, new in zip(events, counted, strict=True)
                 if new and e.status is not TaskStatus.QUEUED]  # fmt: skip

@@ -121,6 +121,18 @@ def test_queue_returns_ids_and_the_task_reads_back(api):
     assert other.json["payload"] == "" and other.json["priority"] == 0
 
 
+def test_a_payload_and_label_read_back_byte_for_byte(api):
+    """Records go to Redis as one JSON argument that a script unpacks: text beyond ASCII,
+    control characters and NULs come back as they were sent."""
+    project = create_project(api)
+    upload(api, project, {"name": "w", "command": "sh run.sh"})
+    payload = 'caf\u00e9 \U0001f600 \u4e2d "q" \\ \n\t\x00 end'
+    response = queue(api, project, {"code_name": "w", "payload": payload, "label": "\u00e9t\u00e9"})
+    (task_id,) = (t["id"] for t in response.json["tasks"])
+    task = api.get(f"/2/projects/{project['id']}/tasks/{task_id}", headers=auth(project["token"]))
+    assert (task.json["payload"], task.json["label"]) == (payload, "\u00e9t\u00e9")
+
+
 def test_bad_queue_requests_get_json_errors_and_store_nothing(api, store):
     project = create_project(api)
     upload(api, project, {"name": "w", "command": "sh run.sh"})

@@ -38,9 +38,10 @@ def queue_tasks(project_id: str):
     # The codes named (each read once) and the tasks' seqs, in one round trip.
     intake = store.tasks.intake(project_id, [item.code_name for item in body.tasks],
                                 len(body.tasks))  # fmt: skip
-    tasks = [_new_task(intake.codes[item.code_name], item, now) for item in body.tasks]
+    tasks = [_new_task(intake.codes[item.code_name], item, now, intake.first_seq + i)
+             for i, item in enumerate(body.tasks)]  # fmt: skip
     tasks = _as_callers_children(project_id, tasks, [bool(i.cascade) for i in body.tasks])
-    stored = store.tasks.enqueue(tasks, now, intake.first_seq)
+    stored = store.tasks.enqueue(tasks, now, numbered=True)
     # A task whose idempotency key an earlier one holds comes back as that earlier task.
     queued = [{"id": s.id, "repeat": s.id != t.id} for t, s in zip(tasks, stored, strict=True)]
     for task, answer in zip(stored, queued, strict=True):
@@ -61,8 +62,8 @@ def inbound_webhook(project_id: str):
     now = time.time()
     store = context.store()
     intake = store.tasks.intake(project_id, [item.code_name], 1)
-    (task,) = store.tasks.enqueue([_new_task(intake.codes[item.code_name], item, now)], now,
-                                  intake.first_seq)  # fmt: skip
+    task = _new_task(intake.codes[item.code_name], item, now, intake.first_seq)
+    (task,) = store.tasks.enqueue([task], now, numbered=True)
     return jsonify(msg="Queued up", id=task.id, tasks=[{"id": task.id}])
 
 
@@ -208,13 +209,13 @@ def _statuses() -> frozenset[TaskStatus]:
     return frozenset(flagged | ({status} if status else set()))
 
 
-def _new_task(code: Code, item: bodies.TaskItem, now: float) -> Task:
+def _new_task(code: Code, item: bodies.TaskItem, now: float, seq: int) -> Task:
     settings = context.settings()
     project_id = code.project_id
     payload = _checked(item.payload) or ""
     timeout = bodies.at_most(item.timeout, settings.max_timeout_s, "timeout")
     delay = bodies.at_most(item.delay, settings.max_delay_s, "delay") or 0
-    depends_on = _dependencies(project_id, item.depends_on or [])
+    depends_on = _dependencies(project_id, item.depends_on) if item.depends_on else []
     if depends_on and delay:
         raise BadRequest("a task may have 'depends_on' or 'delay', not both")
     return new_task(
@@ -231,6 +232,7 @@ def _new_task(code: Code, item: bodies.TaskItem, now: float) -> Task:
         concurrency_key=lanes.key_for(code.concurrency_key, item.concurrency_key or None, payload),
         idempotency_key=item.idempotency_key or None,
         idempotency_ttl_s=item.idempotency_ttl_s or DEFAULT_IDEMPOTENCY_TTL_S,
+        seq=seq,
     )
 
 

@@ -17,7 +17,7 @@ from ironworks.store.constants import expiring_member, wake_scheduler
 from ironworks.store.keys import Keys
 from ironworks.store.retention import RetentionStore
 from ironworks.store.scripts import Scripts
-from ironworks.store.tasks import TaskStore, numbered, write_new_many
+from ironworks.store.tasks import TaskStore, with_seqs, write_new_many
 
 READ_CHUNK = 500  # items read per round trip when walking a batch
 ENDED = (BatchStatus.COMPLETE, BatchStatus.FAILED, BatchStatus.CANCELLED)
@@ -46,7 +46,7 @@ class BatchStore:
         """Store the batch and all its items, all or none (one MULTI). Items past the batch's
         max_concurrency are held back; each item that ends releases the next one."""
         k = self._k
-        stored = numbered(self._r, k, items)
+        stored = with_seqs(self._r, k, items)
         admissible = batch.max_concurrency or len(stored)
         held = {t.id: admission_score(t.priority, t.seq) for t in stored[admissible:]}
         with self._r.pipeline(transaction=True) as pipe:
@@ -54,7 +54,8 @@ class BatchStore:
             pipe.zadd(k.project_batches(batch.project_id), {batch.id: now})
             pipe.hset(k.batch_counts(batch.id), str(TaskStatus.QUEUED), len(stored))
             pipe.hset(k.batch_items(batch.id), mapping={str(i): t.id for i, t in enumerate(stored)})
-            write_new_many(pipe, k, [(t, i < admissible) for i, t in enumerate(stored)], now)
+            write_new_many(pipe, k, self._scripts,
+                           [(t, i < admissible) for i, t in enumerate(stored)], now)  # fmt: skip
             if held:
                 pipe.zadd(k.batch_held(batch.id), held)
             wake_scheduler(pipe, k.scheduler_wake())

@@ -27,6 +27,8 @@ class Event:
     code_id: str
     status: TaskStatus
     attempt: int
+    # The task's batch ("" for none); None for an event written before events said it.
+    batch_id: str | None = None
 
 
 class EventStore:
@@ -98,4 +100,5 @@ def _decode(entry_id: str, fields: dict[str, str]) -> Event:
         code_id=fields["code_id"],
         status=TaskStatus(fields["status"]),
         attempt=int(fields.get("attempt") or 0),
+        batch_id=fields.get("batch_id"),
     )

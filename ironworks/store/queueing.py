@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from ironworks.codec import to_hash
 from ironworks.errors import NotFound
 from ironworks.model import Code, Task, TaskStatus, admission_score
 from ironworks.store.codes import code_of_project
-from ironworks.store.constants import EVENTS_MAXLEN, wake_scheduler
+from ironworks.store.constants import wake_scheduler
 from ironworks.store.keys import Keys
 from ironworks.store.scripts import Scripts
 from ironworks.store.task_reads import TaskReads
@@ -24,7 +25,7 @@ class Queueing(TaskReads):
 
     def intake(self, project_id: str, names: Sequence[str], seqs: int) -> Intake:
         """The codes of these names (a 404 for the first unknown one) and `seqs` seqs reserved
-        for the tasks about to be queued with `enqueue`: one round trip."""
+        for the tasks about to be queued (`enqueue(..., numbered=True)`): one round trip."""
         unique = list(dict.fromkeys(names))
         first, *hashes = self._scripts.intake(
             code_names=self._k.code_names(project_id), task_seq=self._k.task_seq(),
@@ -38,22 +39,20 @@ class Queueing(TaskReads):
                                           project_id)  # fmt: skip
         return Intake(codes, int(first))
 
-    def enqueue(
-        self, tasks: Sequence[Task], now: float, first_seq: int | None = None
-    ) -> list[Task]:
+    def enqueue(self, tasks: Sequence[Task], now: float, *, numbered: bool = False) -> list[Task]:
         """Store tasks and put them up for admission, all or none (one MULTI).
 
         A task whose idempotency key is still held by an earlier task of its project (from an
         earlier request, or earlier in this one) is not stored: the earlier task takes its
-        place in what is returned, so a caller sees a repeat by its id. `first_seq` is the
-        first of seqs reserved for them (`intake`); without it, they are numbered here.
+        place in what is returned, so a caller sees a repeat by its id. `numbered`: the
+        tasks carry seqs reserved for them (`intake`); else they are numbered here.
         """
         try:
-            return self._enqueue(tasks, now, first_seq)
+            return self._enqueue(tasks, now, numbered)
         except WatchError:  # a concurrent request claimed one of the keys: now it is seen
-            return self._enqueue(tasks, now, first_seq)
+            return self._enqueue(tasks, now, numbered)
 
-    def _enqueue(self, tasks: Sequence[Task], now: float, first_seq: int | None) -> list[Task]:
+    def _enqueue(self, tasks: Sequence[Task], now: float, numbered: bool) -> list[Task]:
         k = self._k
         key_of = {t.id: k.idempotency(t.project_id, t.idempotency_key) for t in tasks
                   if t.idempotency_key}  # fmt: skip
@@ -68,9 +67,10 @@ class Queueing(TaskReads):
                     fresh.append(task)
                 if key is not None:
                     holder.setdefault(key, task)  # later tasks with its key repeat it
-            stored = {t.id: t for t in numbered(self._r, k, fresh, first_seq)}
+            stored = {t.id: t for t in (fresh if numbered else with_seqs(self._r, k, fresh))}
             pipe.multi()
-            write_new_many(pipe, k, [(t, not t.depends_on) for t in stored.values()], now)
+            write_new_many(pipe, k, self._scripts, [(t, not t.depends_on) for t in stored.values()],
+                           now)  # fmt: skip
             for task in stored.values():
                 if task.depends_on:
                     wait_on(pipe, k, self._scripts, task)
@@ -101,7 +101,7 @@ class Queueing(TaskReads):
                     return False
                 seq = int(pipe.incr(self._k.task_seq()))
                 pipe.multi()
-                write_new(pipe, self._k, dataclasses.replace(task, seq=seq), now)
+                write_new(pipe, self._k, self._scripts, dataclasses.replace(task, seq=seq), now)
                 wake_scheduler(pipe, self._k.scheduler_wake())
                 pipe.execute()
                 return True
@@ -115,25 +115,26 @@ class Intake:
     first_seq: int  # the first of the seqs reserved
 
 
-def numbered(
-    redis: Redis, keys: Keys, tasks: Sequence[Task], first: int | None = None
-) -> list[Task]:
-    """The tasks with consecutive seqs (from `first`, reserved before, or reserved now):
-    unique, and in arrival order even within a request."""
-    if first is None:
-        first = int(redis.incrby(keys.task_seq(), len(tasks))) - len(tasks) + 1
+def with_seqs(redis: Redis, keys: Keys, tasks: Sequence[Task]) -> list[Task]:
+    """The tasks with consecutive seqs: unique, and in arrival order even within a request."""
+    first = int(redis.incrby(keys.task_seq(), len(tasks))) - len(tasks) + 1
     return [dataclasses.replace(t, seq=first + i) for i, t in enumerate(tasks)]
 
 
-def write_new(pipe, k: Keys, task: Task, now: float, *, admissible: bool = True) -> None:
+def write_new(
+    pipe, k: Keys, scripts: Scripts, task: Task, now: float, *, admissible: bool = True
+) -> None:
     """Store a new task and its indexes on a transaction pipeline (write_new_many's one)."""
-    write_new_many(pipe, k, [(task, admissible)], now)
+    write_new_many(pipe, k, scripts, [(task, admissible)], now)
 
 
-def write_new_many(pipe, k: Keys, tasks: Sequence[tuple[Task, bool]], now: float) -> None:
-    """Store new tasks and their indexes (ordered by seq) on a transaction pipeline: a hash
-    and an event each, and one command per index for them all (a request's tasks share their
-    project's and code's indexes: 2 commands a task, not 9).
+def write_new_many(
+    pipe, k: Keys, scripts: Scripts, tasks: Sequence[tuple[Task, bool]], now: float
+) -> None:
+    """Store new tasks and their indexes (ordered by seq) on a transaction pipeline: their
+    records and events by one script (add_tasks.lua, one argument for them all), and one
+    command per index for them all (a request's tasks share their project's and code's
+    indexes).
 
     An admissible task goes to its wait queue (or the delayed set); one that is not (a batch
     item held back by the batch's max_concurrency, a task waiting on dependencies) is put
@@ -142,8 +143,11 @@ def write_new_many(pipe, k: Keys, tasks: Sequence[tuple[Task, bool]], now: float
     scored: dict[str, dict[str, float]] = defaultdict(dict)
     members: dict[str, set[str]] = defaultdict(set)
     children: Counter[str] = Counter()
+    records = []
     for task, admissible in tasks:
-        pipe.hset(k.task(task.id), mapping=to_hash(task, omit_none=True))
+        record = [v for pair in to_hash(task, omit_none=True).items() for v in pair]
+        records.append((task.id, record, k.code_stats(task.code_id),
+                        k.code_stats_seen(task.code_id)))  # fmt: skip
         scored[k.project_tasks(task.project_id)][task.id] = task.seq
         scored[k.project_status(task.project_id, task.status)][task.id] = task.seq
         scored[k.code_tasks(task.code_id)][task.id] = task.seq
@@ -156,23 +160,16 @@ def write_new_many(pipe, k: Keys, tasks: Sequence[tuple[Task, bool]], now: float
             scored[k.waiting(task.lane)][task.id] = admission_score(task.priority, task.seq)
             members[k.project_waiting_codes(task.project_id)].add(task.lane)
             members[k.ready_projects()].add(task.project_id)
-        pipe.xadd(k.events(), _event(task, TaskStatus.QUEUED), maxlen=EVENTS_MAXLEN)
+    if records:
+        queued = TaskStatus.QUEUED
+        scripts.add_tasks(events=k.events(), tasks=json.dumps(records, ensure_ascii=False),
+                          status=queued, rank=queued.rank, client=pipe)  # fmt: skip
     for key, scores in scored.items():
         pipe.zadd(key, scores)
     for key, values in members.items():
         pipe.sadd(key, *values)
     for parent_id, count in children.items():
         pipe.hincrby(k.task(parent_id), "children", count)
-
-
-def _event(task: Task, status: TaskStatus) -> dict[str, str | int]:
-    return {
-        "task_id": task.id,
-        "project_id": task.project_id,
-        "code_id": task.code_id,
-        "status": str(status),
-        "attempt": task.attempt,
-    }
 
 
 def wait_on(pipe, keys: Keys, scripts: Scripts, task: Task) -> None:

@@ -48,11 +48,14 @@ NAMES = (
     "step_aside",
     "step_back",
     "intake",
+    "add_tasks",
 )
 
 
 def prelude(keys: Keys) -> str:
     """Lua put before every script: shared values and steps, from their Python definitions.
+    `announce` appends a task's event (the one shape of every event: its ids, its batch, the
+    status, the attempt); `count_status` keeps a code's per-status counts (count_status.lua).
     `check_move` refuses a status change model.TRANSITIONS does not list; a script calls it
     before it writes anything, as an error after a write would not undo the write."""
     moves = ", ".join(
@@ -77,6 +80,24 @@ end
 local function expiring_member(kind, id) return kind .. '{EXPIRING_SEP}' .. id end
 local function task_key(id) return '{keys.task("")}' .. id end
 local function code_key(id) return '{keys.code("")}' .. id end
+local function announce(stream, id, status)
+  local task = redis.call('HMGET', task_key(id), 'project_id', 'code_id', 'batch_id', 'attempt')
+  return add_event(stream, 'task_id', id, 'project_id', task[1], 'code_id', task[2],
+                   'batch_id', task[3] or '', 'status', status, 'attempt', task[4] or '0')
+end
+local function count_status(stats, seen_key, task_id, status, rank)
+  local seen = redis.call('HGET', seen_key, task_id)
+  local seen_rank, seen_status = -1, nil
+  if seen then
+    local sep = string.find(seen, ':', 1, true)
+    seen_rank, seen_status = tonumber(string.sub(seen, 1, sep - 1)), string.sub(seen, sep + 1)
+  end
+  if tonumber(rank) <= seen_rank then return 0 end
+  if seen_status then redis.call('HINCRBY', stats, seen_status, -1) end
+  redis.call('HINCRBY', stats, status, 1)
+  redis.call('HSET', seen_key, task_id, rank .. ':' .. status)
+  return 1
+end
 """
 
 
@@ -99,8 +120,13 @@ class Scripts:
         }
 
     def _run(self, name: str, keys: Sequence[str], args: Sequence[Arg], client: Any = None) -> Any:
-        """Run a script now, or on `client` (a pipeline) as one of its commands."""
-        return self._scripts[name](keys=list(keys), args=list(args), client=client)
+        """Run a script now, or on `client` (a pipeline) as one of its commands: there by its
+        text (EVAL; Redis keeps it compiled), as redis-py would first ask SCRIPT EXISTS, a round
+        trip more for every pipeline that runs a script."""
+        script = self._scripts[name]
+        if client is None:
+            return script(keys=list(keys), args=list(args))
+        return client.eval(script.script, len(keys), *keys, *args)
 
     # -- admission --------------------------------------------------------------------------
     def admit(
@@ -135,6 +161,10 @@ class Scripts:
         client: Any = None,
     ) -> list:  # fmt: skip
         return self._run("intake", [code_names, task_seq], [seqs, *names], client)
+
+    def add_tasks(self, *, events: str, tasks: str, status: str, rank: int,
+                  client: Any = None) -> int:  # fmt: skip
+        return self._run("add_tasks", [events], [tasks, status, rank], client)
 
     def wait_on(
         self, *, waits_on: str, waiting: str, waiting_lanes: str, ready_projects: str,
@@ -195,11 +225,11 @@ class Scripts:
         self, *, task: str, running_index: str, queued_index: str, project_active: str,
         code_active: str, leases: str, waiting: str, waiting_lanes: str, ready_projects: str,
         events: str, wake: str, lane_active: str, task_id: str, attempt: int, score: int,
-        lane: str, project_id: str, msg: str, code_id: str,
+        lane: str, project_id: str, msg: str,
     ) -> int:  # fmt: skip
         keys = [task, running_index, queued_index, project_active, code_active, leases,
                 waiting, waiting_lanes, ready_projects, events, wake, lane_active]  # fmt: skip
-        args: list[Arg] = [task_id, attempt, score, lane, project_id, msg, code_id]
+        args: list[Arg] = [task_id, attempt, score, lane, project_id, msg]
         return self._run("hand_back", keys, args)
 
     def step_aside(

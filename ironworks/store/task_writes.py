@@ -124,7 +124,6 @@ class TaskWrites(TaskReads):
                 lane=task.lane,
                 project_id=task.project_id,
                 msg=HANDED_BACK,
-                code_id=task.code_id,
             )
             == 1
         )

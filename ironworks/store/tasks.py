@@ -6,7 +6,7 @@ from __future__ import annotations
 from redis import Redis
 
 from ironworks.store.keys import Keys
-from ironworks.store.queueing import Queueing, numbered, write_new, write_new_many
+from ironworks.store.queueing import Queueing, with_seqs, write_new, write_new_many
 from ironworks.store.scripts import Scripts
 from ironworks.store.task_reads import SCAN_BATCH, TaskFilter
 from ironworks.store.task_writes import (
@@ -19,7 +19,7 @@ from ironworks.store.task_writes import (
 
 __all__ = [
     "HANDED_BACK", "LOG_TRUNCATED_MARK", "RUNNER_LOST", "SCAN_BATCH", "LogAppend", "TaskFilter",
-    "TaskStore", "numbered", "write_new", "write_new_many",
+    "TaskStore", "with_seqs", "write_new", "write_new_many",
 ]  # fmt: skip
 
 

@@ -8,14 +8,4 @@
 -- Invariant: each task is counted once, in the latest status seen; a task's status only moves
 -- up in rank, so replayed or reordered events (a consumer restart, several consumers in the
 -- group) can never count a task twice or move it back.
-local seen = redis.call('HGET', KEYS[2], ARGV[1])
-local seen_rank, seen_status = -1, nil
-if seen then
-  local sep = string.find(seen, ':', 1, true)
-  seen_rank, seen_status = tonumber(string.sub(seen, 1, sep - 1)), string.sub(seen, sep + 1)
-end
-if tonumber(ARGV[3]) <= seen_rank then return 0 end
-if seen_status then redis.call('HINCRBY', KEYS[1], seen_status, -1) end
-redis.call('HINCRBY', KEYS[1], ARGV[2], 1)
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[3] .. ':' .. ARGV[2])
-return 1
+return count_status(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3])

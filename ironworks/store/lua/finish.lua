@@ -53,9 +53,7 @@ redis.call('ZREM', KEYS[10], ARGV[1])
 local keep = redis.call('HGET', KEYS[12], 'task_retention_s')
 if not keep or keep == '' then keep = ARGV[11] end
 redis.call('ZADD', KEYS[13], tonumber(ARGV[7]) + tonumber(keep), expiring_member('task', ARGV[1]))
-local owner = redis.call('HMGET', KEYS[1], 'project_id', 'code_id', 'attempt')
-add_event(KEYS[8], 'task_id', ARGV[1],
-           'project_id', owner[1], 'code_id', owner[2], 'status', ARGV[4], 'attempt', owner[3])
+announce(KEYS[8], ARGV[1], ARGV[4])
 wake(KEYS[9])
 redis.call('PUBLISH', KEYS[11], ARGV[4])
 return 1

@@ -17,7 +17,6 @@
 -- ARGV[4] lane
 -- ARGV[5] project_id
 -- ARGV[6] msg
--- ARGV[7] code_id
 -- Returns 1 when handed back; 0 when the task is not running under that attempt any more.
 -- Invariant: the task is queued again, its slot free, in one step; it is not a retry (the
 -- retry count is untouched) and the next admission gives it a new attempt, so anything the
@@ -38,7 +37,6 @@ redis.call('ZREM', KEYS[6], ARGV[1])
 redis.call('ZADD', KEYS[7], ARGV[3], ARGV[1])
 redis.call('SADD', KEYS[8], ARGV[4])
 redis.call('SADD', KEYS[9], ARGV[5])
-add_event(KEYS[10], 'task_id', ARGV[1],
-           'project_id', ARGV[5], 'code_id', ARGV[7], 'status', 'queued', 'attempt', ARGV[2])
+announce(KEYS[10], ARGV[1], 'queued')
 wake(KEYS[11])
 return 1

@@ -31,7 +31,5 @@ redis.call('ZADD', KEYS[5], ARGV[5], ARGV[1])
 if redis.call('SREM', KEYS[6], ARGV[1]) == 1 then
   wake(KEYS[7])
 end
-local owner = redis.call('HMGET', KEYS[1], 'project_id', 'code_id')
-add_event(KEYS[4], 'task_id', ARGV[1],
-           'project_id', owner[1], 'code_id', owner[2], 'status', 'running', 'attempt', ARGV[2])
+announce(KEYS[4], ARGV[1], 'running')
 return 1

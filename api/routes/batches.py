@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from flask import Blueprint, Response, jsonify, url_for
 
@@ -34,8 +34,10 @@ FINAL_STATUSES = (BatchStatus.REDUCING, BatchStatus.COMPLETE, BatchStatus.FAILED
 def create_batch(project_id: str):
     body = bodies.read(bodies.NewBatch, parsing.json_body())
     store, settings = context.store(), context.settings()
-    code = store.codes.by_name(project_id, body.code_name)
     items_payloads = payloads.listed(body.payloads, settings.max_payload_bytes)
+    # The code and the items' seqs in one round trip.
+    intake = store.tasks.intake(project_id, [body.code_name], len(items_payloads))
+    code = intake.codes[body.code_name]
     reduce_code, reduce_timeout = _reduce(body.reduce, project_id, settings.max_timeout_s)
     priority = body.priority
     timeout = bodies.at_most(body.timeout, settings.max_timeout_s, "timeout")
@@ -64,27 +66,29 @@ def create_batch(project_id: str):
             "max_concurrency_per_key, not the batch's max_concurrency"
         )
     label = body.label
-    items = [
+    item_timeout = code.timeout_for(timeout, settings.default_timeout_s)
+    items: Iterable[Task] = (  # made as they are stored, a chunk at a time
         new_task(
             code,
             new_id(),
             payload,
             now,
-            timeout=code.timeout_for(timeout, settings.default_timeout_s),
+            timeout=item_timeout,
             priority=batch.priority,
             label=label,
             batch_id=batch.id,
             batch_index=i,
             concurrency_key=lanes.key_for(code.concurrency_key, None, payload),
+            seq=intake.first_seq + i,
         )  # fmt: skip
         for i, payload in enumerate(items_payloads)
-    ]
+    )
     caller = context.calling_task()
     if caller is not None:  # made from inside a task: the batch and its items are its children
         batch = dataclasses.replace(batch, parent_id=caller.id)
-        items = fanout.as_children(caller, items, store.projects.get(project_id), settings)
-    stored = store.batches.create(batch, items, now)
-    response = jsonify(msg="Queued up", id=batch.id, tasks=[{"id": t.id} for t in stored])
+        items = fanout.as_children(caller, list(items), store.projects.get(project_id), settings)
+    ids = store.batches.create(batch, items, now)
+    response = jsonify(msg="Queued up", id=batch.id, tasks=[{"id": task_id} for task_id in ids])
     return response, 201
 
 

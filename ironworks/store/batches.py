@@ -3,8 +3,9 @@ stream (O(1) Redis work per item event, however large the batch)."""
 
 from __future__ import annotations
 
+import itertools
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from redis import Redis
@@ -17,9 +18,10 @@ from ironworks.store.constants import expiring_member, wake_scheduler
 from ironworks.store.keys import Keys
 from ironworks.store.retention import RetentionStore
 from ironworks.store.scripts import Scripts
-from ironworks.store.tasks import TaskStore, with_seqs, write_new_many
+from ironworks.store.tasks import TaskStore, write_new_many
 
 READ_CHUNK = 500  # items read per round trip when walking a batch
+CHUNK = 2000  # items encoded at a time when a batch is created
 ENDED = (BatchStatus.COMPLETE, BatchStatus.FAILED, BatchStatus.CANCELLED)
 
 
@@ -42,25 +44,39 @@ class BatchStore:
         self._retention = retention
         self._r, self._k, self._scripts, self._tasks = redis, keys, scripts, tasks
 
-    def create(self, batch: Batch, items: Sequence[Task], now: float) -> list[Task]:
-        """Store the batch and all its items, all or none (one MULTI). Items past the batch's
-        max_concurrency are held back; each item that ends releases the next one."""
+    def create(self, batch: Batch, items: Iterable[Task], now: float) -> list[str]:
+        """Store the batch and all its items (batch.size of them, numbered: their seqs
+        reserved), all or none (one MULTI); returns their ids. Items past the batch's
+        max_concurrency are held back; each item that ends releases the next one.
+
+        The items are taken CHUNK at a time, each chunk's records encoded and let go: what
+        the API holds for a batch of 100,000 is their ids and encoded records, not 100,000
+        task objects."""
         k = self._k
-        stored = with_seqs(self._r, k, items)
-        admissible = batch.max_concurrency or len(stored)
-        held = {t.id: admission_score(t.priority, t.seq) for t in stored[admissible:]}
+        admissible = batch.max_concurrency or batch.size
+        ids: list[str] = []
         with self._r.pipeline(transaction=True) as pipe:
             pipe.hset(k.batch(batch.id), mapping=to_hash(batch))
             pipe.zadd(k.project_batches(batch.project_id), {batch.id: now})
-            pipe.hset(k.batch_counts(batch.id), str(TaskStatus.QUEUED), len(stored))
-            pipe.hset(k.batch_items(batch.id), mapping={str(i): t.id for i, t in enumerate(stored)})
-            write_new_many(pipe, k, self._scripts,
-                           [(t, i < admissible) for i, t in enumerate(stored)], now)  # fmt: skip
-            if held:
-                pipe.zadd(k.batch_held(batch.id), held)
+            pipe.hset(k.batch_counts(batch.id), str(TaskStatus.QUEUED), batch.size)
+            it = iter(items)
+            while chunk := list(itertools.islice(it, CHUNK)):
+                first = len(ids)
+                ids += [t.id for t in chunk]
+                pipe.hset(k.batch_items(batch.id),
+                          mapping={str(first + i): t.id for i, t in enumerate(chunk)})  # fmt: skip
+                write_new_many(pipe, k, self._scripts,
+                               [(t, first + i < admissible) for i, t in enumerate(chunk)],
+                               now)  # fmt: skip
+                held = {t.id: admission_score(t.priority, t.seq)
+                        for i, t in enumerate(chunk) if first + i >= admissible}  # fmt: skip
+                if held:
+                    pipe.zadd(k.batch_held(batch.id), held)
+            if len(ids) != batch.size:
+                raise ValueError(f"a batch of {batch.size} was given {len(ids)} items")
             wake_scheduler(pipe, k.scheduler_wake())
             pipe.execute()
-        return stored
+        return ids
 
     # -- reading --------------------------------------------------------------------------
     def get(self, batch_id: str) -> Batch:

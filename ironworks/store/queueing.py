@@ -143,9 +143,14 @@ def write_new_many(
     scored: dict[str, dict[str, float]] = defaultdict(dict)
     members: dict[str, set[str]] = defaultdict(set)
     children: Counter[str] = Counter()
-    records = []
+    records: list[tuple[str, dict[str, str], str, str]] = []
+    shared: dict[str, str] | None = None  # the fields every record has alike: sent once
     for task, admissible in tasks:
-        record = [v for pair in to_hash(task, omit_none=True).items() for v in pair]
+        record = to_hash(task, omit_none=True)
+        if shared is None:
+            shared = record
+        elif shared:
+            shared = {f: v for f, v in shared.items() if record.get(f) == v}
         records.append((task.id, record, k.code_stats(task.code_id),
                         k.code_stats_seen(task.code_id)))  # fmt: skip
         scored[k.project_tasks(task.project_id)][task.id] = task.seq
@@ -161,8 +166,14 @@ def write_new_many(
             members[k.project_waiting_codes(task.project_id)].add(task.lane)
             members[k.ready_projects()].add(task.project_id)
     if records:
+        common = shared or {}
+        argument = [[v for pair in common.items() for v in pair]] + [
+            [task_id, [v for f, v in record.items() if f not in common for v in (f, v)],
+             stats, seen]
+            for task_id, record, stats, seen in records
+        ]  # fmt: skip
         queued = TaskStatus.QUEUED
-        scripts.add_tasks(events=k.events(), tasks=json.dumps(records, ensure_ascii=False),
+        scripts.add_tasks(events=k.events(), tasks=json.dumps(argument, ensure_ascii=False),
                           status=queued, rank=queued.rank, client=pipe)  # fmt: skip
     for key, scores in scored.items():
         pipe.zadd(key, scores)

@@ -26,7 +26,7 @@ from bench.harness import (
     redis_server,
     upload_noop,
 )
-from bench.recovery import recovery
+from bench.recovery import recovery, redis_faults
 from ironworks.client import Client
 from ironworks.model import Code, Project, Task, TaskStatus, new_id, new_task
 from ironworks.settings import Settings
@@ -563,6 +563,7 @@ CASES = {
     "warm": warm,
     "flow": flow,
     "recovery": recovery,
+    "redis_faults": redis_faults,
     "fanout": fanout,
     "frontdoor": frontdoor,
 }

@@ -416,3 +416,11 @@ def recovery(scale) -> list[Row]:
     finally:
         nodes.stop()
     return [*rows, *role_crash(), *redis_process(work / "redis"), *redis_host(work / "host")]
+
+
+def redis_faults(scale) -> list[Row]:
+    """Only the Redis cases of `recovery` (what a change to the write path must not lose)."""
+    work = Path(tempfile.mkdtemp(prefix="ironworks-redis-faults-"))
+    for name in ("redis", "host"):
+        (work / name).mkdir()
+    return [*redis_process(work / "redis"), *redis_host(work / "host")]

@@ -61,8 +61,11 @@ def _host_port(text: str) -> tuple[str, int]:
 
 def connect(url: str, *, decode_responses: bool = False) -> Redis:
     """A client for `url` (see the module's docstring)."""
+    # redis-py 8 reads with a 5 s timeout unless told otherwise: a large write (a 100,000-item
+    # batch's MULTI) or a slow fsync then fails as if Redis were gone. Our reads have none.
     if urlsplit(url).scheme != SENTINEL_SCHEME:
-        return Redis.from_url(url, decode_responses=decode_responses)
+        return Redis.from_url(url, decode_responses=decode_responses, socket_timeout=None,
+                              socket_keepalive=True)  # fmt: skip
     parsed = SentinelUrl.parse(url)
     sentinel = Sentinel(parsed.sentinels, socket_timeout=SOCKET_TIMEOUT_S)
     return sentinel.master_for(
@@ -71,6 +74,7 @@ def connect(url: str, *, decode_responses: bool = False) -> Redis:
         username=parsed.username,
         password=parsed.password,
         decode_responses=decode_responses,
+        socket_timeout=None,
         socket_connect_timeout=SOCKET_TIMEOUT_S,
         socket_keepalive=True,
     )

@@ -61,7 +61,7 @@ def frontdoor(scale: object) -> list[Row]:
             cpu: list[float] = []
             for _ in range(RUNS):
                 for side, (url, project_id, token) in (("ironworks", ours), ("floor", floor)):
-                    _quiet(running.process.pid)  # the scheduler done with the last run's events
+                    _quiet(running)  # the scheduler done with the last run's events
                     target = path.replace("{id}", task_id if side == "ironworks" else floor_task)
                     rate, used = _wrk(wrk, f"{url}/2/projects/{project_id}{target}", method,
                                       body, token, connections)  # fmt: skip
@@ -87,7 +87,7 @@ def _big_batch(running, ours: tuple[str, str, str], floor: tuple[str, str, str])
     memory = []
     for _ in range(RUNS):
         for side, (url, project_id, token) in (("ironworks", ours), ("floor", floor)):
-            _quiet(running.process.pid)
+            _quiet(running)
             if side == "ironworks" and not memory:
                 memory.append(running.memory("api")[1])
             started = time.monotonic()
@@ -111,37 +111,15 @@ def _big_batch(running, ours: tuple[str, str, str], floor: tuple[str, str, str])
                median(runs["floor"]), "tasks/s", conditions, runs)  # fmt: skip
 
 
-def _quiet(root: int, timeout_s: float = 60) -> None:
+def _quiet(running, timeout_s: float = 60) -> None:
     """Wait until the platform's processes are idle (under a tenth of a core), so that what
     one run left to do (its events) is not counted against the next."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        before = _cpu_s(root)
+        before = running.cpu_s()
         time.sleep(0.5)
-        if _cpu_s(root) - before < 0.05:
+        if running.cpu_s() - before < 0.05:
             return
-
-
-def _cpu_s(root: int) -> float:
-    """CPU seconds used so far by `root` and everything below it."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            children.setdefault(int(stat.read_text().rsplit(")", 1)[1].split()[1]), []).append(
-                int(stat.parent.name)
-            )
-        except (OSError, IndexError, ValueError):
-            continue
-    total, todo = 0.0, [root]
-    while todo:
-        pid = todo.pop()
-        todo += children.get(pid, [])
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        except (OSError, IndexError, ValueError):
-            continue
-    return total
 
 
 def _wrk(wrk: str, url: str, method: str, body: str | None, token: str,

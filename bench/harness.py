@@ -98,6 +98,11 @@ class Running:
         pids = {p for root in role_roots for p in (root, *_descendants(procs, root))}
         return len(pids), sum(_pss_kb(pid) for pid in pids) / 1024
 
+    def cpu_s(self) -> float:
+        """CPU seconds used so far by the platform's processes (all roles, Redis too)."""
+        pids = (self.process.pid, *_descendants(_process_table(), self.process.pid))
+        return sum(_cpu_s(pid) for pid in pids)
+
 
 @contextmanager
 def redis_server() -> Iterator[str]:
@@ -164,6 +169,14 @@ def _process_table() -> dict[int, tuple[int, str]]:
 def _descendants(procs: dict[int, tuple[int, str]], root: int) -> list[int]:
     children = [pid for pid, (ppid, _) in procs.items() if ppid == root]
     return children + [d for child in children for d in _descendants(procs, child)]
+
+
+def _cpu_s(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 def _pss_kb(pid: int) -> int:

@@ -7,6 +7,7 @@ import dataclasses
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from runner.cache import CodeCache
 from runner.engine import Container, DriverError, Engine
 from runner.lease import Lease
 from runner.logs import LogPump
-from runner.outcome import Outcome, secrets_for
+from runner.outcome import Outcome, Unstarted, secrets_for
 from runner.progress import ProgressRelay
 from runner.spec import Limits, Placement, build_spec, can_warm, limits_for
 from runner.usage import UsageSampler
@@ -86,19 +87,31 @@ def execute(ctx: RunnerContext, task_id: str, attempt: int) -> None:
 
 
 def _execute(ctx: RunnerContext, task: Task, attempt: int) -> None:
-    task_id = task.id
-    started = ctx.store.tasks.start(
-        task, attempt, ctx.placement.runner_id, time.time(), ctx.settings.lease_ttl_s
-    )
-    if not started:
+    task_id, ttl_s = task.id, ctx.settings.lease_ttl_s
+    # The lease the take gave this runner holds from now; a start whose reply a failing-over
+    # Redis lost is sent again with its claim, and answered as the first was.
+    lease, claim = Lease(ctx.store.tasks, task.id, attempt, ttl_s), uuid.uuid4().hex
+    runner_id = ctx.placement.runner_id
+
+    def start() -> bool:
+        return ctx.store.tasks.start(task, attempt, runner_id, time.time(), ttl_s, claim)
+
+    if not _while_lease_holds(lease, start):
         log.info("task %s attempt %d is no longer this runner's to start", task_id, attempt)
         return
     log.info("started attempt %d", attempt)
     task = dataclasses.replace(task, status=TaskStatus.RUNNING, attempt=attempt)
-    lease = Lease(ctx.store.tasks, task.id, attempt, ctx.settings.lease_ttl_s)
     with contextlib.ExitStack() as held:
         try:
             outcome = _run(ctx, task, lease, held)
+        except Unstarted as e:
+            # Not the task's failure, and nothing of it ran: it goes back to be run again
+            # (not counted as a retry) once Redis answers.
+            ctx.letting_go.later(held.pop_all(), task.id)
+            why = f"handed back: Redis failed before it started ({e})"
+            if _while_lease_holds(lease, lambda: ctx.store.tasks.hand_back(task, attempt, why)):
+                log.warning(why)
+            return
         except Exception as e:
             # The platform failed, not the task: say so on the task, then let RQ record it too.
             _record(ctx, task, lease, Outcome(TaskStatus.ERROR, msg=f"platform error: {e}"))
@@ -145,17 +158,20 @@ def _while_lease_holds(lease: Lease, write: Callable[[], bool]) -> bool:
 def _run(
     ctx: RunnerContext, task: Task, lease: Lease, held: contextlib.ExitStack
 ) -> Outcome | None:
-    code = ctx.store.codes.revision(task.code_id, task.code_rev)
-    if code.image is not None and not ctx.settings.image_allowed(code.image):  # since narrowed
-        return Outcome(TaskStatus.ERROR, msg=f"image {code.image!r} is no longer allowed here")
-    values = secrets_for(ctx.store, ctx.settings, task, code)
-    if isinstance(values, Outcome):
-        return values
-    with lease.renewed_meanwhile(POLL_S):
-        code_dir = held.enter_context(ctx.cache.use(code)) if code.has_archive else None
-        asked = time.monotonic()
-        network = _network_of(ctx, task, code)
-        container, task_dir, start = _start(ctx, task, code, code_dir, held, values, network)
+    try:
+        code = ctx.store.codes.revision(task.code_id, task.code_rev)
+        if code.image is not None and not ctx.settings.image_allowed(code.image):  # narrowed
+            return Outcome(TaskStatus.ERROR, msg=f"image {code.image!r} is no longer allowed here")
+        values = secrets_for(ctx.store, ctx.settings, task, code)
+        if isinstance(values, Outcome):
+            return values
+        with lease.renewed_meanwhile(POLL_S):
+            code_dir = held.enter_context(ctx.cache.use(code)) if code.has_archive else None
+            asked = time.monotonic()
+            network = _network_of(ctx, task, code)
+            container, task_dir, start = _start(ctx, task, code, code_dir, held, values, network)
+    except PASSING_ERRORS as e:
+        raise Unstarted(e) from e
     start_seconds = time.monotonic() - asked
     limits = limits_for(code, ctx.settings)
     outcome = _supervise(ctx, task, lease, container, task_dir, limits, values.values())

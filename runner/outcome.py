@@ -1,5 +1,5 @@
 """How a task's run ended, as the runner records it, and the outcomes decided before any
-container starts (a secret the task can no longer have)."""
+container starts (a secret the task can no longer have, Redis failing before the start)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,10 @@ class Outcome:
     msg: str = ""
     result: str | None = None
     usage: dict[str, float] | None = None
+
+
+class Unstarted(Exception):
+    """Redis could not be reached before the task's container started: none of it has run."""
 
 
 def secrets_for(

@@ -8,14 +8,19 @@ import threading
 import time
 
 import pytest
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from ironworks.model import TaskStatus
+from ironworks.store import Store
 from runner.cache import CodeCache
 from runner.execute import RunnerContext, execute
 from runner.fake_engine import KILLED, FakeEngine, Script
 from runner.spec import Placement
 from tests.harness import wait_until
 from tests.helpers import create_project, queue, upload
+from tests.relay import Relay
 
 LOG_CAP = 4096
 ENDS_WITHIN_S = 5
@@ -134,3 +139,32 @@ def test_output_the_live_stream_missed_is_read_back_after_the_exit(api, store, s
     engine = FakeEngine(lambda spec: Script(output=lines, live_output_lost=True))
     task = run(settings, store, engine, *admitted(api, store, project))
     assert store.tasks.log(task.id) == lines.decode()
+
+
+def test_a_task_redis_failed_before_its_container_started_is_handed_back_to_run_again(
+    api, store, settings, project
+):
+    """Redis goes away (a failover) after the start and before the container: nothing of the
+    task ran, so it is not its error; it goes back to admission, not counted as a retry."""
+    engine = FakeEngine(lambda spec: Script(output=b"ok\n"))
+    task_id, attempt = admitted(api, store, project)
+    port = int(settings.redis_url.rsplit(":", 1)[1].split("/")[0])
+    relay = Relay(port)
+    try:
+        client = redis.Redis(port=relay.port, db=1, decode_responses=True,
+                             retry=Retry(NoBackoff(), 0))  # fmt: skip
+        failing = Store.for_redis(client, settings.key_prefix, settings.task_retention_s)
+        relay.cut_at(b":rev:")  # reading the code's revision, after the start
+        running = start(settings, failing, engine, task_id, attempt)
+        assert relay.cut.wait(ENDS_WITHIN_S)
+        time.sleep(0.5)  # down for longer than a read's retries
+        relay.restore()
+        ended(running)
+    finally:
+        relay.close()
+    task = store.tasks.get(task_id)
+    assert (task.status, task.attempt, task.retry_count) == (TaskStatus.QUEUED, attempt, 0)
+    assert task.msg.startswith("handed back: Redis failed before it started")
+    assert engine.made == [], "no container was made"
+    (again,) = store.admission.admit(project["id"], 60)
+    assert run(settings, store, engine, task_id, again.attempt).status is TaskStatus.COMPLETE

@@ -193,10 +193,10 @@ class Scripts:
     def start(
         self, *, task: str, queued_index: str, running_index: str, events: str, leases: str,
         dispatched: str, wake: str, task_id: str, attempt: int, now: float, runner: str,
-        until: float,
+        until: float, claim: str,
     ) -> int:  # fmt: skip
         keys = [task, queued_index, running_index, events, leases, dispatched, wake]
-        return self._run("start", keys, [task_id, attempt, now, runner, until])
+        return self._run("start", keys, [task_id, attempt, now, runner, until, claim])
 
     def renew(self, *, task: str, leases: str, task_id: str, attempt: int, until: float) -> int:
         return self._run("renew", [task, leases], [task_id, attempt, until])

@@ -4,6 +4,7 @@ with, and the reaper's and a user's (cancel), through the transition scripts."""
 from __future__ import annotations
 
 import json
+import uuid
 from enum import IntEnum
 
 from ironworks.errors import Conflict, NotFound
@@ -34,7 +35,12 @@ class TaskWrites(TaskReads):
                                    attempt=attempt, runner=runner, until=now + lease_s)  # fmt: skip
         return taken == 1
 
-    def start(self, task: Task, attempt: int, runner: str, now: float, lease_s: float) -> bool:
+    def start(
+        self, task: Task, attempt: int, runner: str, now: float, lease_s: float,
+        claim: str | None = None,
+    ) -> bool:  # fmt: skip
+        """True when the attempt is now running on `runner`. Sent again with the same `claim`
+        (the reply was lost), it is True again; any other start of the attempt is refused."""
         k = self._k
         return (
             self._scripts.start(
@@ -50,6 +56,7 @@ class TaskWrites(TaskReads):
                 now=now,
                 runner=runner,
                 until=now + lease_s,
+                claim=claim or uuid.uuid4().hex,
             )
             == 1
         )
@@ -100,9 +107,10 @@ class TaskWrites(TaskReads):
             None, lease_expired=lease_expired,
         )  # fmt: skip
 
-    def hand_back(self, task: Task, attempt: int) -> bool:
-        """A stopping runner returns a running task to admission, to run again elsewhere
-        (not counted as a retry). False if the attempt no longer owns the task."""
+    def hand_back(self, task: Task, attempt: int, msg: str = HANDED_BACK) -> bool:
+        """A runner returns a running task to admission, to run again (not counted as a
+        retry): when it stops, or when Redis failed it before the task's container started.
+        False if the attempt no longer owns the task."""
         k = self._k
         return (
             self._scripts.hand_back(
@@ -123,7 +131,7 @@ class TaskWrites(TaskReads):
                 score=admission_score(task.priority, task.seq),
                 lane=task.lane,
                 project_id=task.project_id,
-                msg=HANDED_BACK,
+                msg=msg,
             )
             == 1
         )

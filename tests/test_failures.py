@@ -81,9 +81,12 @@ def test_a_task_taken_but_not_started_by_a_killed_runner_runs_elsewhere_within_2
     project = platform.new_project("taken")
     upload(project, "quick", "echo ran")
     task_id = project.queue("quick")
-    # Admitted, and its job gone from the runners' queue: the runner holds it.
+    # Admitted, its job gone from the runners' queue and its take recorded (a moment after
+    # the dequeue: killed in between, the task waits out the dispatch lease, 60 s): the
+    # runner holds it.
     runners_queue = RQQueue("default", connection=redis.Redis.from_url(platform.settings.redis_url))
-    wait_until(lambda: project.task(task_id)["admitted_at"] and runners_queue.count == 0,
+    store = Store.connect(platform.settings)
+    wait_until(lambda: runners_queue.count == 0 and store.tasks.get(task_id).taken_by,
                what="the runner to take the task")  # fmt: skip
     assert project.task(task_id)["status"] == "queued"
 

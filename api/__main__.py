@@ -32,11 +32,22 @@ class ApiServer(BaseApplication):
 TOKEN_IN_URL = re.compile(r"(?i)\b(oauth|token)=[^&\s\"]+")
 
 
+# What gunicorn's own atoms read from the environ.
+ATOM_ENVIRON = (
+    "REMOTE_ADDR", "REQUEST_METHOD", "RAW_URI", "SERVER_PROTOCOL", "PATH_INFO", "QUERY_STRING",
+    "HTTP_REFERER", "HTTP_USER_AGENT", "HTTP_AUTHORIZATION",
+)  # fmt: skip
+
+
 class RedactingLogger(Logger):
     """gunicorn's logger, with tokens in request lines, query strings and referrers replaced:
     an access log is read by many more people than a token should be."""
 
     def atoms(self, resp, req, environ, request_time) -> dict:
+        if "%({" not in self.cfg.access_log_format:
+            # gunicorn's atoms hold every header and environ variable too, for formats that
+            # name one (`%({name}i)s`); a format that names none costs no request that.
+            req, environ = (), {k: environ[k] for k in ATOM_ENVIRON if k in environ}
         atoms = super().atoms(resp, req, environ, request_time)
         for k, v in atoms.items():
             if isinstance(v, str) and "=" in v:  # most atoms hold none: no regex for them

@@ -14,7 +14,7 @@ from ironworks.batch import Batch, BatchStatus
 from ironworks.codec import from_hash, to_hash
 from ironworks.errors import Conflict, NotFound
 from ironworks.model import Task, TaskStatus, admission_score
-from ironworks.store.constants import expiring_member, wake_scheduler
+from ironworks.store.constants import expiring_member
 from ironworks.store.keys import Keys
 from ironworks.store.retention import RetentionStore
 from ironworks.store.scripts import Scripts
@@ -74,7 +74,6 @@ class BatchStore:
                     pipe.zadd(k.batch_held(batch.id), held)
             if len(ids) != batch.size:
                 raise ValueError(f"a batch of {batch.size} was given {len(ids)} items")
-            wake_scheduler(pipe, k.scheduler_wake())
             pipe.execute()
         return ids
 

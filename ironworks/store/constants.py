@@ -30,9 +30,3 @@ def parse_expiring(member: str) -> tuple[str, str]:
     """(kind, id) of an `expiring` member."""
     kind, _, object_id = member.partition(EXPIRING_SEP)
     return kind, object_id
-
-
-def wake_scheduler(pipe, wake_list: str) -> None:
-    """Tell a waiting scheduler that something may be admissible (on a pipeline)."""
-    pipe.lpush(wake_list, "1")
-    pipe.ltrim(wake_list, 0, WAKE_LIST_LEN - 1)

@@ -162,9 +162,9 @@ class Scripts:
     ) -> list:  # fmt: skip
         return self._run("intake", [code_names, task_seq], [seqs, *names], client)
 
-    def add_tasks(self, *, events: str, tasks: str, status: str, rank: int,
+    def add_tasks(self, *, events: str, wake: str, tasks: str, status: str, rank: int,
                   client: Any = None) -> int:  # fmt: skip
-        return self._run("add_tasks", [events], [tasks, status, rank], client)
+        return self._run("add_tasks", [events, wake], [tasks, status, rank], client)
 
     def wait_on(
         self, *, waits_on: str, waiting: str, waiting_lanes: str, ready_projects: str,

@@ -32,7 +32,7 @@ class Query:
 
     def read(self) -> Any:
         view = current_app.view_functions.get(request.endpoint or "")
-        if self not in getattr(view, "queries", ()):
+        if not any(query is self for query in getattr(view, "queries", ())):
             raise LookupError(f"{request.endpoint} reads '{self.name}' without declaring it")
         given = request.args.getlist(self.name)
         if len(given) > 1:
@@ -69,8 +69,27 @@ def typed(
     schema = bodies.field_schema(model, name)
     if field is not None and field.default not in (None, PydanticUndefined):
         schema["default"] = field.default
-    return Query(name, description, schema, lambda raw: bodies.read_text(model, name, raw),
-                 required)  # fmt: skip
+    absent = _absent(model, name)
+
+    def convert(raw: str | None) -> Any:
+        if raw is None and absent is not _REFUSED:
+            return absent  # what pydantic makes of an absent field, found once
+        return bodies.read_text(model, name, raw)
+
+    return Query(name, description, schema, convert, required)
+
+
+_REFUSED = object()
+
+
+def _absent(model: type[bodies.Text], name: str) -> Any:
+    """What an absent parameter reads as, when that is a plain value (its default) to hand
+    every request alike; _REFUSED when it must be checked each time (a required one)."""
+    try:
+        value = bodies.read_text(model, name, None)
+    except BadRequest:
+        return _REFUSED
+    return value if value is None or isinstance(value, str | int | float) else _REFUSED
 
 
 def integer(name: str, description: str, default: int | None, low: int, high: int) -> Query:

@@ -12,7 +12,6 @@ import docker
 import pytest
 import redis
 
-from ironworks.cli.dev import free_port
 from ironworks.settings import Settings
 from ironworks.store import Store
 from tests.harness import (
@@ -20,6 +19,7 @@ from tests.harness import (
     DATABASES,
     SECRETS_KEY,
     Platform,
+    free_port,
     fresh_database,
     redis_answers,
     wait_until,

@@ -6,8 +6,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
+import itertools
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -18,7 +20,6 @@ from pathlib import Path
 import redis
 import requests
 
-from ironworks.cli.dev import free_port
 from ironworks.client import Client
 from ironworks.settings import Settings
 from ironworks.store import Store
@@ -31,6 +32,28 @@ SECRETS_KEY = "dGVzdC1zZWNyZXRzLWtleS0zMi1ieXRlcy1sb25nISE="
 PROCESS_MARK = "IWTEST_PROCESS_MARK"
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Ports for the processes tests start: each xdist worker counts through a block of its own,
+# below Linux's ephemeral ports (32768 and up, where bind(0) and outgoing connections draw).
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+_PORTS = itertools.cycle(range(20000 + 1000 * (_WORKER % 12), 21000 + 1000 * (_WORKER % 12)))
+
+
+def free_port() -> int:
+    """A port for a process a test is about to start, which binds it a moment later; skips
+    any port something holds. bind(0)-and-close (ironworks.cli.dev.free_port) can give the
+    same port to a second caller, here or in another worker, before the first has bound it:
+    CI once saw a runner's metrics server take the API's port, and answer the API's
+    requests 404."""
+    while True:
+        port = next(_PORTS)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+
 
 # One database per platform a test starts (0 and 1 are the API tests'); Redis's default is 16.
 DATABASES = 64

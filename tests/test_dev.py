@@ -13,10 +13,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from ironworks.cli.dev import free_port
 from ironworks.client import Client
 from runner.spec import LABEL_PROJECT
-from tests.harness import wait_until, zip_files
+from tests.harness import free_port, wait_until, zip_files
 
 pytestmark = pytest.mark.timeout(240)
 

@@ -17,11 +17,10 @@ import pytest
 import redis
 from rq import Queue as RQQueue
 
-from ironworks.cli.dev import free_port
 from ironworks.client import ApiError, Client
 from ironworks.store import Store
 from runner.spec import LABEL_INSTANCE, LABEL_TASK
-from tests.harness import Platform, fresh_database, wait_until, zip_files
+from tests.harness import Platform, free_port, fresh_database, wait_until, zip_files
 from tests.helpers import running_by_project
 
 pytestmark = pytest.mark.slow

@@ -11,9 +11,8 @@ import pytest
 import redis
 import requests
 
-from ironworks.cli.dev import free_port
 from runner.spec import LABEL_TASK
-from tests.harness import Platform, wait_until, zip_files
+from tests.harness import Platform, free_port, wait_until, zip_files
 
 BUDGET = 32 * 1024**2
 

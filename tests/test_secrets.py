@@ -15,12 +15,11 @@ import redis
 
 from api import create_app
 from ironworks import secrets
-from ironworks.cli.dev import free_port
 from ironworks.errors import BadRequest
 from ironworks.secrets import Masker, Vault, masker_for
 from ironworks.settings import Settings
 from ironworks.store import Store
-from tests.harness import ADMIN_TOKEN, SECRETS_KEY, wait_until
+from tests.harness import ADMIN_TOKEN, SECRETS_KEY, free_port, wait_until
 from tests.helpers import auth, create_project, sign_in, upload
 
 VALUE = "postgres://app:s3cr3t-pa55@10.1.2.3:5432/orders"

@@ -186,10 +186,20 @@ def _kept(path: Path, make: Callable[[], str]) -> str:
     return path.read_text().strip()
 
 
+_GIVEN: set[int] = set()  # the ports free_port has handed out in this process
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port free now, for a process about to start and bind it, and never one this process
+    was given before: bind(0)-then-close hands the same port out again soon (3 repeats in 300
+    calls on Linux), so two of the processes started could be given one port."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _GIVEN:
+            _GIVEN.add(port)
+            return port
 
 
 def wait_healthy(url: str, processes: list[subprocess.Popen], timeout_s: float = 30) -> None:

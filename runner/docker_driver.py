@@ -127,8 +127,11 @@ class TaskContainer:
             pass  # already exited: nothing left to stop
 
     def wait(self) -> Exit:
-        status = self._c.wait()
-        self._c.reload()
+        try:
+            status = self._c.wait()
+            self._c.reload()
+        except docker.errors.NotFound as e:
+            raise DriverError(f"the container is gone: {e}") from e
         return Exit(int(status["StatusCode"]), bool(self._c.attrs["State"].get("OOMKilled")))
 
     def remove(self) -> None:

@@ -52,7 +52,9 @@ class Container(Protocol):
 
     def kill(self) -> None: ...
 
-    def wait(self) -> Exit: ...
+    def wait(self) -> Exit:
+        """Its exit, once it has exited; DriverError if the engine no longer has it (removed,
+        before or while it was waited for)."""
 
     def remove(self) -> None: ...
 

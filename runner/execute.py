@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -21,8 +20,9 @@ from ironworks.store import PASSING_ERRORS, Store
 from ironworks.store.tasks import LogAppend
 from runner import task_api, taskdir
 from runner.cache import CodeCache
-from runner.engine import Container, DriverError, Engine
+from runner.engine import Container, DriverError, Engine, Exit
 from runner.lease import Lease
+from runner.letting_go import LettingGo
 from runner.logs import LogPump
 from runner.outcome import Outcome, Unstarted, secrets_for
 from runner.progress import ProgressRelay
@@ -36,35 +36,6 @@ log = logging.getLogger(__name__)
 # progress passed on. Every running task on the host ticks in the runner's one process: at 4
 # ticks a second, 200 sleeping tasks kept it so busy that leases ran out.
 POLL_S = 1.0
-
-
-class LettingGo:
-    """Lets go of what a task held (its container, its directory, its code) once its end is
-    recorded, while the worker takes its next task: the engine's removal of a container is
-    neither the user's wait nor the next task's. One task's worth at a time: a worker waits
-    for the last removal before it hands over the next, so removals never pile up."""
-
-    def __init__(self) -> None:
-        self._last: threading.Thread | None = None
-
-    def later(self, held: contextlib.ExitStack, task_id: str) -> None:
-        self.settle()
-        self._last = threading.Thread(
-            target=self._let_go, args=(held, task_id), name=f"let-go-{task_id}", daemon=True
-        )
-        self._last.start()
-
-    def settle(self) -> None:
-        """Wait until the last task's things are let go of."""
-        if self._last is not None:
-            self._last.join()
-
-    @staticmethod
-    def _let_go(held: contextlib.ExitStack, task_id: str) -> None:
-        try:
-            held.close()
-        except Exception:  # the janitor removes what is left behind
-            log.exception("task %s: could not remove its container or directory", task_id)
 
 
 @dataclass(frozen=True)
@@ -215,6 +186,14 @@ def _start(
     return container, task_dir, {}
 
 
+def _gone_elsewhere(lease: Lease) -> None:
+    """Called when the engine no longer has the task's container: a stopping runner removes
+    those it handed back, so once the task is no longer ours there is nothing to do; while it
+    is ours, the loss is the platform's fault and the error goes on (raised again)."""
+    if lease.renew():
+        raise
+
+
 def _add_missed_log(
     ctx: RunnerContext, task: Task, lease: Lease, pump: LogPump, max_bytes: int
 ) -> bool:
@@ -222,10 +201,7 @@ def _add_missed_log(
     try:
         text = pump.missed(keep_going=lease.renew)
     except DriverError:
-        # The engine no longer has the container: a stopping runner removes those it handed
-        # back. Then there is nothing to add; while the task is ours, it is the platform's fault.
-        if lease.renew():
-            raise
+        _gone_elsewhere(lease)
         return False
     if text is None:
         return False
@@ -275,14 +251,18 @@ def _supervise(
             progress.relay()
             pump.flush()
             wait([exited], timeout=POLL_S)
-        exit_ = exited.result()
+        try:
+            exit_: Exit | None = exited.result()
+        except DriverError:
+            _gone_elsewhere(lease)
+            exit_, lost = None, True  # removed, and the task is no longer ours
     used = usage.finish()
     pump.finish(keep_going=lease.renew)
     # A log that reached its cap holds all it may; any other was under the cap, so the engine
     # kept the rest of it.
     if not (lost or pump.full):
         lost = not _add_missed_log(ctx, task, lease, pump, limits.log_max_bytes)
-    if lost:
+    if lost or exit_ is None:
         return None
     progress.relay(final=True)
     if timed_out:

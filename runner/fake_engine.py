@@ -94,14 +94,17 @@ class FakeContainer:
             self._ended.wait(0.01)  # a warm container waiting for its task
         ends_at = self._ends_at()
         timeout = None if ends_at is None else max(ends_at - time.monotonic(), 0)
-        if self._ended.wait(timeout) and self.killed:
+        ended = self._ended.wait(timeout)
+        if ended and self.removed:
+            raise DriverError("the container is gone")
+        if ended and self.killed:
             return Exit(KILLED, False)
         self._ended.set()
         return Exit(self.script.exit_code, self.script.oom_killed)
 
     def remove(self) -> None:
+        self.removed = True  # first: a wait it ends finds it gone, as Docker's reload does
         self.kill()
-        self.removed = True
 
 
 class FakeEngine:

@@ -26,8 +26,9 @@ from rq.timeouts import BaseDeathPenalty
 from ironworks import redisconn
 from ironworks.runner_beats import run_queues
 from ironworks.store import PASSING_ERRORS
-from runner.execute import LettingGo, RunnerContext
+from runner.execute import RunnerContext
 from runner.job import RUN_TASK, TaskJob
+from runner.letting_go import LettingGo
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ import pytest
 from ironworks.stacks import image_for
 from runner import taskdir
 from runner.docker_driver import DockerDriver
-from runner.engine import Engine
+from runner.engine import DriverError, Engine
 from runner.fake_engine import KILLED, FakeEngine, Script
 from runner.spec import (
     LABEL_ATTEMPT,
@@ -106,6 +106,14 @@ def test_a_killed_container_ends_137_and_stops_running(either, tmp_path):
     container.kill()
     assert container.wait().code == KILLED
     assert not container.is_running()
+
+
+def test_waiting_for_a_removed_container_is_a_driver_error(either, tmp_path):
+    engine, instance = either
+    container = engine.start(spec(tmp_path, instance, RUNS_UNTIL_KILLED, task="t3"))
+    container.remove()
+    with pytest.raises(DriverError):
+        container.wait()
 
 
 def test_containers_are_found_by_installation_and_runner_until_removed(either, tmp_path):

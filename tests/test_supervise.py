@@ -41,7 +41,13 @@ def admitted(api, store, project, **fields) -> tuple[str, int]:
     return admission.task_id, admission.attempt
 
 
-def start(settings, store, engine: FakeEngine, task_id: str, attempt: int) -> threading.Thread:
+class Slot(threading.Thread):
+    """A slot's thread; `failure` is what the attempt raised, if anything."""
+
+    failure: BaseException | None = None
+
+
+def start(settings, store, engine: FakeEngine, task_id: str, attempt: int) -> Slot:
     """Runs the attempt as a slot would, on a thread of its own."""
     ctx = RunnerContext(
         settings,
@@ -53,17 +59,21 @@ def start(settings, store, engine: FakeEngine, task_id: str, attempt: int) -> th
     )
 
     def slot() -> None:
-        execute(ctx, task_id, attempt)
+        try:
+            execute(ctx, task_id, attempt)
+        except BaseException as e:
+            thread.failure = e
         ctx.letting_go.settle()
 
-    thread = threading.Thread(target=slot, daemon=True)
+    thread = Slot(target=slot, daemon=True)
     thread.start()
     return thread
 
 
-def ended(thread: threading.Thread) -> None:
+def ended(thread: Slot) -> None:
     thread.join(ENDS_WITHIN_S)
     assert not thread.is_alive(), "the runner never ended the task"
+    assert thread.failure is None, f"the attempt raised {thread.failure!r}"
 
 
 def run(settings, store, engine: FakeEngine, task_id: str, attempt: int):
@@ -121,6 +131,20 @@ def test_a_runner_that_lost_its_lease_kills_the_container_and_writes_nothing(
     ended(running)
     assert engine.made[0].killed
     assert store.tasks.get(task_id).msg == "runner lost"
+
+
+def test_a_task_handed_back_and_its_container_removed_ends_quietly(api, store, settings, project):
+    """What a stopping runner does to what outlasts its drain (runner/__main__.py): the task
+    goes back to admission, then its container is removed under the slot watching it."""
+    engine = FakeEngine(lambda spec: FOREVER)
+    task_id, attempt = admitted(api, store, project)
+    running = start(settings, store, engine, task_id, attempt)
+    wait_until(lambda: engine.made and store.tasks.status(task_id) is TaskStatus.RUNNING)
+    assert store.tasks.hand_back(store.tasks.get(task_id), attempt)
+    engine.made[0].remove()
+    ended(running)
+    task = store.tasks.get(task_id)
+    assert (task.status, task.msg) == (TaskStatus.QUEUED, "handed back by a stopping runner")
 
 
 def test_the_log_stops_at_its_cap_with_the_mark_and_keeps_what_came_before(

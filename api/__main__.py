@@ -71,6 +71,10 @@ def gunicorn_config(settings: Settings) -> dict[str, object]:
         "limit_request_line": 8190,
         "accesslog": "-",
         "logger_class": RedactingLogger,
+        # A listening socket per worker (SO_REUSEPORT): the kernel spreads new connections
+        # over the workers. On one shared socket, the first worker to wake could take every
+        # connection of a client that keeps a few open, and serve them on one core.
+        "reuse_port": not settings.api_bind.startswith("unix:"),
     }
     if settings.log_format == "json":  # gunicorn's own lines in the same JSON shape
         config["access_log_format"] = "%(m)s %(U)s %(s)s %(B)s bytes %(M)s ms"

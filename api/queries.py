@@ -31,9 +31,9 @@ class Query:
     required: bool = False
 
     def read(self) -> Any:
-        view = current_app.view_functions.get(request.endpoint or "")
-        if not any(query is self for query in getattr(view, "queries", ())):
-            raise LookupError(f"{request.endpoint} reads '{self.name}' without declaring it")
+        return read_all((self,))[self.name]
+
+    def _value(self) -> Any:
         given = request.args.getlist(self.name)
         if len(given) > 1:
             raise BadRequest(f"'{self.name}' is given more than once")
@@ -47,6 +47,16 @@ class Query:
             "description": self.description,
             "schema": self.schema,
         }
+
+
+def read_all(queries: tuple[Query, ...]) -> dict[str, Any]:
+    """Each of these parameters' value by name (the route's declaration looked at once)."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    declared = getattr(view, "queries", ())
+    for query in queries:
+        if not any(q is query for q in declared):
+            raise LookupError(f"{request.endpoint} reads '{query.name}' without declaring it")
+    return {query.name: query._value() for query in queries}
 
 
 def takes(*queries: Query) -> Callable:

@@ -69,19 +69,23 @@ def key_for(template: str | None, own: str | None, payload: str) -> str | None:
     return render(template, payload)
 
 
+# Between a code's id and a key's hash in a keyed lane's id (the scripts' prelude has it too).
+LANE_SEP = "@"
+
+
 def lane_of(code_id: str, key: str | None) -> str:
     """The lane a task waits in: its code's, or its key's lane of that code."""
     if key is None:
         return code_id
-    return f"{code_id}@{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+    return f"{code_id}{LANE_SEP}{hashlib.sha256(key.encode()).hexdigest()[:16]}"
 
 
 def code_of(lane: str) -> str:
-    return lane.partition("@")[0]
+    return lane.partition(LANE_SEP)[0]
 
 
 def is_keyed(lane: str) -> bool:
-    return "@" in lane
+    return LANE_SEP in lane
 
 
 # How many candidates of a lane one admission call looks at, and how many lanes.

@@ -132,34 +132,47 @@ def handle_all(store: Store, group: str, events: list[Event], handle: Handler) -
 class Consumer:
     """A consumer group's reader in the scheduler. It looks for a backlog (entries its own
     failed handler left, or a dead consumer's) when it starts, after a failure and every
-    SWEEP_S; other reads take new entries only: one round trip a read, not three.
+    SWEEP_S; other reads take new entries only. What it handled is acknowledged with its next
+    read, in the same round trip (`flush` at the end): one round trip a read, not three.
 
     Under a stream of events it reads at most every LINGER_S: the first event after a quiet
     spell is handled at once, the ones behind it together (one read and one acknowledgement
     for many, rather than for each: six groups read every event)."""
 
     SWEEP_S = 5.0
-    LINGER_S = 0.02
+    LINGER_S = 0.05
     COUNT = 100
 
     def __init__(self, store: Store, group: str, name: str, handle: Handler) -> None:
         self._store, self._group, self._name, self._handle = store, group, name, handle
         self._sweep_at = 0.0
         self._busy = False  # the last read found events, but fewer than COUNT
+        self._handled: list[Event] = []  # not yet acknowledged
 
     def step(self, block_ms: int | None = 1000) -> int:
-        events = []
+        events, reads = [], self._store.events
         if time.monotonic() >= self._sweep_at:
-            events = self._store.events.read_backlog(self._group, self._name, self.COUNT)
+            events = reads.read_backlog(self._group, self._name, self.COUNT, ack=self._handled)
+            self._handled = []
             if not events:  # nothing left behind: look again in SWEEP_S
                 self._sweep_at = time.monotonic() + self.SWEEP_S
         if not events:
             if self._busy:
                 time.sleep(self.LINGER_S)
-            events = self._store.events.read_new(self._group, self._name, self.COUNT, block_ms)
+            events = reads.read_new(self._group, self._name, self.COUNT, block_ms,
+                                    ack=self._handled)  # fmt: skip
+            self._handled = []
         self._busy = 0 < len(events) < self.COUNT
         try:
-            return handle_all(self._store, self._group, events, self._handle)
+            if events:
+                self._handle(self._store, events)
         except BaseException:
             self._sweep_at = 0.0  # what failed is the next step's to read again
             raise
+        self._handled = events
+        return len(events)
+
+    def flush(self) -> None:
+        """Acknowledge what was handled since the last read (when the scheduler stops)."""
+        self._store.events.ack(self._group, self._handled)
+        self._handled = []

@@ -29,15 +29,24 @@ SCHEDULE_TICK_S = 1.0
 WEBHOOK_TICK_S = 0.25
 RETENTION_TICK_S = 1.0
 # Under a stream of queued tasks that admits nothing (paused code, limits full), admission
-# rounds are this far apart at least; the first task after a quiet spell is admitted at once.
+# rounds are this far apart at least, and twice as far each round that admits nothing, up
+# to MAX_ROUND_GAP_S; the first task after a quiet spell is admitted at once.
 ROUND_GAP_S = 0.01
+MAX_ROUND_GAP_S = 0.05
 
 
 class Failed(threading.Event):
     """Set when a loop died of an unexpected error: the process must exit, not limp on."""
 
 
-def forever(name: str, step: Callable[[], object], stop: threading.Event, failed: Failed) -> None:
+def _nothing() -> None:
+    pass
+
+
+def forever(
+    name: str, step: Callable[[], object], stop: threading.Event, failed: Failed,
+    done: Callable[[], object] = _nothing,
+) -> None:  # fmt: skip
     while not stop.is_set():
         try:
             step()
@@ -48,6 +57,10 @@ def forever(name: str, step: Callable[[], object], stop: threading.Event, failed
             log.exception("%s: unexpected error; stopping the scheduler", name)
             failed.set()
             stop.set()
+    try:
+        done()
+    except PASSING_ERRORS as e:  # left to be read again: handlers take an event twice
+        log.warning("%s: Redis unavailable at the end (%s)", name, e)
 
 
 def threads(settings: Settings, stop: threading.Event, failed: Failed) -> list[threading.Thread]:
@@ -55,15 +68,25 @@ def threads(settings: Settings, stop: threading.Event, failed: Failed) -> list[t
     dispatcher = Dispatcher(settings)
     consumer_name = f"{socket.gethostname()}-{os.getpid()}"
 
+    gap = ROUND_GAP_S
+
     def admit() -> None:
+        nonlocal gap
         admitted = run_round(
             store, dispatcher, settings.dispatch_lease_s, settings.runner_heartbeat_s
         )
-        if not admitted:
-            waited = time.monotonic()
-            store.admission.wait_for_work(settings.scheduler_idle_wait_s)
-            if time.monotonic() - waited < ROUND_GAP_S:  # woken at once: a stream of tasks
-                stop.wait(ROUND_GAP_S)  # that gathers for one round, not a round each
+        if admitted:
+            gap = ROUND_GAP_S
+            return
+        waited = time.monotonic()
+        store.admission.wait_for_work(settings.scheduler_idle_wait_s)
+        if time.monotonic() - waited >= ROUND_GAP_S:  # a quiet spell: at once
+            gap = ROUND_GAP_S
+            return
+        # Woken at once: a stream of tasks that gathers for one round, not a round each; the
+        # longer the rounds admit nothing, the further apart (up to MAX_ROUND_GAP_S).
+        stop.wait(gap)
+        gap = min(gap * 2, MAX_ROUND_GAP_S)
 
     def reaper() -> None:
         reap(store, dispatcher, time.time(), settings.dispatch_lease_s)
@@ -91,10 +114,17 @@ def threads(settings: Settings, stop: threading.Event, failed: Failed) -> list[t
         "retention": retention,
         "webhooks": webhooks,
     }
+    ends: dict[str, Callable[[], object]] = {}
     for group, handler in consumers.CONSUMERS.items():
         store.events.ensure_group(group)
-        loops[f"consumer-{group}"] = consumers.Consumer(store, group, consumer_name, handler).step
+        consumer = consumers.Consumer(store, group, consumer_name, handler)
+        loops[f"consumer-{group}"], ends[f"consumer-{group}"] = consumer.step, consumer.flush
     return [
-        threading.Thread(target=forever, args=(name, step, stop, failed), name=name, daemon=True)
+        threading.Thread(
+            target=forever,
+            args=(name, step, stop, failed, ends.get(name, _nothing)),
+            name=name,
+            daemon=True,
+        )  # fmt: skip
         for name, step in loops.items()
     ]

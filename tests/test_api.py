@@ -8,7 +8,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from ironworks.model import TaskStatus
+from ironworks.model import TaskStatus, admission_score
 from tests.harness import ADMIN_TOKEN
 from tests.helpers import auth, create_project, queue, upload
 
@@ -239,11 +239,16 @@ def test_deleted_code_takes_no_new_tasks_and_its_name_can_be_reused(api):
     project = create_project(api)
     base, headers = f"/2/projects/{project['id']}", auth(project["token"])
     code_id = upload(api, project, {"name": "w", "command": "true"}).json["id"]
+    assert queue(api, project, {"code_name": "w"}).status_code == 200  # the API knows it now
     assert api.delete(f"{base}/codes/{code_id}", headers=headers).status_code == 200
     assert api.get(f"{base}/codes/{code_id}", headers=headers).status_code == 404
     assert queue(api, project, {"code_name": "w"}).status_code == 404
     again = upload(api, project, {"name": "w", "command": "true"})
     assert again.status_code == 200 and again.json["id"] != code_id and again.json["rev"] == 1
+    for _ in range(2):  # the first reads the code, the next makes its task from what it read
+        task_id = queue(api, project, {"code_name": "w"}).json["tasks"][0]["id"]
+        task = api.get(f"{base}/tasks/{task_id}", headers=headers).json
+        assert (task["code_id"], task["code_rev"]) == (again.json["id"], 1)
 
 
 def test_list_takes_ironworker_status_flags_labels_and_times(api):
@@ -343,3 +348,40 @@ def test_bad_wait_values_get_a_message(api):
         )
         assert response.status_code == 400, bad
         assert response.json["msg"] == "'wait' must be a number of seconds above 0, at most 10"
+
+
+def test_tasks_are_numbered_by_arrival_however_they_were_queued(api, store):
+    """The first request naming a code reads it and reserves its tasks' seqs; the next ones
+    make their tasks from the code as read, and add_tasks.lua reserves their seqs: each
+    index orders the tasks by arrival all the same, each score exact."""
+    project = create_project(api)
+    upload(api, project, {"name": "w", "command": "true"})
+    ids = []
+    for priority in (0, 2, 1):
+        items = [{"code_name": "w", "priority": priority}] * 2
+        ids += [t["id"] for t in queue(api, project, *items).json["tasks"]]
+    tasks = [store.tasks.get(task_id) for task_id in ids]
+    assert [t.seq for t in tasks] == sorted({t.seq for t in tasks}), "unique, by arrival"
+    assert store.redis.zrange(store.keys.project_tasks(project["id"]), 0, -1) == ids
+    waiting = store.redis.zrange(store.keys.waiting(tasks[0].lane), 0, -1, withscores=True)
+    by_priority = [tasks[i] for i in (2, 3, 4, 5, 0, 1)]
+    assert waiting == [(t.id, float(admission_score(t.priority, t.seq))) for t in by_priority]
+
+
+def test_a_code_the_api_has_read_queues_in_one_round_trip(api, store):
+    """The first request naming a code takes two round trips (the code read, the tasks
+    written); the next ones one, add_tasks.lua checking the code unchanged by its digest,
+    which Python and Lua must compute alike for text beyond ASCII too."""
+    project = create_project(api)
+    upload(api, project, {"name": "w", "command": "echo 'héllo, wörld: 1:2'"})
+
+    def scripts_run() -> int:  # a script's first run is refused (NOSCRIPT), loaded, run
+        calls = {name: s["calls"] for name, s in store.redis.info("commandstats").items()}
+        return calls.get("cmdstat_evalsha", 0) - calls.get("cmdstat_script|load", 0)
+
+    runs = []
+    for _ in range(3):
+        before = scripts_run()
+        assert queue(api, project, {"code_name": "w"}).status_code == 200
+        runs.append(scripts_run() - before)
+    assert runs == [2, 1, 1]

@@ -117,3 +117,35 @@ def test_creating_projects_is_for_the_admin_only(api):
 @pytest.mark.parametrize("path", sorted(PUBLIC))
 def test_public_routes_need_no_token(api, path):
     assert api.get(path).status_code == 200
+
+
+QUEUEING = [
+    ("/tasks", {"tasks": [{"code_name": "w"}, {"code_name": "w"}]}),
+    ("/tasks/webhook?code_name=w", {"event": "push"}),
+    ("/batches", {"code_name": "w", "payloads": ["a", "b"]}),
+]
+
+
+@pytest.mark.parametrize("path,body", QUEUEING, ids=[p for p, _ in QUEUEING])
+def test_queueing_with_a_wrong_token_queues_nothing(api, path, body):
+    """The routes that queue look their token up in their first read: a well-formed body
+    with an invalid or another project's token is turned away there, and nothing is queued;
+    a malformed one with the project's token is still a 400."""
+    owner, other = objects_of(api, "owner"), objects_of(api, "other")
+    url = f"/2/projects/{owner['project_id']}{path}"
+
+    def tasks() -> list:
+        listing = api.get(f"/2/projects/{owner['project_id']}/tasks?per_page=100",
+                          headers=auth(owner["token"]))  # fmt: skip
+        return listing.json["tasks"]
+
+    before = tasks()
+    assert api.post(url, json=body, headers=auth("not-a-token")).status_code == 401
+    foreign = api.post(url, json=body, headers=auth(other["token"]))
+    assert foreign.status_code == 404 and foreign.json["msg"] == "Project not found"
+    if "webhook" not in path:  # any body is a webhook's payload
+        malformed = api.post(url, json={"bad": 1}, headers=auth(owner["token"]))
+        assert malformed.status_code == 400, malformed.json
+    assert tasks() == before
+    assert api.post(url, json=body, headers=auth(owner["token"])).status_code in (200, 201)
+    assert len(tasks()) > len(before)

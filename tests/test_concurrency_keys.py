@@ -56,6 +56,22 @@ def test_keys_take_turns_so_a_backlog_does_not_delay_a_single_task(store):
     assert order == [big[0], small, big[1], big[2]]
 
 
+def test_admissions_first_look_sees_a_served_key_behind_the_keys_queued_before_its_turn(store):
+    # With more lanes waiting than one admission call takes, this look (lane_views.lua)
+    # chooses which to pass: it must see each lane's turn, its heads and what holds a slot.
+    project = make_project(store)
+    code = make_code(store, project, limit=1, concurrency_key="{customer}")
+    big = enqueue(store, code, 2, key="big")
+    (small,) = enqueue(store, code, 1, key="small")
+    assert admitted(store, project.id) == [big[0]]
+    views = {view.id: view for view in store.admission._lane_views([project.id])[project.id]}
+    big_lane, small_lane = views[lane_of(code.id, "big")], views[lane_of(code.id, "small")]
+    assert [task_id for task_id, _ in big_lane.heads] == [big[1]]
+    assert [task_id for task_id, _ in small_lane.heads] == [small]
+    assert (big_lane.code.active, big_lane.code.max_concurrency) == (1, 1)
+    assert big_lane.effective_score > small_lane.effective_score  # big was served: its turn
+
+
 def test_keys_at_their_limit_do_not_keep_admission_from_a_key_with_room(store):
     project = make_project(store)
     code = make_code(store, project, max_concurrency_per_key=1)

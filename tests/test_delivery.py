@@ -237,3 +237,23 @@ def test_a_task_no_runner_can_start_is_given_up_with_a_reason(store, settings):
     task = store.tasks.get(task_id)
     assert task.status is TaskStatus.KILLED and "no runner could start it" in task.msg
     assert admitted(store, project.id) == []
+
+
+def test_a_stopping_consumer_acknowledges_what_it_handled(store):
+    """A consumer acknowledges a read's events with its next read; `flush` (the scheduler
+    stopping) acknowledges the last ones, which a restarted scheduler does not handle again."""
+    project = make_project(store)
+    ids = enqueue(store, make_code(store, project), 3)
+    store.events.ensure_group("test")
+    seen: list[str] = []
+    consumer = Consumer(
+        store, "test", "c1", lambda _s, events: seen.extend(e.task_id for e in events)
+    )
+    assert consumer.step(block_ms=None) == 3
+    consumer.flush()
+    restarted = Consumer(
+        store, "test", "c1", lambda _s, events: seen.extend(e.task_id for e in events)
+    )
+    assert restarted.step(block_ms=None) == 0
+    assert seen == ids
+    assert store.redis.xpending(store.keys.events(), "test")["pending"] == 0

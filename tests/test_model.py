@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from ironworks.codec import from_hash, to_hash
+from ironworks.codec import from_hash, to_hash, to_hashes
 from ironworks.errors import ConfigError, DecodeError
 from ironworks.model import Code, Task, TaskStatus, admission_score, can_transition
 from ironworks.runner_beats import RunnerBeat, run_queue, run_queues, slots_by_cluster
@@ -46,6 +49,40 @@ def test_codec_round_trips_optional_and_json_fields():
     task = Task("t", "p", "c", "n", 1, TaskStatus.ERROR, "", 2, 60, 1.0, exit_code=3)
     decoded = from_hash(Task, to_hash(task))
     assert decoded == task and decoded.status is TaskStatus.ERROR and decoded.label is None
+
+
+@dataclasses.dataclass(frozen=True)
+class Sample:
+    id: str
+    # Equal values that encode differently: 1, 1.0 and True; 0.0 and -0.0; [1] and [1.0].
+    number: int | float | bool | None
+    items: list[float] | None
+    seq: int
+
+
+SAMPLES = st.builds(
+    Sample,
+    id=st.sampled_from(["a", "b"]),
+    number=st.sampled_from([None, 0, 1, 1.0, True, False, 0.0, -0.0]),
+    items=st.sampled_from([None, [], [1], [1.0], [1, 2], [-0.0], [0.0]]),
+    seq=st.integers(0, 2),
+)
+
+
+@given(st.lists(SAMPLES, min_size=1, max_size=5))
+def test_records_split_into_shared_and_own_fields_encode_as_each_alone(samples):
+    shared, own = to_hashes(samples, omit_none=True, apart=("seq",))
+    for sample, record in zip(samples, own, strict=True):
+        assert shared | record == to_hash(sample, omit_none=True)
+        assert "seq" in record and not shared.keys() & record.keys()
+
+
+def test_fields_records_have_alike_are_encoded_once():
+    samples = [Sample("a", 1, [1], 1), Sample("b", 1, [1], 1), Sample("c", 1, None, 1)]
+    shared, own = to_hashes(samples, omit_none=True, apart=("seq",))
+    assert shared == {"number": "1"}
+    assert own == [{"id": "a", "items": "[1]", "seq": "1"}, {"id": "b", "items": "[1]", "seq": "1"},
+                   {"id": "c", "seq": "1"}]  # fmt: skip
 
 
 def test_codec_reports_corrupt_records():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import collections
 import json
+from pathlib import Path
 
 import docker
 import pytest
@@ -86,6 +87,22 @@ def test_every_process_answers_health_and_readiness(platform):
         wait_until(lambda url=url: requests.get(f"{url}/readyz", timeout=5).ok, what=f"{url} ready")
     runner = samples(requests.get(f"{platform.health_urls['runner']}/metrics", timeout=5).text)
     assert runner[("ironworks_runner_slots", frozenset({"state": "free"}.items()))] <= 4
+
+
+def test_each_api_worker_listens_on_a_socket_of_its_own(platform):
+    """What spreads a client's few keep-alive connections over every worker (the kernel's
+    SO_REUSEPORT balancing), where a shared socket lets one worker take them all."""
+    port = f":{int(platform.url.rsplit(':', 1)[1]):04X}"
+
+    def listening() -> int:
+        return sum(
+            fields[1].endswith(port) and fields[3] == "0A"  # local address, state LISTEN
+            for table in ("/proc/net/tcp", "/proc/net/tcp6")
+            for fields in (line.split() for line in Path(table).read_text().splitlines()[1:])
+        )
+
+    # IRONWORKS_API_WORKERS (tests/harness.py); the API answers once its first worker is up
+    wait_until(lambda: listening() == 2, timeout_s=20, what="a listening socket per API worker")
 
 
 def test_runners_report_their_heartbeat_to_the_admin(platform):

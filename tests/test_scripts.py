@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import redis
 
-from ironworks.lanes import BAND
+from ironworks.lanes import BAND, code_of, lane_of
 from ironworks.store import constants
 from ironworks.store.keys import Keys
 from ironworks.store.scripts import NAMES, Scripts, prelude, source
@@ -135,6 +135,20 @@ def test_the_prelude_carries_the_python_definitions(settings):
     assert key == Keys("pfx").task("t1")
     assert code_key == Keys("pfx").code("c1")
     assert float(band) == float(BAND)
+
+
+def test_the_prelude_builds_keys_and_lanes_as_python_does(settings):
+    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    keys = Keys("pfx")
+    probe = client.register_script(
+        prelude(keys) + " return {code_of(ARGV[1]), code_of(ARGV[2]), code_active_key(ARGV[1]),"
+        " waiting_key(ARGV[2]), lane_active_key(ARGV[2]), lane_turns_key(ARGV[3])}"
+    )
+    keyed = lane_of("c1", "customer-7")
+    assert probe(args=["c1", keyed, "p1"]) == [
+        code_of("c1"), code_of(keyed), keys.code_active("c1"), keys.waiting(keyed),
+        keys.lane_active(keyed), keys.lane_turns("p1"),
+    ]  # fmt: skip
 
 
 def test_a_status_change_the_transition_table_lacks_is_refused_and_writes_nothing(store):

@@ -162,3 +162,21 @@ def test_a_slow_receiver_does_not_delay_another_projects_delivery(api, store):
         assert attempts_of(store, slow_delivery)[1] == []  # still in flight
         assert attempts_of(store, fast_delivery)[0] == "delivered"
         stuck.set()
+
+
+def test_a_delivery_whose_hook_is_deleted_mid_attempt_stays_deleted(api, store):
+    """The hook is deleted while its delivery is being attempted: recording the attempt must
+    not bring back half a record, due again, that the deliverer cannot read (it stopped the
+    scheduler); one left by an older version is dropped."""
+    delivery = due_delivery(api, store, "https://hooks.example.com/hook")
+    now = time.time()
+    assert delivery.id in [d.id for d in store.webhooks.claim_due(now, limit=1000)]
+    store.webhooks.delete(Webhook(delivery.hook_id, delivery.project_id, "", "", now))
+    store.webhooks.record_attempt(delivery, {"error": "timed out"}, "pending", retry_at=now)
+    assert not store.redis.exists(store.keys.delivery(delivery.id))
+    assert store.redis.zscore(store.keys.due_deliveries(), delivery.id) is None
+
+    store.redis.hset(store.keys.delivery(delivery.id), mapping={"attempts": 1, "state": "x"})
+    store.redis.zadd(store.keys.due_deliveries(), {delivery.id: now})
+    assert delivery.id not in [d.id for d in store.webhooks.claim_due(now + 1, limit=1000)]
+    assert store.redis.zscore(store.keys.due_deliveries(), delivery.id) is None

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 
 from flask import Blueprint, Response, jsonify, url_for
 
-from api import bodies, context, parsing, queries
+from api import auth, bodies, context, parsing, queries
 from ironworks import fanout, lanes, payloads
 from ironworks.batch import Batch, BatchStatus
 from ironworks.errors import BadRequest, NotFound
@@ -36,8 +36,8 @@ def create_batch(project_id: str):
     store, settings = context.store(), context.settings()
     items_payloads = payloads.listed(body.payloads, settings.max_payload_bytes)
     # The code and the items' seqs in one round trip.
-    intake = store.tasks.intake(project_id, [body.code_name], len(items_payloads))
-    code = intake.codes[body.code_name]
+    intake = auth.intake(project_id, [body.code_name], len(items_payloads))
+    code = intake.code(body.code_name)
     reduce_code, reduce_timeout = _reduce(body.reduce, project_id, settings.max_timeout_s)
     priority = body.priority
     timeout = bodies.at_most(body.timeout, settings.max_timeout_s, "timeout")

@@ -7,7 +7,7 @@ import time
 
 from flask import Blueprint, Response, jsonify, request
 
-from api import bodies, context, parsing, queries
+from api import auth, bodies, context, parsing, queries
 from ironworks import fanout, lanes, payloads
 from ironworks.errors import BadRequest, Conflict, NotFound
 from ironworks.model import (
@@ -20,6 +20,7 @@ from ironworks.model import (
     run_again,
 )
 from ironworks.replays import MAX_REPLAYS, replay_matching, replay_task
+from ironworks.store.intake import Intake
 from ironworks.store.tasks import TaskFilter
 from ironworks.views import task_json
 
@@ -35,13 +36,14 @@ def queue_tasks(project_id: str):
     body = bodies.read(bodies.NewTasks, parsing.json_body())
     now = time.time()
     store = context.store()
-    # The codes named (each read once) and the tasks' seqs, in one round trip.
-    intake = store.tasks.intake(project_id, [item.code_name for item in body.tasks],
-                                len(body.tasks))  # fmt: skip
-    tasks = [_new_task(intake.codes[item.code_name], item, now, intake.first_seq + i)
-             for i, item in enumerate(body.tasks)]  # fmt: skip
-    tasks = _as_callers_children(project_id, tasks, [bool(i.cascade) for i in body.tasks])
-    stored = store.tasks.enqueue(tasks, now, numbered=True)
+
+    def make(intake: Intake) -> list[Task]:
+        tasks = [_new_task(intake.code(item.code_name), item, now, intake.first_seq + i)
+                 for i, item in enumerate(body.tasks)]  # fmt: skip
+        return _as_callers_children(project_id, tasks, [bool(i.cascade) for i in body.tasks])
+
+    names = [item.code_name for item in body.tasks]
+    tasks, stored = auth.queue(project_id, names, make, now, plain=_plain(body.tasks))
     # A task whose idempotency key an earlier one holds comes back as that earlier task.
     queued = [{"id": s.id, "repeat": s.id != t.id} for t, s in zip(tasks, stored, strict=True)]
     for task, answer in zip(stored, queued, strict=True):
@@ -57,13 +59,14 @@ def inbound_webhook(project_id: str):
     Options come in the query: code_name, priority, delay, timeout, cluster, label."""
     max_bytes = context.settings().max_payload_bytes
     payload = payloads.from_bytes(request.get_data(cache=False), max_bytes)
-    options = {q.name: q.read() for q in queries.WEBHOOK_OPTIONS}
+    options = queries.read_all(queries.WEBHOOK_OPTIONS)
     item = bodies.read(bodies.TaskItem, options | {"payload": payload})
     now = time.time()
-    store = context.store()
-    intake = store.tasks.intake(project_id, [item.code_name], 1)
-    task = _new_task(intake.codes[item.code_name], item, now, intake.first_seq)
-    (task,) = store.tasks.enqueue([task], now, numbered=True)
+
+    def make(intake: Intake) -> list[Task]:
+        return [_new_task(intake.code(item.code_name), item, now, intake.first_seq)]
+
+    _, (task,) = auth.queue(project_id, [item.code_name], make, now, plain=_plain([item]))
     return jsonify(msg="Queued up", id=task.id, tasks=[{"id": task.id}])
 
 
@@ -95,8 +98,9 @@ def get_task(project_id: str, task_id: str):
     store = context.store()
     wait_s = queries.WAIT.read()
     # The links both ways: depends_on is the task's own, dependents are the tasks naming it.
-    task, dependents = store.tasks.get_linked(project_id, task_id)
-    context.seen_by_caller(task)  # before any wait: whose it is
+    linked = auth.first_read(lambda token_hash: store.tasks.get_linked(
+        project_id, task_id, token_hash))  # fmt: skip
+    task, dependents = context.seen_by_caller(linked.task()), linked.dependents  # whose first
     # With no wait asked for, or this process's waits all taken, that read is the answer.
     if wait_s and _waits.acquire(blocking=False):
         try:
@@ -207,6 +211,11 @@ def _statuses() -> frozenset[TaskStatus]:
     flagged = {TaskStatus(q.name) for q in queries.STATUS_FLAGS if q.read()}
     status = queries.STATUS.read()
     return frozenset(flagged | ({status} if status else set()))
+
+
+def _plain(items: list[bodies.TaskItem]) -> bool:
+    """No idempotency key and no dependency: queued in one round trip (auth.queue)."""
+    return not any(item.idempotency_key or item.depends_on for item in items)
 
 
 def _new_task(code: Code, item: bodies.TaskItem, now: float, seq: int) -> Task:

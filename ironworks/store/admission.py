@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,6 +23,15 @@ from ironworks.model import Task, admission_score
 from ironworks.runner_beats import run_queue
 from ironworks.store.keys import Keys
 from ironworks.store.scripts import Scripts
+
+LIMIT_FIELDS = json.dumps(CodeLimits.FIELDS)
+# Lanes lane_views.lua reads in one call: a few milliseconds of Redis, as admit.lua's calls.
+LANE_READS = 500
+
+
+def _pairs(flat: list[str]) -> list[tuple[str, float]]:
+    """A ZRANGE WITHSCORES reply, as redis-py's withscores gives it."""
+    return [(flat[i], float(flat[i + 1])) for i in range(0, len(flat), 2)]
 
 
 @dataclass(frozen=True)
@@ -125,30 +135,27 @@ class AdmissionStore:
         )
 
     def _lane_views(self, project_ids: Sequence[str]) -> dict[str, list[LaneView]]:
-        """Every waiting lane of each project with its heads, its turn and its code's limits
-        (three round trips for them all)."""
-        k = self._k
+        """Every waiting lane of each project with its heads, its turn and its code's limits:
+        the lanes in one round trip, then what admission reads of them in a script for each
+        LANE_READS of them (the script holds Redis while it reads)."""
         with self._r.pipeline(transaction=False) as pipe:
             for project_id in project_ids:
-                pipe.smembers(k.project_waiting_codes(project_id))
-            lanes_of = {p: sorted(m) for p, m in zip(project_ids, pipe.execute(), strict=True)}
-        code_ids = sorted({code_of(lane) for lanes in lanes_of.values() for lane in lanes})
-        with self._r.pipeline(transaction=False) as pipe:
-            for code_id in code_ids:
-                pipe.hmget(k.code(code_id), CodeLimits.FIELDS)
-                pipe.scard(k.code_active(code_id))
-            for project_id, lanes in lanes_of.items():
-                for lane in lanes:
-                    pipe.zrange(k.waiting(lane), 0, HEADS_PER_LANE - 1, withscores=True)
-                    pipe.scard(k.lane_active(lane))
-                    pipe.hget(k.lane_turns(project_id), lane)
-            read = iter(pipe.execute())
-        codes = {code_id: CodeLimits.read(next(read), next(read)) for code_id in code_ids}
+                pipe.smembers(self._k.project_waiting_codes(project_id))
+            pairs = [(project_id, lane)
+                     for project_id, lanes in zip(project_ids, pipe.execute(), strict=True)
+                     for lane in sorted(lanes)]  # fmt: skip
+        read: list[list] = []
+        codes: dict[str, CodeLimits] = {}
+        for at in range(0, len(pairs), LANE_READS):
+            chunk = [value for pair in pairs[at : at + LANE_READS] for value in pair]
+            lanes, codes_read = self._scripts.lane_views(
+                heads=HEADS_PER_LANE, fields=LIMIT_FIELDS, lanes=chunk
+            )
+            read += lanes
+            codes |= {code[0]: CodeLimits.read(code[2:], code[1]) for code in codes_read}
         views = [
-            (project_id, LaneView(lane, heads, int(turn or 0), codes[code_of(lane)], active))
-            for project_id, lanes in lanes_of.items()
-            for lane in lanes
-            for heads, active, turn in [(next(read), next(read), next(read))]
+            (project_id, LaneView(lane, _pairs(heads), turn, codes[code_of(lane)], active))
+            for (project_id, lane), (turn, active, *heads) in zip(pairs, read, strict=True)
         ]
         counted = self._with_rate_windows([view for _, view in views])
         by_project: dict[str, list[LaneView]] = {project_id: [] for project_id in project_ids}
@@ -238,7 +245,11 @@ class AdmissionStore:
 
         The wakes pushed meanwhile are taken with the first: each was pushed with (after) the
         writes it announces, so the one round that follows sees them all. Under a stream of
-        POSTs the scheduler makes a round per wait, not one per task."""
+        POSTs the scheduler makes a round per wait, not one per task. One round trip: Redis
+        holds the DEL until the BLPOP is answered (a wake that comes after a timeout and is
+        deleted is seen all the same, by the round that follows any wait)."""
         wake = self._k.scheduler_wake()
-        if self._r.blpop([wake], timeout=timeout_s):
-            self._r.delete(wake)
+        with self._r.pipeline(transaction=False) as pipe:
+            pipe.blpop([wake], timeout=timeout_s)
+            pipe.delete(wake)
+            pipe.execute()

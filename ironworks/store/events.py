@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from redis import Redis, ResponseError
 
@@ -52,11 +53,13 @@ class EventStore:
             group, consumer, count, block_ms
         )
 
-    def read_backlog(self, group: str, consumer: str, count: int = 100) -> list[Event]:
+    def read_backlog(
+        self, group: str, consumer: str, count: int = 100, ack: Sequence[Event] = ()
+    ) -> list[Event]:
         """Entries read but not acknowledged: this consumer's own (its handler failed), else
-        those of consumers idle longer than CLAIM_IDLE_MS (dead ones), claimed for it."""
-        own = self._r.xreadgroup(group, consumer, {self._k.events(): "0"}, count=count)
-        entries = own[0][1] if own else []
+        those of consumers idle longer than CLAIM_IDLE_MS (dead ones), claimed for it. `ack`:
+        events handled since the last read, acknowledged first in the same round trip."""
+        entries = self._read(group, consumer, "0", count, None, ack)
         if not entries:
             _, entries, _ = self._r.xautoclaim(
                 self._k.events(), group, consumer, CLAIM_IDLE_MS, count=count
@@ -64,18 +67,30 @@ class EventStore:
         return [_decode(entry_id, fields) for entry_id, fields in entries if fields]
 
     def read_new(
-        self, group: str, consumer: str, count: int = 100, block_ms: int | None = 1000
-    ) -> list[Event]:
-        """Entries no consumer of the group has read yet (waiting up to `block_ms`)."""
-        new = self._r.xreadgroup(
-            group, consumer, {self._k.events(): ">"}, count=count, block=block_ms
-        )
-        entries = new[0][1] if new else []
+        self, group: str, consumer: str, count: int = 100, block_ms: int | None = 1000,
+        ack: Sequence[Event] = (),
+    ) -> list[Event]:  # fmt: skip
+        """Entries no consumer of the group has read yet (waiting up to `block_ms`). `ack` as
+        for read_backlog: under a stream of events, one round trip a read, not two."""
+        entries = self._read(group, consumer, ">", count, block_ms, ack)
         return [_decode(entry_id, fields) for entry_id, fields in entries if fields]
 
-    def ack(self, group: str, events: Sequence[Event]) -> None:
+    def _read(
+        self, group: str, consumer: str, start: str, count: int, block_ms: int | None,
+        ack: Sequence[Event],
+    ) -> list:  # fmt: skip
+        """XREADGROUP's entries from `start` ('0': the consumer's own unacknowledged, '>':
+        new ones), with `ack` acknowledged first in the same round trip."""
+        with self._r.pipeline(transaction=False) as pipe:
+            self.ack(group, ack, client=pipe)
+            pipe.xreadgroup(group, consumer, {self._k.events(): start}, count=count, block=block_ms)
+            read = pipe.execute()[-1]
+        return read[0][1] if read else []
+
+    def ack(self, group: str, events: Sequence[Event], client: Any = None) -> None:
+        """Acknowledge handled events, now or on `client` (a pipeline)."""
         if events:
-            self._r.xack(self._k.events(), group, *(e.id for e in events))
+            (client or self._r).xack(self._k.events(), group, *(e.id for e in events))
 
     def count_statuses(self, events: Sequence[Event]) -> list[bool]:
         """Count each event's status for its code (one pipeline): whether it was new."""

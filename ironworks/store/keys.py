@@ -13,6 +13,20 @@ class Keys:
     def _k(self, *parts: str) -> str:
         return ":".join((self.prefix, *parts))
 
+    def lua_builders(self) -> str:
+        """Lua functions building the keys scripts derive from an id, for their prelude:
+        `task_key(id)` is `task(id)`, and so on."""
+        builders = {
+            "task_key": self.task, "code_key": self.code, "code_active_key": self.code_active,
+            "waiting_key": self.waiting, "lane_active_key": self.lane_active,
+            "lane_turns_key": self.lane_turns,
+        }  # fmt: skip
+        lines = []
+        for name, build in builders.items():
+            head, _, tail = build("\0").partition("\0")
+            lines.append(f"local function {name}(id) return '{head}' .. id .. '{tail}' end")
+        return "\n".join(lines)
+
     def instance(self) -> str:
         """This installation's id: labels its containers so hosts shared by several
         installations never touch each other's."""

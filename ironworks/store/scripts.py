@@ -7,7 +7,8 @@ passes and never counts positions; tests/test_scripts.py calls every method and 
 it sends against the header, and that each script uses exactly the positions it declares.
 
 Every script runs after a prelude that gives it the values Python defines once
-(`constants.py`, `lanes.BAND`, the task key's format) and the steps several scripts share.
+(`constants.py`, `lanes.BAND` and `LANE_SEP`, the formats of the keys scripts derive) and
+the steps several scripts share.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 from redis import Redis
 from redis.commands.core import Script
 
-from ironworks.lanes import BAND
+from ironworks.lanes import BAND, LANE_SEP
 from ironworks.model import TRANSITIONS
 from ironworks.store.constants import EVENTS_MAXLEN, EXPIRING_SEP, WAKE_LIST_LEN
 from ironworks.store.keys import Keys
@@ -49,6 +50,7 @@ NAMES = (
     "step_back",
     "intake",
     "add_tasks",
+    "lane_views",
 )
 
 
@@ -78,8 +80,12 @@ local function add_event(stream, ...)
   return redis.call('XADD', stream, 'MAXLEN', '~', {EVENTS_MAXLEN}, '*', ...)
 end
 local function expiring_member(kind, id) return kind .. '{EXPIRING_SEP}' .. id end
-local function task_key(id) return '{keys.task("")}' .. id end
-local function code_key(id) return '{keys.code("")}' .. id end
+local LANE_SEP = '{LANE_SEP}'
+local function code_of(lane)
+  local at = string.find(lane, LANE_SEP, 1, true)
+  return at and string.sub(lane, 1, at - 1) or lane
+end
+{keys.lua_builders()}
 local function announce(stream, id, status)
   local task = redis.call('HMGET', task_key(id), 'project_id', 'code_id', 'batch_id', 'attempt')
   return add_event(stream, 'task_id', id, 'project_id', task[1], 'code_id', task[2],
@@ -140,6 +146,9 @@ class Scripts:
         args: list[Arg] = [project_id, lease_expiry, lanes, clusters, *tail_args]
         return self._run("admit", keys, args, client)
 
+    def lane_views(self, *, heads: int, fields: str, lanes: Sequence[str]) -> list:
+        return self._run("lane_views", [], [heads, fields, *lanes])
+
     def promote(
         self, *, delayed: str, waiting: str, waiting_lanes: str, ready_projects: str,
         task_id: str, score: int, lane: str, project_id: str,
@@ -157,14 +166,17 @@ class Scripts:
         return self._run("requeue", keys, [task_id, attempt, now, score, lane, project_id])
 
     def intake(
-        self, *, code_names: str, task_seq: str, seqs: int, names: Sequence[str],
+        self, *, code_names: str, task_seq: str, token: str, seqs: int, names: Sequence[str],
         client: Any = None,
     ) -> list:  # fmt: skip
-        return self._run("intake", [code_names, task_seq], [seqs, *names], client)
+        return self._run("intake", [code_names, task_seq, token], [seqs, *names], client)
 
-    def add_tasks(self, *, events: str, wake: str, tasks: str, status: str, rank: int,
-                  client: Any = None) -> int:  # fmt: skip
-        return self._run("add_tasks", [events, wake], [tasks, status, rank], client)
+    def add_tasks(
+        self, *, events: str, wake: str, task_seq: str, token: str, code_names: str, tasks: str,
+        status: str, rank: int, project_id: str, codes: str, client: Any = None,
+    ) -> list[str]:  # fmt: skip
+        keys = [events, wake, task_seq, token, code_names]
+        return self._run("add_tasks", keys, [tasks, status, rank, project_id, codes], client)
 
     def wait_on(
         self, *, waits_on: str, waiting: str, waiting_lanes: str, ready_projects: str,

@@ -50,13 +50,17 @@ class TaskReads:
     def get_in_project(self, project_id: str, task_id: str) -> Task:
         return _in_project(self._r.hgetall(self._k.task(task_id)), project_id)
 
-    def get_linked(self, project_id: str, task_id: str) -> tuple[Task, builtins.list[str]]:
-        """A task of the project and the tasks that depend on it, in one round trip."""
+    def get_linked(self, project_id: str, task_id: str, token_hash: str | None = None) -> Linked:
+        """A task of the project and the tasks that depend on it, and the project of
+        `token_hash` if given (the API's token lookup, made in the same read): one round
+        trip."""
         with self._r.pipeline(transaction=False) as pipe:
             pipe.hgetall(self._k.task(task_id))
             pipe.smembers(self._k.dependents(task_id))
-            raw, dependents = pipe.execute()
-        return _in_project(raw, project_id), sorted(dependents)
+            if token_hash:
+                pipe.get(self._k.token(token_hash))
+            raw, dependents, *owner = pipe.execute()
+        return Linked(raw, project_id, sorted(dependents), owner[0] if owner else None)
 
     def list(
         self, project_id: str, where: TaskFilter | None = None, offset: int = 0, limit: int = 30
@@ -165,6 +169,18 @@ class TaskReads:
         text = decoder.decode(raw or b"", final=False)
         pending = len(decoder.getstate()[0])
         return text, offset + len(raw or b"") - pending
+
+
+@dataclass(frozen=True)
+class Linked:
+    raw: dict[str, str]  # the task's hash, as read
+    project_id: str
+    dependents: list[str]  # the ids of the tasks that depend on it
+    token_owner: str | None = None  # the project of the token looked up, if one was
+
+    def task(self) -> Task:
+        """The task, or a 404 if the project has none of that id."""
+        return _in_project(self.raw, self.project_id)
 
 
 def _in_project(raw: dict[str, str], project_id: str) -> Task:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from redis import Redis
 
+from ironworks.store.intake import KnownCodes
 from ironworks.store.keys import Keys
 from ironworks.store.queueing import Queueing, with_seqs, write_new, write_new_many
 from ironworks.store.scripts import Scripts
@@ -27,3 +28,4 @@ class TaskStore(TaskWrites, Queueing):
     def __init__(self, redis: Redis, keys: Keys, scripts: Scripts, retention_s: int) -> None:
         self._r, self._k, self._scripts = redis, keys, scripts
         self._retention_s = retention_s
+        self._known = KnownCodes()

@@ -7,7 +7,7 @@ import json
 from redis import Redis, WatchError
 
 from ironworks.codec import from_hash, to_hash
-from ironworks.errors import NotFound
+from ironworks.errors import DecodeError, NotFound
 from ironworks.store.keys import Keys
 from ironworks.store.scripts import Scripts
 from ironworks.webhooks import Delivery, Webhook
@@ -94,10 +94,12 @@ class WebhookStore:
             )
             if claim == 1:
                 raw = self._r.hgetall(self._k.delivery(delivery_id))
-                if raw:
+                try:
                     claimed.append(from_hash(Delivery, raw))
-                else:
+                except DecodeError:  # gone, or half a record (record_attempt, before it
+                    # looked): nothing to deliver, and never again due
                     self._r.zrem(self._k.due_deliveries(), delivery_id)
+                    self._r.delete(self._k.delivery(delivery_id))
         return claimed
 
     def postpone(self, delivery_id: str, due: float) -> None:
@@ -107,19 +109,31 @@ class WebhookStore:
     def record_attempt(
         self, delivery: Delivery, attempt: dict, state: str, retry_at: float | None
     ) -> None:
-        """Log one attempt; then done (delivered/failed) or due again at retry_at."""
+        """Log one attempt; then done (delivered/failed) or due again at retry_at. A delivery
+        deleted meanwhile (its hook was, or it aged out) stays deleted: writing its state
+        would leave half a record behind, due again and never decodable."""
+        key = self._k.delivery(delivery.id)
         with self._r.pipeline(transaction=True) as pipe:
-            pipe.rpush(self._k.delivery_attempts(delivery.id), json.dumps(attempt))
-            pipe.hincrby(self._k.delivery(delivery.id), "attempts", 1)
-            pipe.hset(
-                self._k.delivery(delivery.id),
-                mapping={"state": state, "last_error": attempt.get("error") or ""},
-            )
-            if retry_at is None:
-                pipe.zrem(self._k.due_deliveries(), delivery.id)
-            else:
-                pipe.zadd(self._k.due_deliveries(), {delivery.id: retry_at})
-            pipe.execute()
+            while True:
+                try:
+                    pipe.watch(key)
+                    if not pipe.exists(key):
+                        pipe.zrem(self._k.due_deliveries(), delivery.id)
+                        return
+                    pipe.multi()
+                    pipe.rpush(self._k.delivery_attempts(delivery.id), json.dumps(attempt))
+                    pipe.hincrby(key, "attempts", 1)
+                    pipe.hset(
+                        key, mapping={"state": state, "last_error": attempt.get("error") or ""}
+                    )
+                    if retry_at is None:
+                        pipe.zrem(self._k.due_deliveries(), delivery.id)
+                    else:
+                        pipe.zadd(self._k.due_deliveries(), {delivery.id: retry_at})
+                    pipe.execute()
+                    return
+                except WatchError:  # deleted (or changed) between the look and the write
+                    continue
 
     def deliveries(self, hook_id: str, limit: int = 100) -> list[tuple[Delivery, list[dict]]]:
         ids = self._r.zrevrange(self._k.hook_deliveries(hook_id), 0, limit - 1)

@@ -59,7 +59,16 @@ def free_port() -> int:
 DATABASES = 64
 
 
-def wait_until(predicate, timeout_s: float = 30, interval_s: float = 0.05, what: str = "condition"):
+# How long a test waits for what it needs before it checks anything (a container started, a
+# task ended): a bound on a failing test, never an assertion; a test that asserts a time
+# passes its own. On a machine that runs Python half as fast, with four test processes
+# sharing one Docker engine, a container twice took over 30 s to start in CI.
+WAIT_S = 60
+
+
+def wait_until(
+    predicate, timeout_s: float = WAIT_S, interval_s: float = 0.05, what: str = "condition"
+):
     """Poll with a deadline instead of sleeping a guessed amount."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

@@ -20,6 +20,7 @@ CHECKS = "all"
 # document allows may still get a 400 that names the rule: a code upload needs a zip or an
 # image, and `command` or `runtime` + `file_name`; a webhook's URL must name a host that is
 # not private; an egress grant must be a real IPv4 network that is not loopback or metadata.
+RUN_TIMEOUT_S = 900
 RULES_NO_SCHEMA_STATES = [
     ("POST", "/2/projects/{project_id}/codes"),
     ("POST", "/2/projects/{project_id}/webhooks"),
@@ -27,6 +28,9 @@ RULES_NO_SCHEMA_STATES = [
 ]
 
 
+# Schemathesis's run takes its own time, several times longer on a loaded machine (one CI run
+# beside other work passed the suite's 300 s): the test allows what it allows the run.
+@pytest.mark.timeout(RUN_TIMEOUT_S + 60)
 def test_generated_requests_never_get_a_server_error(platform, tmp_path):
     # Installed beside this Python (the venv's bin, which need not be on PATH).
     st = shutil.which("st", path=str(Path(sys.executable).parent)) or shutil.which("st")
@@ -59,7 +63,7 @@ def test_generated_requests_never_get_a_server_error(platform, tmp_path):
          # token is rotated by one of the routes, which turned every later call into a 401).
          "-H", f"Authorization: OAuth {ADMIN_TOKEN}", "-c", CHECKS,
          "-n", "25", "--generation-deterministic"],
-        capture_output=True, text=True, timeout=900, cwd=tmp_path,
+        capture_output=True, text=True, timeout=RUN_TIMEOUT_S, cwd=tmp_path,
     )  # fmt: skip
     (tmp_path / "schemathesis.out").write_text(done.stdout)  # the whole report, kept
     assert done.returncode == 0, done.stdout[-4000:]

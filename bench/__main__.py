@@ -10,6 +10,7 @@ from pathlib import Path
 
 from bench import report
 from bench.cases import CASES, Scale
+from bench.harness import settle
 
 
 def main() -> None:
@@ -25,6 +26,7 @@ def main() -> None:
     rows = []
     command = ("python -m bench " + shlex.join(sys.argv[1:])).strip()
     for name in args.only or CASES:
+        settle()  # what the last case left behind, done
         started = time.monotonic()
         print(f"bench: {name}…", file=sys.stderr, flush=True)
         rows += CASES[name](scale)

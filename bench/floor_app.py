@@ -4,7 +4,8 @@ write one hash and push one id per task in a MULTI, answer with the ids (for POS
 inbound webhook and POST batches); read one hash for GET tasks/{id}. No platform could
 accept tasks faster on this stack; bench/frontdoor.py measures Ironworks beside it.
 
-    FLOOR_REDIS_URL=redis://... gunicorn -k gthread -w 2 --threads 4 bench.floor_app:app
+    FLOOR_REDIS_URL=redis://... gunicorn -k gthread -w 2 --threads 4 --reuse-port \
+        bench.floor_app:app
 """
 
 from __future__ import annotations

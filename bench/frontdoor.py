@@ -1,6 +1,6 @@
 """The front door beside its floor (#27): Ironworks' API and bench/floor_app.py on the same
 stack (gunicorn gthread, 2 workers x 4 threads, redis-py, each with a Redis of its own),
-loaded by Debian's wrk (8 connections, 10 s; 4 for batches), A B A B. The code is paused, so
+loaded by Debian's wrk (8 connections, 10 s; 4 for batches), A B A B A B. The code is paused, so
 nothing runs: this measures accepting and reading tasks, not running them."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import requests
 
 from bench.harness import Row, free_port, platform, redis_server, upload_noop
 
-RUNS, SECONDS = 2, 10
+RUNS, SECONDS = 3, 10
 BIG_BATCH = 100_000
 LUA = """wrk.method = "{method}"
 wrk.body = {body}
@@ -80,8 +80,8 @@ def frontdoor(scale: object) -> list[Row]:
 
 
 def _big_batch(running, ours: tuple[str, str, str], floor: tuple[str, str, str]) -> Row:
-    """One POST batches of BIG_BATCH payloads, timed to its answer, A B A B; and the API's
-    memory (PSS of its processes) before and after Ironworks' first."""
+    """One POST batches of BIG_BATCH payloads, timed to its answer, RUNS times each (A B A B
+    A B); and the API's memory (PSS of its processes) before and after Ironworks' first."""
     body = json.dumps({"code_name": "noop", "payloads": ["{}"] * BIG_BATCH})
     runs: dict[str, list[float]] = {"ironworks": [], "floor": []}
     memory = []
@@ -146,14 +146,14 @@ def _wrk(wrk: str, url: str, method: str, body: str | None, token: str,
 
 @contextmanager
 def _floor() -> Iterator[tuple[str, str, str]]:
-    """The floor app under gunicorn as the API runs, with a Redis of its own: (url, project
-    id, token)."""
+    """The floor app under gunicorn as the API runs (a listening socket per worker too),
+    with a Redis of its own: (url, project id, token)."""
     with redis_server() as redis_url:
         port = free_port()
         env = os.environ | {"FLOOR_REDIS_URL": redis_url}
         process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-k", "gthread", "-w", "2", "--threads", "4",
-             "-b", f"127.0.0.1:{port}", "bench.floor_app:app"],
+             "--reuse-port", "-b", f"127.0.0.1:{port}", "bench.floor_app:app"],
             cwd=Path(__file__).parent.parent, env=env,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip

@@ -43,6 +43,26 @@ class Row:
         return None if not self.baseline else self.ironworks / self.baseline
 
 
+def settle(timeout_s: float = 30, busy: float = 0.1) -> None:
+    """Wait until the machine is idle (under `busy` of its CPU time used over half a second),
+    so that what the last case left behind (its processes exiting, containers removed) is
+    not measured against the next."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        before = _cpu_times()
+        time.sleep(0.5)
+        after = _cpu_times()
+        total, idle = (a - b for a, b in zip(after, before, strict=True))
+        if total and 1 - idle / total < busy:
+            return
+
+
+def _cpu_times() -> tuple[int, int]:
+    """(all, idle) jiffies of every core so far, from /proc/stat."""
+    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(fields), fields[3] + fields[4]  # idle and iowait
+
+
 def median(xs: list[float]) -> float:
     return statistics.median(xs)
 

@@ -17,9 +17,10 @@ from ironworks.errors import ConfigError
 from ironworks.model import TaskStatus
 from ironworks.preflight import check_redis
 from ironworks.store import Store
+from ironworks.store.admission import Admission
 from ironworks.store.events import Event
 from scheduler.consumers import Consumer
-from scheduler.dispatch import Dispatcher, job_id
+from scheduler.dispatch import BACKSTOP_MARGIN_S, RUN_TASK, Dispatcher, job_id
 from scheduler.reaper import reap
 from tests.store_helpers import admitted, drain, enqueue, make_code, make_project
 
@@ -257,3 +258,50 @@ def test_a_stopping_consumer_acknowledges_what_it_handled(store):
     assert restarted.step(block_ms=None) == 0
     assert seen == ids
     assert store.redis.xpending(store.keys.events(), "test")["pending"] == 0
+
+
+def test_jobs_are_written_as_rqs_own_enqueue_writes_them(settings):
+    """The dispatcher writes RQ's jobs without RQ's per-job objects: what it writes must be
+    what RQ's enqueue_many writes for the same jobs (its timestamps aside), or RQ's workers
+    would read something else. Red when an RQ upgrade changes its job format."""
+    client = redis.Redis.from_url(settings.redis_url)
+    admissions = [
+        Admission("a" * 24, 1, "default"),
+        Admission("b" * 24, 3, "default"),
+        Admission("c" * 24, 1, "gpu", priority=2),
+    ]
+
+    def written() -> dict:
+        keys = sorted(client.keys("rq:*"))
+        kinds = {key: client.type(key) for key in keys}
+        return {
+            key: client.hgetall(key) if kind == b"hash"
+            else client.lrange(key, 0, -1) if kind == b"list"
+            else client.smembers(key)
+            for key, kind in kinds.items()
+        }  # fmt: skip
+
+    Dispatcher(settings).dispatch_many(admissions)
+    ours = written()
+    client.flushdb()
+    for a in admissions:
+        RQQueue(a.run_queue, connection=client, serializer=JSONSerializer).enqueue_many([
+            RQQueue.prepare_data(
+                RUN_TASK, args=(a.task_id, a.attempt), job_id=job_id(a.task_id, a.attempt),
+                timeout=settings.max_timeout_s + BACKSTOP_MARGIN_S, result_ttl=0,
+                failure_ttl=24 * 3600,
+            )
+        ])  # fmt: skip
+    rqs = written()
+
+    times = (b"created_at", b"enqueued_at")
+    for key, value in rqs.items():
+        if isinstance(value, dict):
+            assert all(datetime.fromisoformat(ours[key].pop(t).decode()) for t in times)
+            for t in times:
+                value.pop(t)
+    assert ours == rqs
+    assert len(ours) == 3 + 2 + 1  # the jobs, their two queues, RQ's set of queues
+    job = Job.fetch(job_id("c" * 24, 1), connection=client, serializer=JSONSerializer)
+    assert (job.func_name, job.args, job.origin) == (RUN_TASK, ["c" * 24, 1],
+                                                     admissions[2].run_queue)  # fmt: skip

@@ -61,7 +61,7 @@ def test_metrics_count_exactly_the_tasks_that_ran_per_project(platform):
         return found.get(("ironworks_tasks_finished_total", labels), 0)
 
     # The stats consumer follows the events stream: wait for it to catch up, then compare.
-    wait_until(lambda: finished(second.project_id, "complete") == 2, timeout_s=10, what="counts")
+    wait_until(lambda: finished(second.project_id, "complete") == 2, what="counts")
     assert finished(first.project_id, "complete") == 3
     assert finished(first.project_id, "error") == 1
     assert finished(second.project_id, "error") == 0
@@ -75,7 +75,7 @@ def test_metrics_count_exactly_the_tasks_that_ran_per_project(platform):
     wait_until(lambda: events_handled(store, "stats"), what="the scheduler to observe them all")
     after = scheduler_counts(platform)
     ran = {name: after[name] - before[name] for name in after}
-    assert ran["ironworks_task_run_seconds_count{complete}"] == 5
+    assert ran["ironworks_task_run_seconds_count{complete}"] == 5, ran
     assert ran["ironworks_task_run_seconds_count"] == 6
     assert ran["ironworks_container_start_seconds_count"] == 6
     assert ran["ironworks_task_wait_seconds_count"] == 6

@@ -96,6 +96,8 @@ def test_the_in_chart_redis_takes_a_password_and_only_ironworks_pods():
     found = containers(manifests)
     assert "--requirepass" in found["redis"]["args"]
     assert "--protected-mode" not in found["redis"]["args"]
+    args = found["redis"]["args"]
+    assert args[args.index("--save") + 1] == ""  # the AOF keeps the writes; no snapshots
     for role in ("api", "scheduler", "runner"):
         env = [e["name"] for e in found[role]["env"]]
         url = next(e["value"] for e in found[role]["env"] if e["name"] == "IRONWORKS_REDIS_URL")

@@ -168,6 +168,9 @@ def _redis_role(data_dir: Path, maxmemory: str) -> tuple[str, Role]:
         "--bind", "127.0.0.1",
         "--dir", str(data_dir),
         "--appendonly", "yes",
+        # The AOF is what keeps its writes; Redis's default RDB snapshots besides (a fork
+        # and a full dump a minute under load) took a core of two while the API wrote.
+        "--save", "",
         "--maxmemory", maxmemory,
         "--maxmemory-policy", "noeviction",
     ]  # fmt: skip

@@ -80,7 +80,11 @@ def main(argv: list[str] | None = None) -> None:
     log.info("runner %s serving %s with %d slots", runner_id, settings.clusters, args.concurrency)
     slots.serve(stop)
     draining.set()
-    slots.drain(settings.runner_drain_s, lambda: hand_back_running(store, engine, placement), hurry)
+
+    def hand_back() -> int:
+        return hand_back_running(store, engine, placement, slots.performing())
+
+    slots.drain(settings.runner_drain_s, hand_back, hurry)
     for thread in background:
         if not thread.daemon:
             thread.join()
@@ -89,18 +93,23 @@ def main(argv: list[str] | None = None) -> None:
     taskdir.remove_all(task_root)  # and the memory their directories held
 
 
-def hand_back_running(store: Store, engine: Engine, placement: Placement) -> int:
-    """Give this runner's running tasks back to admission, then remove their containers (a
-    slot still watching one finds its task no longer its own and records nothing)."""
+def hand_back_running(
+    store: Store, engine: Engine, placement: Placement, performing: list[tuple[str, int]]
+) -> int:
+    """Give the tasks this runner's slots still perform back to admission, then remove this
+    runner's containers (a slot still watching one finds its task no longer its own and
+    records nothing). By the slots' tasks, not by the containers: a task whose container the
+    engine is still making (seconds, on a loaded host) has none yet, and would otherwise
+    stay `running` until its lease ran out."""
     handed = 0
-    for container in engine.containers_of(placement.instance_id, placement.runner_id):
-        owner = container.owner()  # None: a warm container that has no task yet
+    for task_id, attempt in performing:
         try:
-            if owner and store.tasks.hand_back(store.tasks.get(owner[0]), owner[1]):
+            if store.tasks.hand_back(store.tasks.get(task_id), attempt):
                 handed += 1
-                log.info("handed back task %s", owner[0])
+                log.info("handed back task %s", task_id)
         except NotFound:
-            pass  # the record is gone; the container goes all the same
+            pass  # the record is gone
+    for container in engine.containers_of(placement.instance_id, placement.runner_id):
         container.remove()
     return handed
 

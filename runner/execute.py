@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -36,6 +37,9 @@ log = logging.getLogger(__name__)
 # progress passed on. Every running task on the host ticks in the runner's one process: at 4
 # ticks a second, 200 sleeping tasks kept it so busy that leases ran out.
 POLL_S = 1.0
+# Tests only (tests/harness.py): "hold-after-take", a runner that dies right after taking a
+# job (slots.py); "slow-start", an engine that takes 3 s more to make a container.
+FAILPOINT = os.environ.get("IWTEST_FAILPOINT", "")
 
 
 @dataclass(frozen=True)
@@ -181,6 +185,8 @@ def _start(
     held.callback(taskdir.remove, task_dir)
     before_start(task_dir)
     spec = build_spec(task, code, code_dir, task_dir, ctx.placement, ctx.settings, values, network)
+    if FAILPOINT == "slow-start":
+        time.sleep(3)
     container = ctx.engine.start(spec)
     held.callback(container.remove)
     return container, task_dir, {}

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import queue
 import threading
 import time
@@ -26,7 +25,7 @@ from rq.timeouts import BaseDeathPenalty
 from ironworks import redisconn
 from ironworks.runner_beats import run_queues
 from ironworks.store import PASSING_ERRORS
-from runner.execute import RunnerContext
+from runner.execute import FAILPOINT, RunnerContext
 from runner.job import RUN_TASK, TaskJob
 from runner.letting_go import LettingGo
 
@@ -37,7 +36,6 @@ DEQUEUE_WAIT_S = 1
 # After the drain, how long tasks handed back have to notice and return.
 STOP_GRACE_S = 10.0
 # Tests only: stop at a named point so that a test can kill the runner exactly there.
-FAILPOINT = os.environ.get("IWTEST_FAILPOINT", "")
 
 
 class NoDeathPenalty(BaseDeathPenalty):
@@ -82,11 +80,18 @@ class Slots:
         )
         self._ctx = ctx
         self._busy = 0
+        self._performing: dict[str, int] = {}  # task id -> attempt, of the jobs being performed
         self._changed = threading.Condition()
 
     @property
     def busy(self) -> int:
         return self._busy
+
+    def performing(self) -> list[tuple[str, int]]:
+        """The tasks (id, attempt) this runner's slots have taken and not yet let go of, their
+        containers made or not: what a stopping runner hands back."""
+        with self._changed:
+            return list(self._performing.items())
 
     def backlogged(self) -> bool:
         """Jobs wait in our queues: every slot serving them, here and elsewhere, is busy."""
@@ -108,30 +113,35 @@ class Slots:
             if taken is None:
                 self._free.put(slot)
                 continue
-            self._cover(taken[0])
+            task = self._cover(taken[0])
             with self._changed:
                 self._busy += 1
+                if task is not None:
+                    self._performing[task[0]] = task[1]
             # A daemon thread per task: one stuck in an engine call cannot keep the process
             # from exiting once the drain is over.
-            threading.Thread(target=self._perform, args=(slot, *taken), daemon=True).start()
+            threading.Thread(target=self._perform, args=(slot, *taken, task), daemon=True).start()
 
-    def _cover(self, job: TaskJob) -> None:
+    def _cover(self, job: TaskJob) -> tuple[str, int] | None:
         """Put the task under this runner's lease the moment its job is ours, so that if this
         process dies before starting it, it is handed back within a lease, not a dispatch
-        lease. A refusal or an unreachable Redis changes nothing: the fenced start decides."""
+        lease. A refusal or an unreachable Redis changes nothing: the fenced start decides.
+        Returns the task's (id, attempt); None for a job that is no task's."""
         try:
             task_id, attempt = job.args if job.func_name == RUN_TASK else (None, None)
+            task = None if task_id is None or attempt is None else (str(task_id), int(attempt))
         except (ValueError, TypeError, DeserializationError):
-            task_id = None  # JSON only, never code: RQ fails a job that is no task's (TaskJob)
-        if task_id is not None and attempt is not None:
+            task = None  # JSON only, never code: RQ fails a job that is no task's (TaskJob)
+        if task is not None:
             ctx = self._ctx
             try:
-                ctx.store.tasks.take(task_id, int(attempt), ctx.placement.runner_id,
-                                     time.time(), ctx.settings.lease_ttl_s)  # fmt: skip
+                ctx.store.tasks.take(task[0], task[1], ctx.placement.runner_id, time.time(),
+                                     ctx.settings.lease_ttl_s)  # fmt: skip
             except PASSING_ERRORS as e:
-                log.warning("task %s: could not record its take (%s)", task_id, e)
+                log.warning("task %s: could not record its take (%s)", task[0], e)
         if FAILPOINT == "hold-after-take":  # tests: a runner that dies right here
             threading.Event().wait()
+        return task
 
     def _take_job(self) -> tuple[TaskJob, Queue] | None:
         if self._upkeep.should_run_maintenance_tasks:
@@ -148,7 +158,9 @@ class Slots:
         except DequeueTimeout:
             return None
 
-    def _perform(self, slot: Slot, job: TaskJob, job_queue: Queue) -> None:
+    def _perform(
+        self, slot: Slot, job: TaskJob, job_queue: Queue, task: tuple[str, int] | None
+    ) -> None:
         try:
             job.runner = slot.runner
             slot.worker.execute_job(job, job_queue)  # the task's end, then the job's in RQ
@@ -158,6 +170,8 @@ class Slots:
             self._free.put(slot)
             with self._changed:
                 self._busy -= 1
+                if task is not None:
+                    self._performing.pop(task[0], None)
                 self._changed.notify_all()
 
     def drain(self, drain_s: float, hand_back: Callable[[], int], hurry: threading.Event) -> None:

@@ -83,6 +83,8 @@ class Dispatcher:
                 shared = self._shared_fields(name, at)
                 args: list = [Job.redis_job_namespace_prefix, len(shared), OWN_ITEMS, *shared]
                 for a in queued:
+                    # One job per attempt: a repeated dispatch of the same attempt is refused
+                    # by the runner's fenced start, so a duplicate can never run the task twice.
                     args += [job_id(a.task_id, a.attempt), *_own_fields(a.task_id, a.attempt)]
                 self._enqueue(keys=[queue.redis_queues_keys, queue.key], args=args, client=pipe)
             pipe.execute()
@@ -96,8 +98,6 @@ class Dispatcher:
             "origin": queue,
             "enqueued_at": at,
             "timeout": self._job_timeout,
-            # One job per attempt: a repeated dispatch of the same attempt is refused by the
-            # runner's fenced start, so a duplicate can never run the task twice.
             "result_ttl": 0,
             "failure_ttl": 24 * 3600,
         }

@@ -156,7 +156,7 @@ class Platform:
             "IRONWORKS_RUNNER_METRICS_BIND": health_bind,
             "IRONWORKS_RUNNER_ID": runner_id or self.runner_id,
             PROCESS_MARK: self._marks[name].partition("=")[2],
-            "IWTEST_FAILPOINT": failpoint,  # runner/slots.py
+            "IWTEST_FAILPOINT": failpoint,  # runner/execute.py
             **{f"IRONWORKS_{k.upper()}": v for k, v in settings.items()},
         }
         self.processes[name] = subprocess.Popen(

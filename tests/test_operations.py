@@ -166,6 +166,26 @@ def test_what_outlasts_the_drain_is_handed_back_and_runs_elsewhere(started):
         assert project.log(task_id) == "done\n"
 
 
+def test_a_task_whose_container_is_still_being_made_is_handed_back_too(started):
+    """A loaded engine can take seconds to make a container after the task is recorded
+    running (a CI run saw it): a stop in between must hand that task back as well, not leave
+    it `running` until its lease runs out (and then `killed`, as no runner holds it)."""
+    started.start("runner", "runner", "--concurrency", "1", runner_drain_s="1",
+                  failpoint="slow-start")  # fmt: skip
+    project = started.new_project("slow-start")
+    upload_script(project, "quick", "echo done")
+    task_id = project.queue("quick")
+    wait_until(lambda: running(project, [task_id]), timeout_s=60, what="the task running")
+
+    started.terminate("runner")  # within the 3 s the failpoint adds before the container
+    task = project.task(task_id)
+    assert (task["status"], task["msg"]) == ("queued", "handed back by a stopping runner")
+
+    started.start("runner-2", "runner", "--concurrency", "1", runner_id="second-runner")
+    task = project.wait(task_id, timeout_s=90)
+    assert (task["status"], task["attempt"]) == ("complete", 2)
+
+
 def test_json_logs_carry_the_task_and_project_ids(fresh_platform):
     fresh_platform.env["IRONWORKS_LOG_FORMAT"] = "json"
     platform = fresh_platform.start_all()

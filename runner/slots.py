@@ -10,6 +10,7 @@ in the slot's thread: RQ still keeps the job's status, its registries and failur
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import logging
 import queue
@@ -80,7 +81,9 @@ class Slots:
         )
         self._ctx = ctx
         self._busy = 0
-        self._performing: dict[str, int] = {}  # task id -> attempt, of the jobs being performed
+        # The tasks (id, attempt) of the jobs being performed, counted: a duplicated job of one
+        # attempt may be taken twice (its start is refused), and one's end must not hide the other.
+        self._performing: collections.Counter[tuple[str, int]] = collections.Counter()
         self._changed = threading.Condition()
 
     @property
@@ -91,7 +94,7 @@ class Slots:
         """The tasks (id, attempt) this runner's slots have taken and not yet let go of, their
         containers made or not: what a stopping runner hands back."""
         with self._changed:
-            return list(self._performing.items())
+            return list(self._performing)
 
     def backlogged(self) -> bool:
         """Jobs wait in our queues: every slot serving them, here and elsewhere, is busy."""
@@ -117,7 +120,7 @@ class Slots:
             with self._changed:
                 self._busy += 1
                 if task is not None:
-                    self._performing[task[0]] = task[1]
+                    self._performing[task] += 1
             # A daemon thread per task: one stuck in an engine call cannot keep the process
             # from exiting once the drain is over.
             threading.Thread(target=self._perform, args=(slot, *taken, task), daemon=True).start()
@@ -171,7 +174,9 @@ class Slots:
             with self._changed:
                 self._busy -= 1
                 if task is not None:
-                    self._performing.pop(task[0], None)
+                    self._performing[task] -= 1
+                    if not self._performing[task]:
+                        del self._performing[task]
                 self._changed.notify_all()
 
     def drain(self, drain_s: float, hand_back: Callable[[], int], hurry: threading.Event) -> None:

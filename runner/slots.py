@@ -36,7 +36,6 @@ log = logging.getLogger(__name__)
 DEQUEUE_WAIT_S = 1
 # After the drain, how long tasks handed back have to notice and return.
 STOP_GRACE_S = 10.0
-# Tests only: stop at a named point so that a test can kill the runner exactly there.
 
 
 class NoDeathPenalty(BaseDeathPenalty):

@@ -44,6 +44,8 @@ def tight_platform(request, redis_server, tmp_path_factory):
     platform.stop()
 
 
+# Waits for a pool's container to be made take the harness's bound (WAIT_S): the engine makes
+# it, and a loaded engine took over 10 s in CI. They bound a failing test; they assert no time.
 def waiting(engine, platform, key: str | None = None) -> list[dict]:
     """Prestarted containers of this runner that have no task yet."""
     warm = LABEL_WARM if key is None else f"{LABEL_WARM}={key}"
@@ -65,7 +67,7 @@ def test_a_prestarted_container_runs_the_next_task_once(warm_platform, engine):
     first = project.wait(project.queue("hello"), timeout_s=60)
     assert first["usage"]["warm"] == 0.0  # a miss: nothing was waiting yet
     key = f"{code['id']}.{code['rev']}"
-    pool = wait_until(lambda: waiting(engine, warm_platform, key), timeout_s=10, what="a pool")
+    pool = wait_until(lambda: waiting(engine, warm_platform, key), what="a pool")
 
     second = project.wait(project.queue("hello"), timeout_s=60)
     assert (second["status"], second["usage"]["warm"]) == ("complete", 1.0)
@@ -80,7 +82,7 @@ def test_a_worker_cannot_tell_a_warm_start_from_a_cold_one(warm_platform, engine
     upload(project, "probe-cold", PROBE, env_vars={"GREETING": "hi"}, warm=False)
     project.wait(project.queue("probe", "p"), timeout_s=60)
     key = f"{warm_code['id']}.{warm_code['rev']}"
-    wait_until(lambda: waiting(engine, warm_platform, key), timeout_s=10, what="a pool")
+    wait_until(lambda: waiting(engine, warm_platform, key), what="a pool")
 
     warm = project.wait(project.queue("probe", "p"), timeout_s=60)
     cold = project.wait(project.queue("probe-cold", "p"), timeout_s=60)
@@ -100,7 +102,7 @@ def test_pools_follow_the_current_revision_and_empty_when_idle(warm_platform, en
     old = upload(project, "job", "echo one")
     project.wait(project.queue("job"), timeout_s=60)
     old_key = f"{old['id']}.{old['rev']}"
-    wait_until(lambda: waiting(engine, warm_platform, old_key), timeout_s=10, what="a pool")
+    wait_until(lambda: waiting(engine, warm_platform, old_key), what="a pool")
 
     new = upload(project, "job", "echo two")
     wait_until(lambda: not waiting(engine, warm_platform, old_key), timeout_s=5,
@@ -108,7 +110,7 @@ def test_pools_follow_the_current_revision_and_empty_when_idle(warm_platform, en
     task = project.wait(project.queue("job"), timeout_s=60)
     assert project.log(task["id"]) == "two\n"
     new_key = f"{new['id']}.{new['rev']}"
-    wait_until(lambda: waiting(engine, warm_platform, new_key), timeout_s=10, what="a new pool")
+    wait_until(lambda: waiting(engine, warm_platform, new_key), what="a new pool")
     wait_until(lambda: not waiting(engine, warm_platform), timeout_s=IDLE_S + 10,
                what="every pool emptied once idle")  # fmt: skip
 
@@ -170,7 +172,7 @@ def test_a_busier_code_takes_the_budget_from_a_quieter_one(tight_platform, engin
     busy = upload(project, "busy", "echo busy", memory=64)
     quiet_key, busy_key = (f"{c['id']}.{c['rev']}" for c in (quiet, busy))
     project.wait(project.queue("quiet"), timeout_s=60)
-    (held,) = wait_until(lambda: waiting(engine, tight_platform, quiet_key), timeout_s=10,
+    (held,) = wait_until(lambda: waiting(engine, tight_platform, quiet_key),
                          what="the quiet code's pool")  # fmt: skip
 
     for _ in range(5):  # five times as busy: the budget (room for 2) goes to it
@@ -190,7 +192,7 @@ def test_a_stopped_runner_leaves_no_prestarted_container(redis_server, tmp_path,
         upload(project, "busy", "echo busy")
         for _ in range(3):  # demand enough for a pool of several, some still being made
             project.wait(project.queue("busy"), timeout_s=60)
-        wait_until(lambda: waiting(engine, platform), timeout_s=10, what="a pool")
+        wait_until(lambda: waiting(engine, platform), what="a pool")
     finally:
         platform.stop()  # SIGTERM to the runner's group, then the runner's own to its warmer
     left = engine.api.containers(

@@ -53,7 +53,7 @@ def ensure_task_network(client: docker.DockerClient) -> None:
     try:
         client.networks.get(TASK_NETWORK)
     except docker.errors.NotFound:
-        client.networks.create(TASK_NETWORK, driver="bridge", options=_bridge_options(BRIDGE))
+        _create_bridge(client, TASK_NETWORK, BRIDGE, {})
     for rule in firewall_rules():
         _ensure_rule(rule)
 
@@ -118,7 +118,9 @@ def remove_unused_project_networks(client: docker.DockerClient, instance_id: str
             continue  # a container joined meanwhile, or another runner removed it first
         chain = _chain_of(bridge)
         for rule in [["DOCKER-USER", "-i", bridge, "-j", chain], *firewall_rules(bridge)]:
-            _iptables("-D", *rule, check=False)
+            # Runners that made the network together may each have inserted the rule.
+            while _iptables("-D", *rule, check=False).returncode == 0:
+                pass
         _iptables("-F", chain, check=False)
         _iptables("-X", chain, check=False)
         removed += 1
@@ -132,13 +134,19 @@ def _chain_of(bridge: str) -> str:
 def _create_bridge(
     client: docker.DockerClient, name: str, bridge: str, labels: dict[str, str]
 ) -> None:
+    """Runners of a host that start together (or start a project's first tasks together)
+    race to make the same network: the engine refuses the later ones, for the name (409) or,
+    Docker 20.10, for the bridge's name (403). Whichever it is, the network is there now."""
     try:
         client.networks.create(
-            name, driver="bridge", options=_bridge_options(bridge), labels=labels
-        )
+            name, driver="bridge", options=_bridge_options(bridge), labels=labels,
+            check_duplicate=True,
+        )  # fmt: skip
     except docker.errors.APIError as e:
-        if e.status_code != 409:  # another runner on this host made it meanwhile
-            raise IsolationError(f"cannot create the project's task network {name}: {e}") from e
+        try:
+            client.networks.get(name)
+        except docker.errors.NotFound:
+            raise IsolationError(f"cannot create the task network {name}: {e}") from e
 
 
 def _sync_chain(chain: str, bridge: str, grants: list[egress.Grant]) -> None:
@@ -150,7 +158,10 @@ def _sync_chain(chain: str, bridge: str, grants: list[egress.Grant]) -> None:
     ]  # fmt: skip
     listed = _iptables("-S", chain, check=False)
     if listed.returncode != 0:
-        _iptables("-N", chain)
+        made = _iptables("-N", chain, check=False)
+        if made.returncode != 0 and _iptables("-S", chain, check=False).returncode != 0:
+            raise IsolationError(f"cannot make the chain {chain}: {made.stderr.strip()}")
+        # else another runner of this host made it meanwhile
     elif _normal(listed.stdout) == [_normal_rule(r) for r in wanted]:
         return
     _iptables("-F", chain)

@@ -73,7 +73,6 @@ def test_cancelling_a_batch_stops_its_running_tasks_and_leaves_no_container(plat
         label = {"label": [f"{LABEL_PROJECT}={project.project_id}"]}
         wait_until(
             lambda: not engine.api.containers(all=True, filters=label),
-            timeout_s=10,
             what="no container",
         )
     finally:

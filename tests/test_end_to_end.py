@@ -86,7 +86,7 @@ def test_timeout_kills_the_container_and_records_timeout(platform, engine):
     assert project.log(task_id) == "started\n"
     # removed once the end is recorded
     gone = lambda: not containers(engine, **{LABEL_TASK: task_id})  # noqa: E731
-    wait_until(gone, timeout_s=10, what="removal")
+    wait_until(gone, what="removal")
 
 
 def test_cancel_stops_a_running_task_and_its_container(platform, engine):
@@ -119,7 +119,7 @@ def test_project_limit_is_never_exceeded_and_other_projects_still_run(platform, 
     sampler = threading.Thread(target=sample)
     sampler.start()
     try:
-        quick = other.wait(other.queue("quick"), timeout_s=30)
+        quick = other.wait(other.queue("quick"), timeout_s=60)
         assert quick["status"] == "complete"
         assert any(limited.task(i)["status"] == "queued" for i in ids), "limit had no effect"
         finished = [limited.wait(i, timeout_s=120) for i in ids]
@@ -144,7 +144,7 @@ def test_no_containers_are_left_behind(platform, engine):
             if LABEL_TASK in c["Labels"] or CLAIMED_NAME.fullmatch(c["Names"][0].lstrip("/"))
         ]  # fmt: skip
 
-    wait_until(lambda: not left(), timeout_s=5, what="no task container left")
+    wait_until(lambda: not left(), what="no task container left")
 
 
 def test_api_errors_reach_the_client_as_messages(platform):

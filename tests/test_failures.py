@@ -124,7 +124,7 @@ def test_nothing_of_a_runner_outlives_its_kill_9_and_its_task_ends_on_restart(
         what="the next life to reclaim the task",
     )  # fmt: skip
     assert task["msg"] == "runner lost" and time.monotonic() - killed_at < 30
-    wait_until(lambda: not instance_containers(engine, platform), timeout_s=10, what="cleanup")
+    wait_until(lambda: not instance_containers(engine, platform), what="cleanup")
 
 
 @pytest.mark.timeout(900)

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ironworks.model import TaskStatus, admission_score
 from tests.harness import ADMIN_TOKEN
-from tests.helpers import auth, create_project, queue, upload
+from tests.helpers import auth, create_project, post_batch, queue, setup_project, upload
 
 
 def test_create_project_needs_the_admin_token(api):
@@ -385,3 +385,26 @@ def test_a_code_the_api_has_read_queues_in_one_round_trip(api, store):
         assert queue(api, project, {"code_name": "w"}).status_code == 200
         runs.append(scripts_run() - before)
     assert runs == [2, 1, 1]
+
+
+def test_queueing_announces_only_a_batchs_tasks_to_the_scheduler(api, store):
+    """A queued task is counted for its code's stats as it is stored; of the scheduler's
+    consumers only the batches one acts on a queued event, so a task in no batch puts
+    nothing on the events stream for six consumer groups to read and pass over."""
+    project = setup_project(api)
+    stream = store.keys.events()
+    queue(api, project, {"code_name": "square"})  # the first: the code is read
+    queue(api, project, *[{"code_name": "square", "payload": str(n)} for n in range(3)])
+    hook = f"/2/projects/{project['id']}/tasks/webhook?code_name=square"
+    assert api.post(hook, data="{}", headers=auth(project["token"])).status_code == 200
+    assert store.redis.xlen(stream) == 0
+    code_id = store.codes.by_name(project["id"], "square").id
+    stats = api.get(f"/2/projects/{project['id']}/codes/{code_id}/stats",
+                    headers=auth(project["token"])).json  # fmt: skip
+    assert stats["queued"] == 5
+
+    created = post_batch(api, project, payloads=[{"n": n} for n in range(4)])
+    assert created.status_code == 201, created.json
+    announced = [f for _, f in store.redis.xrange(stream)]
+    assert sorted(f["task_id"] for f in announced) == sorted(t["id"] for t in created.json["tasks"])
+    assert {(f["status"], f["batch_id"]) for f in announced} == {("queued", created.json["id"])}

@@ -190,7 +190,7 @@ def _argument(k: Keys, tasks: Sequence[tuple[Task, bool]], now: float) -> str:
         seq = record.pop("seq")
         fields = [v for pair in record.items() for v in pair]
         stats, seen = k.code_stats(task.code_id), k.code_stats_seen(task.code_id)
-        entries.append([task.id, fields, stats, seen, seq])
+        entries.append([task.id, fields, stats, seen, seq, task.batch_id is not None])
         by_seq[k.project_tasks(task.project_id)][task.id] = task.seq
         by_seq[k.project_status(task.project_id, task.status)][task.id] = task.seq
         by_seq[k.code_tasks(task.code_id)][task.id] = task.seq

@@ -1,5 +1,7 @@
 -- add_tasks.lua: store new tasks' records and their indexes, count them queued for their
--- codes' stats, announce each on the events stream and wake the scheduler. One argument for
+-- codes' stats, announce those in batches on the events stream (the batches consumer is the
+-- only one to act on a queued event: every other task's would be read six times for
+-- nothing) and wake the scheduler. One argument for
 -- it all: Redis unpacks it, where redis-py would encode every field and send a command per
 -- index. Atomic by itself: a request's tasks need no MULTI around it.
 -- With task_seq given it is a request's one round trip (queueing.Queueing.enqueue_checked):
@@ -13,7 +15,8 @@
 -- KEYS[5] code_names         the project's code-name hash ('' for no code to check)
 -- ARGV[1] tasks              JSON: {shared: the fields and values all the records share,
 --                            tasks: per task [its id, the rest of its record, its code's
---                            stats hash, its code's stats-seen hash, its seq], zadd: per
+--                            stats hash, its code's stats-seen hash, its seq, whether to
+--                            announce it (true for a batch's task)], zadd: per
 --                            sorted set [its key, score, member, score, member...], zadd_seq:
 --                            the same for scores made from the seqs sent (each moved as its
 --                            seq is), sadd: per set [its key, member...], children: per
@@ -60,7 +63,7 @@ for _, task in ipairs(new.tasks) do
   if #new.shared > 0 then redis.call('HSET', key, unpack(new.shared)) end
   redis.call('HSET', key, unpack(fields))
   count_status(task[3], task[4], task[1], ARGV[2], ARGV[3])
-  announce(KEYS[1], task[1], ARGV[2])
+  if task[6] then announce(KEYS[1], task[1], ARGV[2]) end
 end
 for _, list in ipairs(new.zadd_seq) do
   for i = 2, #list, 2 do list[i] = tonumber(list[i]) + offset end

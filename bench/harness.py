@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -159,7 +160,9 @@ def platform(runner_slots: int, warm: bool = False) -> Iterator[Running]:
     log = open(work / "dev.log", "w")  # closed below
     process = subprocess.Popen(
         [sys.executable, "-m", "ironworks.cli", "dev", "--port", str(port),
-         "--data-dir", str(work / "data"), "--concurrency", str(runner_slots)],
+         "--data-dir", str(work / "data"), "--concurrency", str(runner_slots),
+         # dev's 1 GB is for a laptop: the front door's cases store over a million tasks
+         "--redis-maxmemory", "4gb"],
         env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
@@ -171,6 +174,7 @@ def platform(runner_slots: int, warm: bool = False) -> Iterator[Running]:
         process.terminate()
         process.wait(180)  # the runner drains, then removes every container it started
         log.close()
+        shutil.rmtree(work / "data", ignore_errors=True)  # its Redis's AOF: a GB after frontdoor
 
 
 def _process_table() -> dict[int, tuple[int, str]]:

@@ -35,17 +35,19 @@ def count_status(store: Store, events: list[Event]) -> None:
     observed once. The counts take one round trip for the read, the tasks another. A new
     task is counted queued as it is stored (add_tasks.lua), and a queued event never counts
     after that (a hand-back's: statuses only move up in rank), so queued events are passed
-    over but for those written before events said their batch (and tasks were so counted)."""
+    over but for those written before events said their batch (and tasks were so counted).
+    The tasks are read before the counts are written: a handling that fails after counting
+    would leave what it counted unobserved when the read is handled again."""
     events = [e for e in events if e.status is not TaskStatus.QUEUED or e.batch_id is None]
+    timed = [e.task_id for e in events if e.status is not TaskStatus.QUEUED]
+    tasks = {t.id: t for t in store.tasks.get_many(timed)}
     counted = store.events.count_statuses(events)
     observed = [e for e, new in zip(events, counted, strict=True)
                 if new and e.status is not TaskStatus.QUEUED]  # fmt: skip
-    tasks = {t.id: t for t in store.tasks.get_many([e.task_id for e in observed])}
-    for event in observed:
-        task = tasks.get(event.task_id)
-        if task is None:
-            continue  # deleted since; nothing to observe
+    seen = [(e, tasks[e.task_id]) for e in observed if e.task_id in tasks]  # else deleted since
+    for event, task in seen:  # all observed before the next write, which may fail
         observe_timings(task, event.status)
+    for event, task in seen:
         if event.status.is_terminal:
             ended_at = task.end_time or time.time()
             run_s = None if task.start_time is None else ended_at - task.start_time

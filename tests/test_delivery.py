@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 import redis
+from prometheus_client import REGISTRY
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 from rq import Queue as RQQueue
@@ -19,10 +20,10 @@ from ironworks.preflight import check_redis
 from ironworks.store import Store
 from ironworks.store.admission import Admission
 from ironworks.store.events import Event
-from scheduler.consumers import Consumer
+from scheduler.consumers import CONSUMERS, Consumer
 from scheduler.dispatch import BACKSTOP_MARGIN_S, RUN_TASK, Dispatcher, job_id
 from scheduler.reaper import reap
-from tests.store_helpers import admitted, drain, enqueue, make_code, make_project
+from tests.store_helpers import admitted, drain, enqueue, make_code, make_project, run
 
 
 def start(store: Store, task_id: str, lease_s: float = 15) -> int:
@@ -165,6 +166,40 @@ def test_stats_consumer_restarted_mid_stream_counts_every_task_once(store):
         truth[task.status] = truth.get(task.status, 0) + 1
     counts = {s: n for s, n in store.codes.stats(code.id).items() if n}
     assert counts == truth == {"complete": 1, "error": 1, "running": 2, "cancelled": 1, "queued": 1}
+
+
+@pytest.mark.parametrize("failing", ["tasks.get_many", "activity.record_end"])
+def test_a_stats_read_whose_handling_failed_observes_each_event_once(store, monkeypatch, failing):
+    """The stats handler reads the tasks, counts the events, observes their timings and
+    records the ends for the dashboard. A read whose handling failed (on a read or a write
+    of Redis) is handled again, and each event is observed once in all, as /metrics'
+    histograms promise: not lost because its count was written before the failure."""
+    project = make_project(store)
+    code = make_code(store, project)
+    ids = enqueue(store, code, 3)
+    admitted(store, project.id)
+    for task_id in ids:
+        run(store, task_id, TaskStatus.COMPLETE)
+    completed = {"status": "complete"}
+    before = REGISTRY.get_sample_value("ironworks_task_run_seconds_count", completed) or 0
+    store.events.ensure_group("stats")
+    consumer = Consumer(store, "stats", "c1", CONSUMERS["stats"])
+    part, method = failing.split(".")
+    owner = getattr(store, part)
+    working = getattr(owner, method)
+    monkeypatch.setattr(owner, method, lambda *_a: _raise(redis.ConnectionError()))
+    with pytest.raises(redis.ConnectionError):
+        consumer.step(block_ms=None)
+    monkeypatch.setattr(owner, method, working)
+    while consumer.step(block_ms=None):
+        pass
+    after = REGISTRY.get_sample_value("ironworks_task_run_seconds_count", completed) or 0
+    assert after - before == 3
+    assert store.codes.stats(code.id)["complete"] == 3
+
+
+def _raise(error: Exception):
+    raise error
 
 
 def cancelled(store: Store, project, n: int) -> list[str]:

@@ -185,21 +185,19 @@ def test_a_stats_read_whose_handling_failed_observes_each_event_once(store, monk
     store.events.ensure_group("stats")
     consumer = Consumer(store, "stats", "c1", CONSUMERS["stats"])
     part, method = failing.split(".")
-    owner = getattr(store, part)
-    working = getattr(owner, method)
-    monkeypatch.setattr(owner, method, lambda *_a: _raise(redis.ConnectionError()))
+
+    def unreachable(*_args):
+        raise redis.ConnectionError()
+
+    monkeypatch.setattr(getattr(store, part), method, unreachable)
     with pytest.raises(redis.ConnectionError):
         consumer.step(block_ms=None)
-    monkeypatch.setattr(owner, method, working)
+    monkeypatch.undo()
     while consumer.step(block_ms=None):
         pass
     after = REGISTRY.get_sample_value("ironworks_task_run_seconds_count", completed) or 0
     assert after - before == 3
     assert store.codes.stats(code.id)["complete"] == 3
-
-
-def _raise(error: Exception):
-    raise error
 
 
 def cancelled(store: Store, project, n: int) -> list[str]:

@@ -6,6 +6,7 @@ new master, accepts again within 15 s, and, acknowledging only what a replica ha
 from __future__ import annotations
 
 import signal
+import subprocess
 import threading
 import time
 
@@ -15,7 +16,9 @@ from redis.sentinel import Sentinel
 
 from bench.recovery import RedisSet, online_replicas
 from ironworks.client import ApiError
+from ironworks.errors import IronworksError
 from ironworks.redisconn import SentinelUrl
+from ironworks.store import Store
 from ironworks.store.keys import Keys
 from tests.harness import Platform, wait_until, zip_files
 
@@ -71,9 +74,13 @@ def test_the_platform_survives_losing_its_redis_master_and_loses_nothing_acknowl
             stop.set()
             client.join()
         assert back_at - killed_at <= 15, f"accepting again {back_at - killed_at:.1f} s after"
+        # Every role rode the failover out (a scheduler that stopped would leave every task
+        # after it queued: the waits below would say only that).
+        stopped = [name for name, p in platform.processes.items() if p.poll() is not None]
+        assert stopped == [], platform.log_text()[-3000:]
 
         ids = [task_id for _, task_id in accepted]
-        ended = [project.wait(task_id, timeout_s=120) for task_id in ids]  # 404 if lost
+        ended = [_waited(platform, project, task_id) for task_id in ids]  # 404 if lost
         not_complete = [
             (t["id"], t["status"], t["msg"]) for t in ended if t["status"] != "complete"
         ]
@@ -87,6 +94,39 @@ def test_the_platform_survives_losing_its_redis_master_and_loses_nothing_acknowl
         )
     finally:
         platform.stop()
+
+
+def _waited(platform: Platform, project, task_id: str) -> dict:
+    """The task once ended; if it does not end, what held it, in the failure's message."""
+    try:
+        return project.wait(task_id, timeout_s=120)
+    except IronworksError as e:
+        raise AssertionError(f"{e}\n{_where_it_stands(platform, task_id)}") from e
+
+
+def _where_it_stands(platform: Platform, task_id: str) -> str:
+    """A stuck task's record, lease and job, the runners' beats, the scheduler's bound and the
+    engine's containers: what to read when a task stays queued after the failover."""
+    store = Store.connect(platform.settings)
+    k, r = store.keys, store.redis
+    task = r.hgetall(k.task(task_id))
+    job_key = f"rq:job:{task_id}-{task.get('attempt')}"
+    fields = ("status", "enqueued_at", "started_at", "worker_name", "origin")
+    job = dict(zip(fields, r.hmget(job_key, fields), strict=True))
+    queues = {q: r.lpos(q, job_key.removeprefix("rq:job:")) for q in r.smembers("rq:queues")}
+    ours = f"label=io.ironworks.instance={platform.instance_id}"
+    containers = subprocess.run(["docker", "ps", "-a", "--filter", ours, "--format",
+                                 "{{.Names}} {{.Status}} {{.Labels}}"],
+                                capture_output=True, text=True).stdout  # fmt: skip
+    return "\n".join([
+        f"task: {task}",
+        f"lease: {r.zscore(k.leases(), task_id)} (now {time.time():.1f})",
+        f"dispatched: {r.smembers(k.dispatched(task.get('cluster', 'default')))}",
+        f"job: {job}, in queues: {queues}",
+        f"runners: {store.runners.list()}",
+        f"containers: {containers}",
+        "log:", platform.log_text()[-4000:],
+    ])  # fmt: skip
 
 
 @pytest.mark.timeout(120)

@@ -9,6 +9,7 @@ from ironworks.errors import Conflict, NotFound
 from ironworks.metrics import CONTAINER_START, TASK_RUN, TASK_WAIT, WARM_STARTS
 from ironworks.model import RETRIED_STATUSES, Task, TaskStatus, derived_id, retry_of
 from ironworks.store import Store
+from ironworks.store.activity import End
 from ironworks.store.events import Event
 from scheduler.batches import track_batches
 from scheduler.webhooks import plan_deliveries
@@ -32,27 +33,23 @@ def each(handle: Callable[[Store, Event], None]) -> Handler:
 def count_status(store: Store, events: list[Event]) -> None:
     """Per-code counts of tasks by status (`GET codes/{id}/stats`), the timing histograms of
     /metrics and the dashboard's recent activity; replay-safe: an event counted once is
-    observed once. The counts take one round trip for the read, the tasks another. A new
-    task is counted queued as it is stored (add_tasks.lua), and a queued event never counts
-    after that (a hand-back's: statuses only move up in rank), so queued events are passed
-    over but for those written before events said their batch (and tasks were so counted).
-    The tasks are read before the counts are written: a handling that fails after counting
-    would leave what it counted unobserved when the read is handled again."""
+    observed once, and an end is recorded for the dashboard in the same step as its count.
+    The tasks take one round trip, the counts another. A new task is counted queued as it is
+    stored (add_tasks.lua), and a queued event never counts after that (a hand-back's:
+    statuses only move up in rank), so queued events are passed over but for those written
+    before events said their batch (and tasks were so counted). The tasks are read before
+    the counts are written, and nothing follows the counts but the observations: a handling
+    that failed after counting would leave what it counted unobserved when handled again."""
     events = [e for e in events if e.status is not TaskStatus.QUEUED or e.batch_id is None]
     timed = [e.task_id for e in events if e.status is not TaskStatus.QUEUED]
-    tasks = {t.id: t for t in store.tasks.get_many(timed)}
-    counted = store.events.count_statuses(events)
-    observed = [e for e, new in zip(events, counted, strict=True)
-                if new and e.status is not TaskStatus.QUEUED]  # fmt: skip
-    seen = [(e, tasks[e.task_id]) for e in observed if e.task_id in tasks]  # else deleted since
-    for event, task in seen:  # all observed before the next write, which may fail
-        observe_timings(task, event.status)
-    for event, task in seen:
-        if event.status.is_terminal:
-            ended_at = task.end_time or time.time()
-            run_s = None if task.start_time is None else ended_at - task.start_time
-            store.activity.record_end(task.project_id, task.code_id, event.status, ended_at,
-                                      run_s)  # fmt: skip
+    tasks = {t.id: t for t in store.tasks.get_many(timed)}  # else deleted since
+    now = time.time()
+    ends = {e.task_id: End.of(tasks[e.task_id], now) for e in events
+            if e.status.is_terminal and e.task_id in tasks}  # fmt: skip
+    counted = store.events.count_statuses(events, ends)
+    for event, new in zip(events, counted, strict=True):
+        if new and event.status is not TaskStatus.QUEUED and event.task_id in tasks:
+            observe_timings(tasks[event.task_id], event.status)
 
 
 def observe_timings(task: Task, status: TaskStatus) -> None:

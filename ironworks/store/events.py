@@ -6,13 +6,15 @@ that dies leaves its unacknowledged entries to be claimed by another.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from redis import Redis, ResponseError
 
 from ironworks.model import TaskStatus
+from ironworks.store.activity import KEEP_DURATIONS, KEEP_MINUTES_S, End
 from ironworks.store.keys import Keys
 from ironworks.store.scripts import Scripts
 
@@ -92,16 +94,26 @@ class EventStore:
         if events:
             (client or self._r).xack(self._k.events(), group, *(e.id for e in events))
 
-    def count_statuses(self, events: Sequence[Event]) -> list[bool]:
-        """Count each event's status for its code (one pipeline): whether it was new."""
+    def count_statuses(self, events: Sequence[Event], ends: Mapping[str, End]) -> list[bool]:
+        """Count each event's status for its code (one pipeline): whether it was new. An end
+        in `ends` (by task id) is recorded for the dashboard with its count."""
+        now = time.time()
         with self._r.pipeline(transaction=False) as pipe:
             for event in events:
+                end = ends.get(event.task_id) if event.status.is_terminal else None
+                minute = int((now if end is None else end.ended_at) // 60)
                 self._scripts.count_status(
                     stats=self._k.code_stats(event.code_id),
                     seen=self._k.code_stats_seen(event.code_id),
+                    minute=self._k.project_minute(event.project_id, minute),
+                    durations=self._k.code_durations(event.code_id),
                     task_id=event.task_id,
                     status=event.status,
                     rank=event.status.rank,
+                    ended=end is not None,
+                    run_s=None if end is None else end.run_s,
+                    keep_minute_s=KEEP_MINUTES_S,
+                    keep_runs=KEEP_DURATIONS,
                     client=pipe,
                 )
             return [counted == 1 for counted in pipe.execute()]

@@ -267,9 +267,12 @@ class Scripts:
                 _opt(to_time)]  # fmt: skip
         return self._run("scan_tasks", [index], args)
 
-    def count_status(self, *, stats: str, seen: str, task_id: str, status: str,
-                     rank: int, client: Any = None) -> int:  # fmt: skip
-        return self._run("count_status", [stats, seen], [task_id, status, rank], client)
+    def count_status(self, *, stats: str, seen: str, minute: str, durations: str, task_id: str,
+                     status: str, rank: int, ended: bool, run_s: float | None,
+                     keep_minute_s: int, keep_runs: int, client: Any = None) -> int:  # fmt: skip
+        args: list[Arg] = [task_id, status, rank, "1" if ended else "", _opt(run_s)]
+        return self._run("count_status", [stats, seen, minute, durations],
+                         [*args, keep_minute_s, keep_runs], client)  # fmt: skip
 
     # -- batches, schedules, webhooks ---------------------------------------------------------
     def batch_count(

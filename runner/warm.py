@@ -206,6 +206,7 @@ class Warmer:
                 log.warning("could not prestart a container of %s: %s", key, e)
                 return
             self.pool.offer(key, Waiting(container, task_dir, memory_mb, held))
+            log.info("made a waiting container of %s: %s", key, container.id[:12])
 
     def _retire(self, key: str, container_id: str, why: str) -> None:
         waiting = self.pool.withdraw(key, container_id)
@@ -215,7 +216,7 @@ class Warmer:
         if container is not None:
             container.remove()
         waiting.release()
-        log.info("retired a waiting container of %s (%s)", key, why)
+        log.info("retired a waiting container of %s (%s): %s", key, why, container_id[:12])
 
     def _replace_dead_and_stale(self, waiting: dict[str, list[str]], now: float) -> None:
         for key, ids in waiting.items():

@@ -147,10 +147,17 @@ def test_a_waiting_container_is_replaced_when_stale_and_when_dead(tight_platform
     assert not engine.api.containers(all=True, filters={"id": stale["Id"]})
 
     engine.api.kill(fresh["Id"])
+    killed_at = time.strftime("%H:%M:%S")
     # Seen dead at a check (every 2 s), and said so: not left to go stale. Said once the
     # engine has removed it, which a loaded engine took over 10 s to do in CI.
-    wait_until(lambda: f"retired a waiting container of {key} (died)" in tight_platform.log_text(),
-               what="the dead one retired as dead")  # fmt: skip
+    said = f"retired a waiting container of {key} (died)"
+    try:
+        wait_until(lambda: said in tight_platform.log_text(), what="the dead one retired as dead")
+    except AssertionError as e:  # what the engine says of it, and what the runner did
+        state = engine.api.containers(all=True, filters={"id": fresh["Id"]})
+        log = [line for line in tight_platform.log_text().splitlines() if 'HTTP/1.1"' not in line]
+        raise AssertionError("\n".join([str(e), f"killed {fresh['Id'][:12]} at {killed_at}:"
+                                         f" {state}", *log[-40:]])) from e  # fmt: skip
     assert not engine.api.containers(all=True, filters={"id": fresh["Id"]}), "and removed"
     wait_until(lambda: replacing(fresh), timeout_s=FRESH_S + WAIT_S, what="the dead one replaced")
     task = project.wait(project.queue("job"), timeout_s=60)

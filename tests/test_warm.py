@@ -146,6 +146,10 @@ def test_a_waiting_container_is_replaced_when_stale_and_when_dead(tight_platform
     assert time.time() >= float(stale["Labels"][LABEL_FRESH_UNTIL])
     assert not engine.api.containers(all=True, filters={"id": stale["Id"]})
 
+    # In the pool, not only running: the engine lists it running before the call that
+    # started it returns, and the warmer offers it to slots only then.
+    made = f"made a waiting container of {key}: {fresh['Id'][:12]}"
+    wait_until(lambda: made in tight_platform.log_text(), what="the replacement in the pool")
     engine.api.kill(fresh["Id"])
     killed_at = time.strftime("%H:%M:%S")
     # Seen dead at a check (every 2 s), and said so: not left to go stale. Said once the

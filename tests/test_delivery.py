@@ -180,6 +180,17 @@ def completed_three(store: Store) -> tuple[str, str, Consumer]:
     return project.id, code.id, Consumer(store, "stats", "c1", CONSUMERS["stats"])
 
 
+def handled_after_a_failure(consumer: Consumer, monkeypatch, owner, name: str, failing) -> None:
+    """The consumer's first read fails in `owner.name` (replaced by `failing`, which raises
+    redis.ConnectionError); then, the method restored, it handles everything there is."""
+    monkeypatch.setattr(owner, name, failing)
+    with pytest.raises(redis.ConnectionError):
+        consumer.step(block_ms=None)
+    monkeypatch.undo()
+    while consumer.step(block_ms=None):
+        pass
+
+
 def test_a_stats_read_whose_handling_failed_observes_each_event_once(store, monkeypatch):
     """The stats handler reads the tasks, then counts the events, observes their timings and
     records the ends for the dashboard. A read whose handling failed on Redis is handled
@@ -191,12 +202,7 @@ def test_a_stats_read_whose_handling_failed_observes_each_event_once(store, monk
     def unreachable(*_args):
         raise redis.ConnectionError()
 
-    monkeypatch.setattr(store.tasks, "get_many", unreachable)
-    with pytest.raises(redis.ConnectionError):
-        consumer.step(block_ms=None)
-    monkeypatch.undo()
-    while consumer.step(block_ms=None):
-        pass
+    handled_after_a_failure(consumer, monkeypatch, store.tasks, "get_many", unreachable)
     after = REGISTRY.get_sample_value("ironworks_task_run_seconds_count", completed) or 0
     assert after - before == 3
     assert store.codes.stats(code_id)["complete"] == 3
@@ -205,7 +211,7 @@ def test_a_stats_read_whose_handling_failed_observes_each_event_once(store, monk
 def test_an_end_counted_is_on_the_dashboard_though_the_reply_was_lost(store, monkeypatch):
     """Redis counts a read's ends and the reply is lost (a failover): the read is handled
     again and finds them counted. The dashboard's activity was written with the counts, so
-    it still has each end once (it was written after them, and these were lost)."""
+    it still has each end once (written after them, it used to be lost with the reply)."""
     project_id, code_id, consumer = completed_three(store)
     count = store.events.count_statuses
 
@@ -213,12 +219,8 @@ def test_an_end_counted_is_on_the_dashboard_though_the_reply_was_lost(store, mon
         count(*args)
         raise redis.ConnectionError()
 
-    monkeypatch.setattr(store.events, "count_statuses", counted_then_lost)
-    with pytest.raises(redis.ConnectionError):
-        consumer.step(block_ms=None)
-    monkeypatch.undo()
-    while consumer.step(block_ms=None):
-        pass
+    handled_after_a_failure(consumer, monkeypatch, store.events, "count_statuses",
+                            counted_then_lost)  # fmt: skip
     minutes = store.activity.ended_per_minute(project_id, time.time(), minutes=2)
     assert sum(m.get("complete", 0) for m in minutes) == 3
     assert len(store.activity.run_times([code_id])[code_id]) == 3
